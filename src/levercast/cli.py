@@ -1,0 +1,161 @@
+"""Command-line interface: thin typer commands over the library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from levercast import __version__
+
+app = typer.Typer(
+    help="levercast: Monte Carlo odds of a stable front versus Brest-Litovsk-style talks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+ConfigArg = Annotated[Path, typer.Argument(help="Scenario TOML file (see configs/).",
+                                           show_default=False)]
+TrajectoriesOpt = Annotated[int, typer.Option("--trajectories", "-n",
+                                              help="Number of simulated trajectories.")]
+SeedOpt = Annotated[int, typer.Option("--seed", "-s", help="Random seed (same seed, same result).")]
+HorizonOpt = Annotated[int | None, typer.Option(
+    "--horizon-weeks", help="Weeks to simulate [default: the scenario's horizon_weeks].",
+    show_default=False)]
+ThreadsOpt = Annotated[int | None, typer.Option(
+    "--threads", "-t", help="numba threads [default: all cores]. Results do not depend on it.",
+    show_default=False)]
+OutOpt = Annotated[Path | None, typer.Option(
+    "--out", "-o", help="Results folder [default: results/<scenario>-seed<S>-n<N>].",
+    show_default=False)]
+KeepOpt = Annotated[int, typer.Option(
+    "--keep-trajectories", "-k",
+    help="Also write trajectories.parquet with the first K trajectories.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing results folder.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+def _fail(message: str, code: int = 1):
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=code)
+
+
+def _load(config: Path):
+    from levercast.config import ConfigError, load_scenario
+
+    try:
+        return load_scenario(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _version(value: bool):
+    if value:
+        out.print(f"levercast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+):
+    """levercast: Monte Carlo odds of a stable front versus Brest-Litovsk-style talks."""
+
+
+@app.command()
+def run(
+    config: ConfigArg,
+    trajectories: TrajectoriesOpt = 1_000_000,
+    seed: SeedOpt = 0,
+    horizon_weeks: HorizonOpt = None,
+    threads: ThreadsOpt = None,
+    out_dir: OutOpt = None,
+    keep_trajectories: KeepOpt = 0,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
+):
+    """Simulate one scenario and print the odds of each outcome with 95% Wilson intervals."""
+    from levercast import io, report, simulate
+
+    scenario = _load(config)
+    horizon = scenario.horizon_weeks if horizon_weeks is None else horizon_weeks
+    try:
+        simulate.check_limits(trajectories, horizon)
+    except ValueError as exc:
+        _fail(str(exc))
+    if keep_trajectories < 0 or keep_trajectories > min(trajectories, simulate.MAX_KEEP):
+        _fail(f"--keep-trajectories must be between 0 and "
+              f"{min(trajectories, simulate.MAX_KEEP):,}, got {keep_trajectories:,}")
+    target = out_dir or Path("results") / f"{scenario.name}-seed{seed}-n{trajectories}"
+    if target.exists() and not force:
+        _fail(f"{target} already exists; pass --force to replace it or --out to choose another")
+    try:
+        with report.progress_bar(trajectories, enabled=not quiet and trajectories >= 200_000,
+                                 console=err) as tick:
+            result = simulate.run(scenario, trajectories, seed, horizon=horizon, threads=threads,
+                                  keep=keep_trajectories, progress=tick)
+        io.write_run(result, target, force=force)
+    except (ValueError, simulate.SimulationError, io.OutputExistsError, OSError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing written")
+        raise typer.Exit(code=130) from None
+    report.print_run(result, out, target)
+
+
+@app.command()
+def validate(config: ConfigArg):
+    """Check a scenario and print it resolved, with each parameter's unit and provenance."""
+    from levercast import report
+
+    scenario = _load(config)
+    report.print_scenario(scenario, out)
+
+
+@app.command()
+def calibrate(
+    config: Annotated[Path, typer.Argument(help="Scenario to compare with the calibration facts.")]
+    = Path("configs/baseline.toml"),
+    trajectories: TrajectoriesOpt = 200_000,
+    seed: SeedOpt = 0,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
+):
+    """Compare the simulated start of a scenario with the dated facts of CALIBRATION.md."""
+    from levercast import calibration
+
+    scenario = _load(config)
+    try:
+        table = calibration.table(scenario, trajectories, seed)
+    except ValueError as exc:
+        _fail(str(exc))
+    if markdown:
+        out.print(calibration.to_markdown(table), highlight=False, soft_wrap=True)
+    else:
+        rt = Table(title=f"Calibration of {scenario.name} ({trajectories:,} trajectories)")
+        for col in table.columns:
+            rt.add_column(col)
+        for _, row in table.iterrows():
+            rt.add_row(*[str(v) for v in row])
+        out.print(rt)
+    if not table["within"].all():
+        raise typer.Exit(code=2)
+
+
+@app.command()
+def params(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
+):
+    """List every model parameter with unit, default, domain and provenance."""
+    from levercast import report
+
+    if markdown:
+        out.print(report.params_markdown(), highlight=False, soft_wrap=True)
+    else:
+        report.print_params(out)

@@ -1,0 +1,132 @@
+"""Terminal tables and progress for runs and scenarios."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from levercast import _layout as L
+from levercast import model
+
+REPORT_WEEKS = (13, 26, 52)
+
+
+@contextmanager
+def progress_bar(total: int, enabled: bool, console: Console):
+    """Yield a ``tick(done, total)`` callback that drives a progress bar on ``console``."""
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("run", total=total)
+
+        def tick(done: int, _total: int) -> None:
+            bar.update(task, completed=done)
+
+        yield tick
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def print_run(result, console: Console, folder) -> None:
+    """Print the odds, territory bands and timing of talks of one run."""
+    summary = result.summary().set_index("metric")
+    n = result.n
+    title = (f"{result.scenario.name}: {n:,} trajectories, {result.horizon} weeks from "
+             f"{result.start_date.isoformat()}, seed {result.seed}")
+    odds = Table(title=title, title_justify="left")
+    for col in ("outcome", "probability", "95% Wilson interval", "std error", "N"):
+        odds.add_column(col, justify="left" if col == "outcome" else "right")
+    for name in model.OUTCOMES:
+        r = summary.loc[f"outcome_{name}"]
+        odds.add_row(name, _pct(r.probability), f"{_pct(r.ci_low)} - {_pct(r.ci_high)}",
+                     _pct(r.std_error), f"{int(r.n):,}")
+    odds.add_section()
+    for name in ("talks_opened", "ceasefire_agreed", "ceasefire_held_to_horizon",
+                 "kursk_held_at_horizon"):
+        r = summary.loc[name]
+        odds.add_row(name, _pct(r.probability), f"{_pct(r.ci_low)} - {_pct(r.ci_high)}",
+                     _pct(r.std_error), f"{int(r.n):,}")
+    console.print(odds)
+
+    terr = Table(title="Territory lost since the start (km2, trackers' definition)",
+                 title_justify="left")
+    for col in ("week", "date", "mean", "median", "90% interval"):
+        terr.add_column(col, justify="right")
+    for week in (*[w for w in REPORT_WEEKS if w < result.horizon], result.horizon):
+        b = result.band_stats(L.M_TERRITORY, week)
+        date = result.start_date + dt.timedelta(weeks=week)
+        terr.add_row(str(week), date.isoformat(), f"{b['mean']:,.0f}",
+                     f"{b['q'][3]:,.0f}", f"{b['q'][0]:,.0f} - {b['q'][6]:,.0f}")
+    console.print(terr)
+
+    if "talks_week" in summary.index:
+        r = summary.loc["talks_week"]
+        lev = summary.loc["leverage_score"]
+        console.print(
+            f"Talks open in {_pct(summary.loc['talks_opened'].probability)} of trajectories; "
+            f"when they do, week {r.q50:.0f} (median), 90% between weeks {r.q05:.0f} and "
+            f"{r.q95:.0f}; leverage score at the table {lev['mean']:.3f} "
+            f"(median {lev.q50:.3f}, 0 = none, 1 = strongest).")
+    else:
+        console.print("Talks never opened within the horizon.")
+    console.print(f"Results written to {folder}/")
+
+
+def print_scenario(scenario, console: Console) -> None:
+    """Print a resolved scenario with each parameter's unit and provenance."""
+    console.print(f"[bold]{scenario.name}[/] ({scenario.path}): {scenario.description}")
+    console.print(f"start {scenario.start_date.isoformat()}, horizon {scenario.horizon_weeks} "
+                  f"weeks, sha256 {scenario.sha256[:16]}")
+    groups = (("Levers", model.LEVERS, lambda p: scenario.levers[p.name]),
+              ("Uncertainties", model.UNCERTAINTIES,
+               lambda p: scenario.uncertainties[p.name].describe()),
+              ("Constants", model.CONSTANTS, lambda p: scenario.constants[p.name]))
+    for title, params, value in groups:
+        t = Table(title=title, title_justify="left")
+        for col in ("parameter", "value", "unit", "provenance"):
+            t.add_column(col)
+        for p in params:
+            v = value(p)
+            t.add_row(p.name, f"{v:,.6g}" if isinstance(v, float) else str(v), p.unit,
+                      p.provenance)
+        console.print(t)
+    console.print("valid")
+
+
+def _default_text(p) -> str:
+    if p.kind == model.UNCERTAINTY:
+        spec = dict(p.default)
+        dist = spec.pop("dist")
+        return f"{dist}(" + ", ".join(f"{k}={v}" for k, v in spec.items()) + ")"
+    if p.is_choice:
+        return f"{p.default} ({' / '.join(p.choices)})"
+    return f"{p.default:,.6g}"
+
+
+def params_markdown() -> str:
+    """The parameter table of ``docs/model.md``, generated from the registry."""
+    lines = ["| parameter | kind | unit | default | domain | provenance | meaning |",
+             "|---|---|---|---|---|---|---|"]
+    for p in model.PARAMS:
+        lo, hi = p.domain
+        dom = "choice" if p.is_choice else f"[{lo:,.6g}, {hi:,.6g}]"
+        lines.append(f"| `{p.name}` | {p.kind} | {p.unit} | {_default_text(p)} | {dom} | "
+                     f"{p.provenance} | {p.description} |")
+    return "\n".join(lines)
+
+
+def print_params(console: Console) -> None:
+    t = Table(title="Model parameters", title_justify="left")
+    for col in ("parameter", "kind", "unit", "default", "provenance"):
+        t.add_column(col)
+    for p in model.PARAMS:
+        t.add_row(p.name, p.kind, p.unit, _default_text(p), p.provenance)
+    console.print(t)

@@ -1,0 +1,308 @@
+"""Run one scenario: chunked, threaded, reproducible Monte Carlo over trajectories."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+import pandas as pd
+
+from levercast import _layout as L
+from levercast import model, stats
+from levercast._kernels import FIXED_POINT, STATUS_OK, sample_params, simulate_chunk
+
+DEFAULT_TRAJECTORIES = 1_000_000
+DEFAULT_CHUNK = 65_536
+MAX_TRAJECTORIES = 10**10
+MAX_HORIZON_WEEKS = 520
+MAX_KEEP = 10_000_000  # rows of trajectories.parquet (memory grows with it)
+QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+LEVERAGE_BINS = 1000  # leverage score lies in [0, 1]
+
+
+class SimulationError(RuntimeError):
+    """A trajectory produced a non-finite state; names the scenario and the parameters."""
+
+
+@dataclass
+class RunResult:
+    """Aggregates of one run. Every count and sum is an exact integer, so a result does not
+    depend on the number of threads or the chunk size."""
+
+    scenario: object
+    seed: int
+    n: int
+    horizon: int
+    start_date: dt.date
+    outcome_counts: np.ndarray  # int64[N_OUTCOMES]
+    event_counts: dict  # name -> int
+    hist: np.ndarray  # int64[horizon + 1, N_BAND_METRICS, N_BINS]
+    sums: np.ndarray  # int64[horizon + 1, N_BAND_METRICS], units of 1/FIXED_POINT
+    extrema: np.ndarray  # float64[horizon + 1, N_BAND_METRICS, 2]
+    events: np.ndarray  # int64[horizon + 1, N_EVENTS]
+    talks_week_counts: np.ndarray  # int64[horizon + 1]; index = week talks opened
+    leverage_counts: np.ndarray  # int64[LEVERAGE_BINS]
+    record_sums: dict  # calibration sums (fixed point) of record columns
+    trajectories: pd.DataFrame | None = None
+    threads: int = 1
+    chunk_size: int = DEFAULT_CHUNK
+    extra: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ tables
+    def summary(self) -> pd.DataFrame:
+        """One row per outcome or event (probabilities) and per distribution summary."""
+        n = self.n
+        rows = []
+        for i, name in enumerate(model.OUTCOMES):
+            rows.append(_prob_row(f"outcome_{name}", int(self.outcome_counts[i]), n))
+        for name, k in self.event_counts.items():
+            rows.append(_prob_row(name, int(k), n))
+        n_talks = int(self.talks_week_counts.sum())
+        if n_talks:
+            weeks = np.arange(self.horizon + 1, dtype=float)
+            rows.append(_dist_row("talks_week", self.talks_week_counts, weeks, n_talks))
+            centres = (np.arange(LEVERAGE_BINS) + 0.5) / LEVERAGE_BINS
+            rows.append(_dist_row("leverage_score", self.leverage_counts, centres, n_talks))
+        for m, name in model.BAND_METRICS.items():
+            if m == L.M_WEEKLY_GAIN:
+                continue
+            b = self.band_stats(m, self.horizon)
+            rows.append({"metric": f"{name}_at_horizon", "kind": "distribution",
+                         "probability": np.nan, "std_error": b["se"], "ci_low": b["ci_low"],
+                         "ci_high": b["ci_high"], "n": n, "mean": b["mean"], "q05": b["q"][0],
+                         "q50": b["q"][3], "q95": b["q"][6]})
+        return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+    def band_stats(self, m: int, week: int) -> dict:
+        lo, width = model.bin_edges()[m]
+        mean = self.sums[week, m] / FIXED_POINT / self.n
+        sd = float(stats.hist_std(self.hist[week, m], lo, width, mean))
+        se, ci_low, ci_high = stats.mean_ci(mean, sd, self.n)
+        q = stats.hist_quantiles(self.hist[week, m], lo, width, QUANTILES,
+                                 self.extrema[week, m, 0], self.extrema[week, m, 1])
+        return {"mean": mean, "se": se, "ci_low": ci_low, "ci_high": ci_high, "q": q}
+
+    def bands(self) -> pd.DataFrame:
+        """Per week and metric: mean, its standard error and quantiles (tidy, long format).
+
+        For the ``p_*`` metrics ``mean`` is the probability and the quantile columns are null.
+        """
+        weeks = np.arange(self.horizon + 1)
+        dates = pd.to_datetime([self.start_date + dt.timedelta(weeks=int(w)) for w in weeks])
+        frames = []
+        bins = model.bin_edges()
+        for m, name in model.BAND_METRICS.items():
+            lo, width = bins[m]
+            mean = self.sums[:, m] / FIXED_POINT / self.n
+            sd = stats.hist_std(self.hist[:, m], lo, width, mean)
+            q = stats.hist_quantiles(self.hist[:, m], lo, width, QUANTILES,
+                                     self.extrema[:, m, 0], self.extrema[:, m, 1])
+            frame = pd.DataFrame({"week": weeks, "date": dates, "metric": name, "mean": mean,
+                                  "std_error": sd / np.sqrt(self.n)})
+            for i, qq in enumerate(QUANTILES):
+                frame[f"q{round(qq * 100):02d}"] = q[:, i]
+            frames.append(frame)
+        for e, name in model.EVENT_METRICS.items():
+            p = self.events[:, e] / self.n
+            frame = pd.DataFrame({"week": weeks, "date": dates, "metric": name, "mean": p,
+                                  "std_error": stats.binomial_se(self.events[:, e], self.n)})
+            for qq in QUANTILES:
+                frame[f"q{round(qq * 100):02d}"] = np.nan
+            frames.append(frame)
+        out = pd.concat(frames, ignore_index=True)
+        out["week"] = out["week"].astype("int32")
+        return out
+
+    def calibration_sums(self) -> dict:
+        return {k: v / FIXED_POINT / self.n for k, v in self.record_sums.items()}
+
+
+SUMMARY_COLUMNS = ["metric", "kind", "probability", "std_error", "ci_low", "ci_high", "n",
+                   "mean", "q05", "q50", "q95"]
+
+
+def _prob_row(metric: str, k: int, n: int) -> dict:
+    low, high = stats.wilson(k, n)
+    return {"metric": metric, "kind": "probability", "probability": k / n,
+            "std_error": stats.binomial_se(k, n), "ci_low": low, "ci_high": high, "n": n,
+            "mean": np.nan, "q05": np.nan, "q50": np.nan, "q95": np.nan}
+
+
+def _dist_row(metric: str, counts: np.ndarray, values: np.ndarray, n: int) -> dict:
+    mean = float((counts * values).sum() / n)
+    sd = float(np.sqrt((counts * (values - mean) ** 2).sum() / n))
+    se, ci_low, ci_high = stats.mean_ci(mean, sd, n)
+    cum = np.cumsum(counts)
+    qs = [float(values[np.argmax(cum >= np.ceil(q * n - 1e-9))]) for q in (0.05, 0.5, 0.95)]
+    return {"metric": metric, "kind": "distribution", "probability": np.nan, "std_error": se,
+            "ci_low": ci_low, "ci_high": ci_high, "n": n, "mean": mean, "q05": qs[0],
+            "q50": qs[1], "q95": qs[2]}
+
+
+RECORD_COLUMNS = {
+    L.R_OUTCOME: "outcome",
+    L.R_TALKS_WEEK: "talks_week",
+    L.R_CEASEFIRE: "ceasefire",
+    L.R_CEASEFIRE_BROKEN_WEEK: "ceasefire_broken_week",
+    L.R_COLLAPSE_WEEK: "collapse_week",
+    L.R_TERRITORY_KM2: "territory_lost_km2",
+    L.R_KURSK_KM2: "kursk_held_km2",
+    L.R_UA_MANPOWER: "ua_manpower",
+    L.R_LEVERAGE: "leverage_score",
+    L.R_ADVANCE_AT_TALKS: "advance_at_talks_km2_per_week",
+    L.R_RU_CASUALTIES_FIRST_WEEK: "ru_casualties_week1",
+    L.R_KURSK_LOSS_FIRST_WEEKS: "kursk_loss_km2_per_week_w1_8",
+}
+_CALIBRATION_RECORDS = (L.R_RU_CASUALTIES_FIRST_WEEK, L.R_KURSK_LOSS_FIRST_WEEKS)
+
+
+def check_limits(n: int, horizon: int) -> None:
+    """Reject run sizes that cannot be honoured, before any work is done."""
+    if not 1 <= n <= MAX_TRAJECTORIES:
+        raise ValueError(f"trajectories must be between 1 and {MAX_TRAJECTORIES:,}, got {n:,}")
+    if not 1 <= horizon <= MAX_HORIZON_WEEKS:
+        raise ValueError(f"horizon must be between 1 and {MAX_HORIZON_WEEKS} weeks, got {horizon}")
+
+
+def run(scenario, n: int = DEFAULT_TRAJECTORIES, seed: int = 0, *, horizon: int | None = None,
+        threads: int | None = None, chunk_size: int = DEFAULT_CHUNK, keep: int = 0,
+        progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Simulate ``n`` trajectories of ``scenario``.
+
+    Parameters
+    ----------
+    scenario : levercast.config.Scenario
+        A validated scenario.
+    n : int
+        Number of trajectories.
+    seed : int
+        Seed of the counter-based generator; trajectory ``i`` uses streams keyed by
+        ``(seed, i, stream)`` whatever the chunking or thread count.
+    horizon : int, optional
+        Weeks to simulate (default: the scenario's ``horizon_weeks``).
+    threads : int, optional
+        numba threads (default: all available).
+    chunk_size : int
+        Trajectories per kernel call; memory grows with it, not with ``n``.
+    keep : int
+        Number of leading trajectories whose records and parameters are returned.
+    progress : callable, optional
+        Called as ``progress(done, n)`` after each chunk.
+    """
+    horizon = int(scenario.horizon_weeks if horizon is None else horizon)
+    check_limits(n, horizon)
+    if seed < 0 or seed >= 2**63:
+        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be positive")
+    keep = max(0, min(int(keep), n))
+    threads = numba.config.NUMBA_NUM_THREADS if threads is None else int(threads)
+    if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"threads must be between 1 and {numba.config.NUMBA_NUM_THREADS}")
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        return _run(scenario, n, seed, horizon, threads, chunk_size, keep, progress)
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _run(scenario, n, seed, horizon, threads, chunk_size, keep, progress) -> RunResult:
+    rows = np.ascontiguousarray(scenario.param_rows(), dtype=np.float64)
+    sq = model.status_quo()
+    bins = model.bin_edges()
+    blocks = threads
+    hist = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS, model.N_BINS), dtype=np.int64)
+    sums = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS), dtype=np.int64)
+    extrema = np.empty((blocks, horizon + 1, L.N_BAND_METRICS, 2))
+    extrema[..., 0] = np.inf
+    extrema[..., 1] = -np.inf
+    events = np.zeros((blocks, horizon + 1, L.N_EVENTS), dtype=np.int64)
+    outcome_counts = np.zeros(L.N_OUTCOMES, dtype=np.int64)
+    talks_counts = np.zeros(horizon + 1, dtype=np.int64)
+    leverage_counts = np.zeros(LEVERAGE_BINS, dtype=np.int64)
+    ev_names = ("talks_opened", "ceasefire_agreed", "ceasefire_held_to_horizon",
+                "kursk_held_at_horizon", "collapse_by_horizon")
+    ev_counts = dict.fromkeys(ev_names, 0)
+    record_sums = {RECORD_COLUMNS[c]: 0 for c in _CALIBRATION_RECORDS}
+    kept_records, kept_theta = [], []
+
+    size = min(chunk_size, n)
+    records = np.empty((size, L.N_RECORD))
+    status = np.empty(size, dtype=np.int8)
+    done = 0
+    while done < n:
+        m = min(size, n - done)
+        rec = records[:m]
+        st = status[:m]
+        k_here = max(0, min(keep - done, m))
+        theta_keep = np.empty((k_here, L.N_PARAMS))
+        simulate_chunk(rows, sq, seed, done, horizon, bins, rec, theta_keep, hist, sums,
+                       extrema, events, st)
+        if np.any(st != STATUS_OK):
+            bad = done + int(np.argmax(st != STATUS_OK))
+            raise SimulationError(_describe_failure(scenario, rows, seed, bad))
+        outcome_counts += np.bincount(rec[:, L.R_OUTCOME].astype(np.int64),
+                                      minlength=L.N_OUTCOMES)
+        tw = rec[:, L.R_TALKS_WEEK].astype(np.int64)
+        opened = tw >= 0
+        talks_counts += np.bincount(tw[opened], minlength=horizon + 1)
+        lev = rec[opened, L.R_LEVERAGE]
+        leverage_counts += np.bincount(
+            np.clip((lev * LEVERAGE_BINS).astype(np.int64), 0, LEVERAGE_BINS - 1),
+            minlength=LEVERAGE_BINS)
+        cf = rec[:, L.R_CEASEFIRE] > 0.5
+        ev_counts["talks_opened"] += int(opened.sum())
+        ev_counts["ceasefire_agreed"] += int(cf.sum())
+        ev_counts["ceasefire_held_to_horizon"] += int((cf & (rec[:, L.R_CEASEFIRE_BROKEN_WEEK] < 0)).sum())
+        ev_counts["kursk_held_at_horizon"] += int((rec[:, L.R_KURSK_KM2] > 0).sum())
+        ev_counts["collapse_by_horizon"] += int((rec[:, L.R_COLLAPSE_WEEK] >= 0).sum())
+        for c in _CALIBRATION_RECORDS:
+            vals = np.nan_to_num(rec[:, c])
+            record_sums[RECORD_COLUMNS[c]] += int(np.round(vals * FIXED_POINT).astype(np.int64).sum())
+        if k_here:
+            kept_records.append(rec[:k_here].copy())
+            kept_theta.append(theta_keep)
+        done += m
+        if progress is not None:
+            progress(done, n)
+
+    trajectories = None
+    if keep:
+        trajectories = _trajectory_frame(np.concatenate(kept_records), np.concatenate(kept_theta))
+    return RunResult(
+        scenario=scenario, seed=seed, n=n, horizon=horizon,
+        start_date=scenario.start_date, outcome_counts=outcome_counts, event_counts=ev_counts,
+        hist=hist.sum(axis=0), sums=sums.sum(axis=0),
+        extrema=np.stack([extrema[..., 0].min(axis=0), extrema[..., 1].max(axis=0)], axis=-1),
+        events=events.sum(axis=0), talks_week_counts=talks_counts,
+        leverage_counts=leverage_counts, record_sums=record_sums, trajectories=trajectories,
+        threads=numba.get_num_threads(), chunk_size=chunk_size,
+    )
+
+
+def _trajectory_frame(records: np.ndarray, theta: np.ndarray) -> pd.DataFrame:
+    cols = {"trajectory": np.arange(records.shape[0], dtype=np.int64)}
+    for c, name in RECORD_COLUMNS.items():
+        cols[name] = records[:, c]
+    frame = pd.DataFrame(cols)
+    frame["outcome"] = pd.Categorical.from_codes(records[:, L.R_OUTCOME].astype(int),
+                                                 categories=list(model.OUTCOMES))
+    for name in ("talks_week", "ceasefire_broken_week", "collapse_week"):
+        frame[name] = frame[name].astype("int32")
+    frame["ceasefire"] = frame["ceasefire"] > 0.5
+    for p in model.UNCERTAINTIES:
+        frame[f"u_{p.name}"] = theta[:, model.PARAMS.index(p)]
+    return frame
+
+
+def _describe_failure(scenario, rows, seed, trajectory) -> str:
+    theta = np.empty(L.N_PARAMS)
+    sample_params(rows, seed, trajectory, theta)
+    drawn = ", ".join(f"{p.name}={theta[i]:.6g}" for i, p in enumerate(model.PARAMS)
+                      if p.kind == model.UNCERTAINTY)
+    return (f"scenario {scenario.name!r} ({scenario.path}): trajectory {trajectory} "
+            f"(seed {seed}) reached a non-finite state; its drawn parameters: {drawn}")
