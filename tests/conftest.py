@@ -1,0 +1,20 @@
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+
+
+@pytest.fixture(scope="session")
+def baseline():
+    from levercast.config import load_scenario
+
+    return load_scenario(CONFIGS / "baseline.toml")
+
+
+@pytest.fixture(scope="session")
+def victory():
+    from levercast.config import load_scenario
+
+    return load_scenario(CONFIGS / "victory-plan.toml")

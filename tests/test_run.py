@@ -1,0 +1,119 @@
+"""Runs of the compiled sampler: reproducibility, consistency, lever directions."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from levercast import model, simulate
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.fixture(scope="module")
+def small(baseline):
+    return simulate.run(baseline, 4000, seed=11, horizon=60, threads=1, chunk_size=4000, keep=4000)
+
+
+def test_same_result_for_any_thread_count_and_chunking(baseline, small):
+    other = simulate.run(baseline, 4000, seed=11, horizon=60, threads=2, chunk_size=777,
+                         keep=4000)
+    pd.testing.assert_frame_equal(small.summary(), other.summary(), check_exact=True)
+    pd.testing.assert_frame_equal(small.bands(), other.bands(), check_exact=True)
+    pd.testing.assert_frame_equal(small.trajectories, other.trajectories, check_exact=True)
+
+
+def test_different_seed_gives_different_draws(baseline, small):
+    other = simulate.run(baseline, 4000, seed=12, horizon=60, keep=10)
+    assert not np.array_equal(small.trajectories["u_recon_drones_per_day"][:10],
+                              other.trajectories["u_recon_drones_per_day"])
+
+
+def test_outcomes_exclusive_and_exhaustive(small):
+    assert small.outcome_counts.sum() == small.n
+    s = small.summary().set_index("metric")
+    total = sum(s.loc[f"outcome_{o}", "probability"] for o in model.OUTCOMES)
+    assert total == pytest.approx(1.0, abs=1e-12)
+    traj = small.trajectories
+    counts = traj["outcome"].value_counts()
+    for i, o in enumerate(model.OUTCOMES):
+        assert counts.get(o, 0) == small.outcome_counts[i]
+
+
+def test_records_are_consistent(small):
+    t = small.trajectories
+    talks = t["talks_week"] >= 0
+    assert (t.loc[~talks, "leverage_score"].isna()).all()
+    assert t.loc[talks, "leverage_score"].between(0, 1).all()
+    assert (t.loc[t["ceasefire"], "talks_week"] >= 0).all()
+    collapsed = t["collapse_week"] >= 0
+    # collapse decides the outcome only when it comes before talks
+    early = collapsed & (~talks | (t["collapse_week"] <= t["talks_week"]))
+    assert (t.loc[early, "outcome"] == "collapse").all()
+    assert (t["territory_lost_km2"] >= 0).all()
+    assert (t["kursk_held_km2"] >= 0).all()
+    # the horizon row of the bands is the mean of the kept trajectories (all kept here)
+    b = small.bands().set_index(["metric", "week"])
+    assert b.loc[("territory_lost_km2", 60), "mean"] == pytest.approx(
+        t["territory_lost_km2"].mean(), abs=1e-3)
+    assert b.loc[("p_talks_opened", 60), "mean"] == pytest.approx(talks.mean(), abs=1e-12)
+
+
+def test_bands_quantiles_ordered_and_close_to_sample(small):
+    b = small.bands()
+    cont = b[b.metric.isin(model.BAND_METRICS.values())]
+    q = cont[["q05", "q10", "q25", "q50", "q75", "q90", "q95"]].to_numpy()
+    assert (np.diff(q, axis=1) >= 0).all()
+    t = small.trajectories["territory_lost_km2"].to_numpy()
+    row = b[(b.metric == "territory_lost_km2") & (b.week == 60)].iloc[0]
+    for col, p in (("q05", 0.05), ("q50", 0.5), ("q95", 0.95)):
+        assert abs(row[col] - np.quantile(t, p, method="inverted_cdf")) <= 25.0  # half a bin
+
+
+def test_start_of_baseline_reproduces_trackers(baseline):
+    from levercast import calibration
+
+    table = calibration.table(baseline, 20_000, seed=3)
+    assert table["within"].all(), table.to_string()
+
+
+def test_victory_plan_raises_stable_front_with_paired_error(baseline, victory):
+    n = 20_000
+    base = simulate.run(baseline, n, seed=5, keep=n).trajectories
+    vp = simulate.run(victory, n, seed=5, keep=n).trajectories
+    # common random numbers: identical uncertainty draws trajectory by trajectory
+    assert np.array_equal(base["u_recon_drones_per_day"], vp["u_recon_drones_per_day"])
+    d = (vp["outcome"] == "stable_front").astype(float) - (base["outcome"] == "stable_front")
+    se = d.std(ddof=1) / np.sqrt(n)
+    assert d.mean() > 5 * se
+    assert d.mean() > 0.2
+
+
+@pytest.mark.parametrize(
+    ("config", "metric", "direction"),
+    [
+        ("delayed-support.toml", "outcome_stable_front", -1),  # late help is worth less
+        ("support-cutoff.toml", "outcome_collapse", +1),
+        ("kursk-withdraw.toml", "kursk_held_at_horizon", -1),
+    ],
+)
+def test_variants_move_outcomes_the_essays_way(config, metric, direction, baseline, victory):
+    from levercast.config import load_scenario
+    variant = load_scenario(CONFIGS / config)
+    reference = victory if config == "delayed-support.toml" else baseline
+    n = 10_000
+    a = simulate.run(reference, n, seed=9).summary().set_index("metric").loc[metric]
+    b = simulate.run(variant, n, seed=9).summary().set_index("metric").loc[metric]
+    diff = b.probability - a.probability
+    bound = 4 * np.hypot(a.std_error, b.std_error)
+    assert direction * diff > bound
+
+
+def test_limits_are_checked_up_front(baseline):
+    with pytest.raises(ValueError, match="trajectories"):
+        simulate.run(baseline, 0)
+    with pytest.raises(ValueError, match="horizon"):
+        simulate.run(baseline, 10, horizon=10_000)
+    with pytest.raises(ValueError, match="seed"):
+        simulate.run(baseline, 10, seed=-1)
