@@ -18,15 +18,18 @@ runner = CliRunner()
 
 
 def _run(tmp_path, *args):
-    return runner.invoke(app, ["run", str(CONFIGS / "baseline.toml"), "-n", "3000", "-q",
-                               "--horizon-weeks", "40", *args])
+    return runner.invoke(
+        app,
+        ["run", str(CONFIGS / "baseline.toml"), "-n", "3000", "-q", "--horizon-weeks", "40", *args],
+    )
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "base"
-    res = _run(out, "--out", str(out), "--keep-trajectories", "500", "--seed", "4",
-               "--threads", "1")
+    res = _run(
+        out, "--out", str(out), "--keep-trajectories", "500", "--seed", "4", "--threads", "1"
+    )
     assert res.exit_code == 0, res.output
     return out, res.output
 
@@ -47,11 +50,24 @@ def test_run_writes_three_parquet_files_readable_everywhere(run_dir):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["bands.parquet", "scenario.toml", "summary.parquet", "trajectories.parquet"]
     summary = pd.read_parquet(out / "summary.parquet")
-    assert list(summary.columns[:7]) == ["metric", "kind", "probability", "std_error", "ci_low",
-                                         "ci_high", "n"]
+    assert list(summary.columns[:7]) == [
+        "metric",
+        "kind",
+        "probability",
+        "std_error",
+        "ci_low",
+        "ci_high",
+        "n",
+    ]
     bands = pl.read_parquet(out / "bands.parquet")
-    assert {"territory_lost_km2", "kursk_held_km2", "ua_manpower", "p_talks_opened",
-            "p_ceasefire", "p_collapse"} <= set(bands["metric"].unique().to_list())
+    assert {
+        "territory_lost_km2",
+        "kursk_held_km2",
+        "ua_manpower",
+        "p_talks_opened",
+        "p_ceasefire",
+        "p_collapse",
+    } <= set(bands["metric"].unique().to_list())
     assert bands["week"].max() == 40
     con = duckdb.connect()
     total = con.execute(
@@ -80,8 +96,9 @@ def test_parquet_metadata_carries_provenance(run_dir):
 def test_same_seed_one_or_two_threads_gives_identical_files(run_dir, tmp_path):
     out, _ = run_dir
     other = tmp_path / "two"
-    res = _run(other, "--out", str(other), "--keep-trajectories", "500", "--seed", "4",
-               "--threads", "2")
+    res = _run(
+        other, "--out", str(other), "--keep-trajectories", "500", "--seed", "4", "--threads", "2"
+    )
     assert res.exit_code == 0, res.output
     for name in ("summary.parquet", "bands.parquet", "trajectories.parquet"):
         a, b = pq.read_table(out / name), pq.read_table(other / name)
@@ -90,8 +107,11 @@ def test_same_seed_one_or_two_threads_gives_identical_files(run_dir, tmp_path):
 
 def test_misspelled_key_fails_cleanly(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text('extends = "%s"\n[scenario]\nname = "bad"\n[levers]\nartilery_rounds_per_year = 1e6\n'
-                   % (CONFIGS / "baseline.toml").as_posix())
+    parent = (CONFIGS / "baseline.toml").as_posix()
+    bad.write_text(
+        f'extends = "{parent}"\n[scenario]\nname = "bad"\n'
+        "[levers]\nartilery_rounds_per_year = 1e6\n"
+    )
     out = tmp_path / "res"
     res = runner.invoke(app, ["run", str(bad), "-n", "100", "--out", str(out)])
     assert res.exit_code != 0

@@ -17,8 +17,7 @@ def small(baseline):
 
 
 def test_same_result_for_any_thread_count_and_chunking(baseline, small):
-    other = simulate.run(baseline, 4000, seed=11, horizon=60, threads=2, chunk_size=777,
-                         keep=4000)
+    other = simulate.run(baseline, 4000, seed=11, horizon=60, threads=2, chunk_size=777, keep=4000)
     pd.testing.assert_frame_equal(small.summary(), other.summary(), check_exact=True)
     pd.testing.assert_frame_equal(small.bands(), other.bands(), check_exact=True)
     pd.testing.assert_frame_equal(small.trajectories, other.trajectories, check_exact=True)
@@ -26,8 +25,10 @@ def test_same_result_for_any_thread_count_and_chunking(baseline, small):
 
 def test_different_seed_gives_different_draws(baseline, small):
     other = simulate.run(baseline, 4000, seed=12, horizon=60, keep=10)
-    assert not np.array_equal(small.trajectories["u_recon_drones_per_day"][:10],
-                              other.trajectories["u_recon_drones_per_day"])
+    assert not np.array_equal(
+        small.trajectories["u_recon_drones_per_day"][:10],
+        other.trajectories["u_recon_drones_per_day"],
+    )
 
 
 def test_outcomes_exclusive_and_exhaustive(small):
@@ -56,7 +57,8 @@ def test_records_are_consistent(small):
     # the horizon row of the bands is the mean of the kept trajectories (all kept here)
     b = small.bands().set_index(["metric", "week"])
     assert b.loc[("territory_lost_km2", 60), "mean"] == pytest.approx(
-        t["territory_lost_km2"].mean(), abs=1e-3)
+        t["territory_lost_km2"].mean(), abs=1e-3
+    )
     assert b.loc[("p_talks_opened", 60), "mean"] == pytest.approx(talks.mean(), abs=1e-12)
 
 
@@ -100,6 +102,7 @@ def test_victory_plan_raises_stable_front_with_paired_error(baseline, victory):
 )
 def test_variants_move_outcomes_the_essays_way(config, metric, direction, baseline, victory):
     from levercast.config import load_scenario
+
     variant = load_scenario(CONFIGS / config)
     reference = victory if config == "delayed-support.toml" else baseline
     n = 10_000

@@ -1,4 +1,7 @@
-"""levercast: Monte Carlo forecaster of negotiating leverage (Watling, Foreign Affairs, 2024-10-25)."""
+"""levercast: Monte Carlo forecaster of negotiating leverage.
+
+After Jack Watling, Foreign Affairs, 2024-10-25.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 

@@ -228,23 +228,41 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     cf_activity = th[L.P_CEASEFIRE_ACTIVITY]
 
     # Status quo at week 0: normalisers, so that October 2024 reproduces the calibrated pace.
-    v0 = _surveillance(th, sq[L.P_INTERCEPTOR_DRONES_PER_DAY], sq[L.P_SENSOR_DENSITY],
-                       sq[L.P_EW_SUPPORT])
-    f0 = _fire(th, sq[L.P_ARTILLERY_ROUNDS_PER_YEAR], sq[L.P_HOWITZER_FLEET_INDEX],
-               sq[L.P_GUN_PROTECTION_SHARE], 1.0, reliability, v0)
+    v0 = _surveillance(
+        th, sq[L.P_INTERCEPTOR_DRONES_PER_DAY], sq[L.P_SENSOR_DENSITY], sq[L.P_EW_SUPPORT]
+    )
+    f0 = _fire(
+        th,
+        sq[L.P_ARTILLERY_ROUNDS_PER_YEAR],
+        sq[L.P_HOWITZER_FLEET_INDEX],
+        sq[L.P_GUN_PROTECTION_SHARE],
+        1.0,
+        reliability,
+        v0,
+    )
     p0 = _pressure(th, 1.0, 1.0, 1.0, 1.0, f0)
     q0 = th[L.P_UA_QUALITY_INITIAL]
     k0 = th[L.P_UA_COHESION_INITIAL]
-    d0 = _defence(th, 1.0, th[L.P_MANNING_INITIAL], q0, k0, sq[L.P_DEFENSIVE_LINE_DEPTH],
-                  sq[L.P_LINE_SITING_QUALITY], sq[L.P_KURSK_RESERVE_SHARE], f0)
+    d0 = _defence(
+        th,
+        1.0,
+        th[L.P_MANNING_INITIAL],
+        q0,
+        k0,
+        sq[L.P_DEFENSIVE_LINE_DEPTH],
+        sq[L.P_LINE_SITING_QUALITY],
+        sq[L.P_KURSK_RESERVE_SHARE],
+        f0,
+    )
     e0 = 1.0 + th[L.P_EXPOSURE_WEIGHT] * max(0.0, 1.0 - f0)
 
     # State.
     territory = 0.0
     kursk = th[L.P_KURSK_INITIAL_KM2]
     inf = i0
-    pipeline = (sq[L.P_RECRUITS_PER_MONTH] * 12.0 / WEEKS_PER_YEAR * inf_share
-                * sq[L.P_TRAINING_WEEKS])
+    pipeline = (
+        sq[L.P_RECRUITS_PER_MONTH] * 12.0 / WEEKS_PER_YEAR * inf_share * sq[L.P_TRAINING_WEEKS]
+    )
     quality = q0
     cohesion = k0
     r_force = 1.0
@@ -345,8 +363,14 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
         activity = cf_activity if ceasefire else 1.0
         exposure = 1.0 + th[L.P_EXPOSURE_WEIGHT] * max(0.0, 1.0 - fire)
         s_share = th[L.P_SURVEILLANCE_SHARE_OF_LOSSES]
-        loss_ua = (loss_ua0 * (pressure / p0) * ((1.0 - s_share) + s_share * v_rel)
-                   * (exposure / e0) * math.sqrt(inf_rel) * activity)
+        loss_ua = (
+            loss_ua0
+            * (pressure / p0)
+            * ((1.0 - s_share) + s_share * v_rel)
+            * (exposure / e0)
+            * math.sqrt(inf_rel)
+            * activity
+        )
         loss_ua += th[L.P_KURSK_HOLD_COST] * diversion * loss_ua0 * activity
         f_share = th[L.P_FIRE_SHARE_OF_RUSSIAN_LOSSES]
         loss_ru = loss_ru0 * r_force * tempo * ((1.0 - f_share) + f_share * fire / f0) * activity
@@ -364,16 +388,20 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
         q_recruit = 1.0 - math.exp(-training / tau)
         quality = (quality * survivors + q_recruit * graduates) / max(survivors + graduates, 1.0)
         inf = survivors + graduates
-        cohesion += (th[L.P_COHESION_RECOVERY] * (1.0 - cohesion)
-                     - th[L.P_CANNIBALISATION_RATE] * (1.0 - reform)
-                     - th[L.P_COHESION_LOSS_WEIGHT] * loss_ua / max(inf, 1.0))
+        cohesion += (
+            th[L.P_COHESION_RECOVERY] * (1.0 - cohesion)
+            - th[L.P_CANNIBALISATION_RATE] * (1.0 - reform)
+            - th[L.P_COHESION_LOSS_WEIGHT] * loss_ua / max(inf, 1.0)
+        )
         cohesion = min(1.0, max(0.0, cohesion))
 
         # Russian force, tempo and munitions.
         rho += w_trail * (loss_ru / loss_ru0 - rho)
         tempo = min(1.0, tolerance / rho) if rho > 0.0 else 1.0
-        r_force += (ru_recruits_wk * th[L.P_RUSSIA_ASSAULT_SHARE_OF_RECRUITS]
-                    - loss_ru * th[L.P_RUSSIA_PERMANENT_LOSS_SHARE]) / th[L.P_RUSSIA_FORCE]
+        r_force += (
+            ru_recruits_wk * th[L.P_RUSSIA_ASSAULT_SHARE_OF_RECRUITS]
+            - loss_ru * th[L.P_RUSSIA_PERMANENT_LOSS_SHARE]
+        ) / th[L.P_RUSSIA_FORCE]
         r_force = max(r_force, 0.05)
         use = r_force * tempo * activity * (1.0 + th[L.P_STRIKE_BURN] * strike_delta)
         made = 1.0 - th[L.P_STRIKE_PRODUCTION_CUT] * strike_delta
@@ -402,10 +430,12 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
                 ceasefire = False
                 cf_broken = t + 1
         if not talks_open:
-            log_h = (math.log(th[L.P_TALKS_HAZARD_PER_YEAR] / WEEKS_PER_YEAR + 1e-300)
-                     + th[L.P_TALKS_TIME_GROWTH] * t / WEEKS_PER_YEAR
-                     + th[L.P_TALKS_FATIGUE_WEIGHT] * max(0.0, 1.0 - support)
-                     + th[L.P_TALKS_LOSS_WEIGHT] * cum_loss_ua / i0)
+            log_h = (
+                math.log(th[L.P_TALKS_HAZARD_PER_YEAR] / WEEKS_PER_YEAR + 1e-300)
+                + th[L.P_TALKS_TIME_GROWTH] * t / WEEKS_PER_YEAR
+                + th[L.P_TALKS_FATIGUE_WEIGHT] * max(0.0, 1.0 - support)
+                + th[L.P_TALKS_LOSS_WEIGHT] * cum_loss_ua / i0
+            )
             if collapsed or trail > dictate:
                 willing = 1.0
             elif trail <= stable:
@@ -420,10 +450,12 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
                     outcome = L.OUT_STABLE_FRONT if trail <= stable else L.OUT_BREST_LITOVSK
                 credibility = _guarantee(th, guarantee_code, standoff, us_now)
                 front_term = min(1.0, max(0.0, 1.0 - trail / dictate))
-                leverage = (th[L.P_LEVERAGE_FRONT_WEIGHT] * front_term
-                            + th[L.P_LEVERAGE_KURSK_WEIGHT] * min(1.0, kursk / th[L.P_KURSK_PEAK_KM2])
-                            + th[L.P_LEVERAGE_SANCTIONS_WEIGHT] * th[L.P_SANCTIONS_COLLATERAL]
-                            + th[L.P_LEVERAGE_GUARANTEE_WEIGHT] * credibility)
+                leverage = (
+                    th[L.P_LEVERAGE_FRONT_WEIGHT] * front_term
+                    + th[L.P_LEVERAGE_KURSK_WEIGHT] * min(1.0, kursk / th[L.P_KURSK_PEAK_KM2])
+                    + th[L.P_LEVERAGE_SANCTIONS_WEIGHT] * th[L.P_SANCTIONS_COLLATERAL]
+                    + th[L.P_LEVERAGE_GUARANTEE_WEIGHT] * credibility
+                )
                 if u_event < th[L.P_CEASEFIRE_PROB]:
                     ceasefire = True
                     cf_agreed = 1
@@ -435,8 +467,13 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
         events[t + 1, L.E_TALKS_OPENED] = 1 if talks_open else 0
         events[t + 1, L.E_CEASEFIRE] = 1 if ceasefire else 0
         events[t + 1, L.E_COLLAPSE] = 1 if collapsed else 0
-        if not (math.isfinite(territory) and math.isfinite(inf) and math.isfinite(quality)
-                and math.isfinite(trail) and math.isfinite(r_force)):
+        if not (
+            math.isfinite(territory)
+            and math.isfinite(inf)
+            and math.isfinite(quality)
+            and math.isfinite(trail)
+            and math.isfinite(r_force)
+        ):
             status = STATUS_NONFINITE
             break
 
@@ -462,8 +499,9 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
 
 
 @jit(parallel=True)
-def simulate_chunk(rows, sq, seed, first, horizon, bins, records, theta_keep, hist, sums,
-                   extrema, events, status):
+def simulate_chunk(
+    rows, sq, seed, first, horizon, bins, records, theta_keep, hist, sums, extrema, events, status
+):
     """Simulate trajectories ``first .. first + records.shape[0] - 1`` and aggregate them.
 
     Parameters

@@ -38,7 +38,7 @@ def mix64(z):
 
 @jit
 def stream_key(seed, trajectory, stream):
-    """Key of one trajectory's stream; ``seed``, ``trajectory``, ``stream`` are non-negative ints."""
+    """Key of the stream ``stream`` of one trajectory (all arguments non-negative ints)."""
     k = mix64(np.uint64(seed) * _GOLDEN + _K_STREAM)
     k = mix64(k ^ (np.uint64(trajectory) * _K_TRAJ))
     return mix64(k + np.uint64(stream) * _GOLDEN + _K_TRAJ)
@@ -57,7 +57,12 @@ _B1, _B2, _B3 = -5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e
 _B4, _B5 = 6.680131188771972e01, -1.328068155288572e01
 _C1, _C2, _C3 = -7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00
 _C4, _C5, _C6 = -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00
-_D1, _D2, _D3, _D4 = 7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00
+_D1, _D2, _D3, _D4 = (
+    7.784695709041462e-03,
+    3.224671290700398e-01,
+    2.445134137142996e00,
+    3.754408661907416e00,
+)
 _P_LOW = 0.02425
 
 
@@ -76,8 +81,10 @@ def ndtri(p):
         )
     q = p - 0.5
     r = q * q
-    return (((((_A1 * r + _A2) * r + _A3) * r + _A4) * r + _A5) * r + _A6) * q / (
-        ((((_B1 * r + _B2) * r + _B3) * r + _B4) * r + _B5) * r + 1.0
+    return (
+        (((((_A1 * r + _A2) * r + _A3) * r + _A4) * r + _A5) * r + _A6)
+        * q
+        / (((((_B1 * r + _B2) * r + _B3) * r + _B4) * r + _B5) * r + 1.0)
     )
 
 

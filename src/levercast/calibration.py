@@ -15,6 +15,8 @@ from levercast import simulate
 WEEKS_PER_MONTH = 365.25 / 12 / 7
 KURSK_PEAK_KM2 = 1294.0  # X05, 2024-08-27
 WEEKS_PEAK_TO_START = 59 / 7  # 2024-08-27 to 2024-10-25
+DOC_TRAJECTORIES = 200_000  # docs/calibration.md is generated with these
+DOC_SEED = 0
 
 
 def table(scenario, n: int = 200_000, seed: int = 0) -> pd.DataFrame:
@@ -23,27 +25,67 @@ def table(scenario, n: int = 200_000, seed: int = 0) -> pd.DataFrame:
     rows = []
 
     def add(ids, quantity, unit, mean, se, target, low, high):
-        rows.append({"ids": ids, "quantity": quantity, "unit": unit,
-                     "simulated": round(mean, 1), "mc_error": round(se, 2),
-                     "tracker": round(target, 1), "range_low": round(low, 1),
-                     "range_high": round(high, 1), "within": bool(low <= mean <= high)})
+        rows.append(
+            {
+                "ids": ids,
+                "quantity": quantity,
+                "unit": unit,
+                "simulated": round(mean, 1),
+                "mc_error": round(se, 2),
+                "tracker": round(target, 1),
+                "range_low": round(low, 1),
+                "range_high": round(high, 1),
+                "within": bool(low <= mean <= high),
+            }
+        )
 
     month = result.band_stats(L.M_TERRITORY, 4)
-    add("X01, X02", "Russian net gain, first 4 weeks", "km2/4 weeks", month["mean"], month["se"],
-        (363 + 477 + 406 + 459) / 4 * 4 / WEEKS_PER_MONTH, 363 * 4 / WEEKS_PER_MONTH,
-        477 * 4 / WEEKS_PER_MONTH)
+    add(
+        "X01, X02",
+        "Russian net gain, first 4 weeks",
+        "km2/4 weeks",
+        month["mean"],
+        month["se"],
+        (363 + 477 + 406 + 459) / 4 * 4 / WEEKS_PER_MONTH,
+        363 * 4 / WEEKS_PER_MONTH,
+        477 * 4 / WEEKS_PER_MONTH,
+    )
     q = result.band_stats(L.M_TERRITORY, 13)
-    add("X03", "Russian net gain per week, weeks 1-13", "km2/week", q["mean"] / 13, q["se"] / 13,
-        86.0, 363 / WEEKS_PER_MONTH, 477 / WEEKS_PER_MONTH)
+    add(
+        "X03",
+        "Russian net gain per week, weeks 1-13",
+        "km2/week",
+        q["mean"] / 13,
+        q["se"] / 13,
+        86.0,
+        363 / WEEKS_PER_MONTH,
+        477 / WEEKS_PER_MONTH,
+    )
     cal = result.calibration_sums()
     ru = cal["ru_casualties_week1"] / 7
-    add("X08", "Russian casualties per day, week 1", "casualties/day", ru, float("nan"), 1270.0,
-        1270 * 2 / 3, 1270 * 4 / 3)
+    add(
+        "X08",
+        "Russian casualties per day, week 1",
+        "casualties/day",
+        ru,
+        float("nan"),
+        1270.0,
+        1270 * 2 / 3,
+        1270 * 4 / 3,
+    )
     kursk = cal["kursk_loss_km2_per_week_w1_8"]
     k0 = result.band_stats(L.M_KURSK, 0)["mean"]
     pace = (KURSK_PEAK_KM2 - k0) / WEEKS_PEAK_TO_START
-    add("X05, X06", "Kursk area retaken per week, weeks 1-8", "km2/week", kursk, float("nan"),
-        pace, pace / 2, pace * 1.5)
+    add(
+        "X05, X06",
+        "Kursk area retaken per week, weeks 1-8",
+        "km2/week",
+        kursk,
+        float("nan"),
+        pace,
+        pace / 2,
+        pace * 1.5,
+    )
     return pd.DataFrame(rows)
 
 

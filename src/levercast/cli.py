@@ -17,26 +17,51 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+# Rich falls back to 80 columns when output is not a terminal; tables need a little more.
+out = Console(width=None if Console().is_terminal else 110)
 err = Console(stderr=True)
 
-ConfigArg = Annotated[Path, typer.Argument(help="Scenario TOML file (see configs/).",
-                                           show_default=False)]
-TrajectoriesOpt = Annotated[int, typer.Option("--trajectories", "-n",
-                                              help="Number of simulated trajectories.")]
+ConfigArg = Annotated[
+    Path, typer.Argument(help="Scenario TOML file (see configs/).", show_default=False)
+]
+TrajectoriesOpt = Annotated[
+    int, typer.Option("--trajectories", "-n", help="Number of simulated trajectories.")
+]
 SeedOpt = Annotated[int, typer.Option("--seed", "-s", help="Random seed (same seed, same result).")]
-HorizonOpt = Annotated[int | None, typer.Option(
-    "--horizon-weeks", help="Weeks to simulate [default: the scenario's horizon_weeks].",
-    show_default=False)]
-ThreadsOpt = Annotated[int | None, typer.Option(
-    "--threads", "-t", help="numba threads [default: all cores]. Results do not depend on it.",
-    show_default=False)]
-OutOpt = Annotated[Path | None, typer.Option(
-    "--out", "-o", help="Results folder [default: results/<scenario>-seed<S>-n<N>].",
-    show_default=False)]
-KeepOpt = Annotated[int, typer.Option(
-    "--keep-trajectories", "-k",
-    help="Also write trajectories.parquet with the first K trajectories.")]
+HorizonOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--horizon-weeks",
+        help="Weeks to simulate [default: the scenario's horizon_weeks].",
+        show_default=False,
+    ),
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        "-t",
+        help="numba threads [default: all cores]. Results do not depend on it.",
+        show_default=False,
+    ),
+]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Results folder [default: results/<scenario>-seed<S>-n<N>].",
+        show_default=False,
+    ),
+]
+KeepOpt = Annotated[
+    int,
+    typer.Option(
+        "--keep-trajectories",
+        "-k",
+        help="Also write trajectories.parquet with the first K trajectories.",
+    ),
+]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing results folder.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
@@ -63,8 +88,12 @@ def _version(value: bool):
 
 @app.callback()
 def main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ):
     """levercast: Monte Carlo odds of a stable front versus Brest-Litovsk-style talks."""
 
@@ -91,16 +120,26 @@ def run(
     except ValueError as exc:
         _fail(str(exc))
     if keep_trajectories < 0 or keep_trajectories > min(trajectories, simulate.MAX_KEEP):
-        _fail(f"--keep-trajectories must be between 0 and "
-              f"{min(trajectories, simulate.MAX_KEEP):,}, got {keep_trajectories:,}")
+        _fail(
+            f"--keep-trajectories must be between 0 and "
+            f"{min(trajectories, simulate.MAX_KEEP):,}, got {keep_trajectories:,}"
+        )
     target = out_dir or Path("results") / f"{scenario.name}-seed{seed}-n{trajectories}"
     if target.exists() and not force:
         _fail(f"{target} already exists; pass --force to replace it or --out to choose another")
     try:
-        with report.progress_bar(trajectories, enabled=not quiet and trajectories >= 200_000,
-                                 console=err) as tick:
-            result = simulate.run(scenario, trajectories, seed, horizon=horizon, threads=threads,
-                                  keep=keep_trajectories, progress=tick)
+        with report.progress_bar(
+            trajectories, enabled=not quiet and trajectories >= 200_000, console=err
+        ) as tick:
+            result = simulate.run(
+                scenario,
+                trajectories,
+                seed,
+                horizon=horizon,
+                threads=threads,
+                keep=keep_trajectories,
+                progress=tick,
+            )
         io.write_run(result, target, force=force)
     except (ValueError, simulate.SimulationError, io.OutputExistsError, OSError) as exc:
         _fail(str(exc))
@@ -121,8 +160,9 @@ def validate(config: ConfigArg):
 
 @app.command()
 def calibrate(
-    config: Annotated[Path, typer.Argument(help="Scenario to compare with the calibration facts.")]
-    = Path("configs/baseline.toml"),
+    config: Annotated[
+        Path, typer.Argument(help="Scenario to compare with the calibration facts.")
+    ] = Path("configs/baseline.toml"),
     trajectories: TrajectoriesOpt = 200_000,
     seed: SeedOpt = 0,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,

@@ -31,40 +31,62 @@ def progress_bar(total: int, enabled: bool, console: Console):
         yield tick
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.2f}%"
+def _pct(x: float, digits: int = 2) -> str:
+    return f"{100 * x:.{digits}f}%"
 
 
 def print_run(result, console: Console, folder) -> None:
     """Print the odds, territory bands and timing of talks of one run."""
     summary = result.summary().set_index("metric")
     n = result.n
-    title = (f"{result.scenario.name}: {n:,} trajectories, {result.horizon} weeks from "
-             f"{result.start_date.isoformat()}, seed {result.seed}")
+    title = (
+        f"{result.scenario.name}: {n:,} trajectories, {result.horizon} weeks from "
+        f"{result.start_date.isoformat()}, seed {result.seed}"
+    )
     odds = Table(title=title, title_justify="left")
     for col in ("outcome", "probability", "95% Wilson interval", "std error", "N"):
         odds.add_column(col, justify="left" if col == "outcome" else "right")
     for name in model.OUTCOMES:
         r = summary.loc[f"outcome_{name}"]
-        odds.add_row(name, _pct(r.probability), f"{_pct(r.ci_low)} - {_pct(r.ci_high)}",
-                     _pct(r.std_error), f"{int(r.n):,}")
+        odds.add_row(
+            name,
+            _pct(r.probability),
+            f"{_pct(r.ci_low)} - {_pct(r.ci_high)}",
+            _pct(r.std_error, 3),
+            f"{int(r.n):,}",
+        )
     odds.add_section()
-    for name in ("talks_opened", "ceasefire_agreed", "ceasefire_held_to_horizon",
-                 "kursk_held_at_horizon"):
+    for name in (
+        "talks_opened",
+        "ceasefire_agreed",
+        "ceasefire_held_to_horizon",
+        "kursk_held_at_horizon",
+    ):
         r = summary.loc[name]
-        odds.add_row(name, _pct(r.probability), f"{_pct(r.ci_low)} - {_pct(r.ci_high)}",
-                     _pct(r.std_error), f"{int(r.n):,}")
+        odds.add_row(
+            name,
+            _pct(r.probability),
+            f"{_pct(r.ci_low)} - {_pct(r.ci_high)}",
+            _pct(r.std_error, 3),
+            f"{int(r.n):,}",
+        )
     console.print(odds)
 
-    terr = Table(title="Territory lost since the start (km2, trackers' definition)",
-                 title_justify="left")
+    terr = Table(
+        title="Territory lost since the start (km2, trackers' definition)", title_justify="left"
+    )
     for col in ("week", "date", "mean", "median", "90% interval"):
         terr.add_column(col, justify="right")
     for week in (*[w for w in REPORT_WEEKS if w < result.horizon], result.horizon):
         b = result.band_stats(L.M_TERRITORY, week)
         date = result.start_date + dt.timedelta(weeks=week)
-        terr.add_row(str(week), date.isoformat(), f"{b['mean']:,.0f}",
-                     f"{b['q'][3]:,.0f}", f"{b['q'][0]:,.0f} - {b['q'][6]:,.0f}")
+        terr.add_row(
+            str(week),
+            date.isoformat(),
+            f"{b['mean']:,.0f}",
+            f"{b['q'][3]:,.0f}",
+            f"{b['q'][0]:,.0f} - {b['q'][6]:,.0f}",
+        )
     console.print(terr)
 
     if "talks_week" in summary.index:
@@ -74,7 +96,8 @@ def print_run(result, console: Console, folder) -> None:
             f"Talks open in {_pct(summary.loc['talks_opened'].probability)} of trajectories; "
             f"when they do, week {r.q50:.0f} (median), 90% between weeks {r.q05:.0f} and "
             f"{r.q95:.0f}; leverage score at the table {lev['mean']:.3f} "
-            f"(median {lev.q50:.3f}, 0 = none, 1 = strongest).")
+            f"(median {lev.q50:.3f}, 0 = none, 1 = strongest)."
+        )
     else:
         console.print("Talks never opened within the horizon.")
     console.print(f"Results written to {folder}/")
@@ -83,20 +106,22 @@ def print_run(result, console: Console, folder) -> None:
 def print_scenario(scenario, console: Console) -> None:
     """Print a resolved scenario with each parameter's unit and provenance."""
     console.print(f"[bold]{scenario.name}[/] ({scenario.path}): {scenario.description}")
-    console.print(f"start {scenario.start_date.isoformat()}, horizon {scenario.horizon_weeks} "
-                  f"weeks, sha256 {scenario.sha256[:16]}")
-    groups = (("Levers", model.LEVERS, lambda p: scenario.levers[p.name]),
-              ("Uncertainties", model.UNCERTAINTIES,
-               lambda p: scenario.uncertainties[p.name].describe()),
-              ("Constants", model.CONSTANTS, lambda p: scenario.constants[p.name]))
+    console.print(
+        f"start {scenario.start_date.isoformat()}, horizon {scenario.horizon_weeks} "
+        f"weeks, sha256 {scenario.sha256[:16]}"
+    )
+    groups = (
+        ("Levers", model.LEVERS, lambda p: scenario.levers[p.name]),
+        ("Uncertainties", model.UNCERTAINTIES, lambda p: scenario.uncertainties[p.name].describe()),
+        ("Constants", model.CONSTANTS, lambda p: scenario.constants[p.name]),
+    )
     for title, params, value in groups:
         t = Table(title=title, title_justify="left")
         for col in ("parameter", "value", "unit", "provenance"):
             t.add_column(col)
         for p in params:
             v = value(p)
-            t.add_row(p.name, f"{v:,.6g}" if isinstance(v, float) else str(v), p.unit,
-                      p.provenance)
+            t.add_row(p.name, f"{v:,.6g}" if isinstance(v, float) else str(v), p.unit, p.provenance)
         console.print(t)
     console.print("valid")
 
@@ -113,13 +138,17 @@ def _default_text(p) -> str:
 
 def params_markdown() -> str:
     """The parameter table of ``docs/model.md``, generated from the registry."""
-    lines = ["| parameter | kind | unit | default | domain | provenance | meaning |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| parameter | kind | unit | default | domain | provenance | meaning |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for p in model.PARAMS:
         lo, hi = p.domain
         dom = "choice" if p.is_choice else f"[{lo:,.6g}, {hi:,.6g}]"
-        lines.append(f"| `{p.name}` | {p.kind} | {p.unit} | {_default_text(p)} | {dom} | "
-                     f"{p.provenance} | {p.description} |")
+        lines.append(
+            f"| `{p.name}` | {p.kind} | {p.unit} | {_default_text(p)} | {dom} | "
+            f"{p.provenance} | {p.description} |"
+        )
     return "\n".join(lines)
 
 

@@ -70,10 +70,21 @@ class RunResult:
             if m == L.M_WEEKLY_GAIN:
                 continue
             b = self.band_stats(m, self.horizon)
-            rows.append({"metric": f"{name}_at_horizon", "kind": "distribution",
-                         "probability": np.nan, "std_error": b["se"], "ci_low": b["ci_low"],
-                         "ci_high": b["ci_high"], "n": n, "mean": b["mean"], "q05": b["q"][0],
-                         "q50": b["q"][3], "q95": b["q"][6]})
+            rows.append(
+                {
+                    "metric": f"{name}_at_horizon",
+                    "kind": "distribution",
+                    "probability": np.nan,
+                    "std_error": b["se"],
+                    "ci_low": b["ci_low"],
+                    "ci_high": b["ci_high"],
+                    "n": n,
+                    "mean": b["mean"],
+                    "q05": b["q"][0],
+                    "q50": b["q"][3],
+                    "q95": b["q"][6],
+                }
+            )
         return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
     def band_stats(self, m: int, week: int) -> dict:
@@ -81,8 +92,14 @@ class RunResult:
         mean = self.sums[week, m] / FIXED_POINT / self.n
         sd = float(stats.hist_std(self.hist[week, m], lo, width, mean))
         se, ci_low, ci_high = stats.mean_ci(mean, sd, self.n)
-        q = stats.hist_quantiles(self.hist[week, m], lo, width, QUANTILES,
-                                 self.extrema[week, m, 0], self.extrema[week, m, 1])
+        q = stats.hist_quantiles(
+            self.hist[week, m],
+            lo,
+            width,
+            QUANTILES,
+            self.extrema[week, m, 0],
+            self.extrema[week, m, 1],
+        )
         return {"mean": mean, "se": se, "ci_low": ci_low, "ci_high": ci_high, "q": q}
 
     def bands(self) -> pd.DataFrame:
@@ -98,17 +115,32 @@ class RunResult:
             lo, width = bins[m]
             mean = self.sums[:, m] / FIXED_POINT / self.n
             sd = stats.hist_std(self.hist[:, m], lo, width, mean)
-            q = stats.hist_quantiles(self.hist[:, m], lo, width, QUANTILES,
-                                     self.extrema[:, m, 0], self.extrema[:, m, 1])
-            frame = pd.DataFrame({"week": weeks, "date": dates, "metric": name, "mean": mean,
-                                  "std_error": sd / np.sqrt(self.n)})
+            q = stats.hist_quantiles(
+                self.hist[:, m], lo, width, QUANTILES, self.extrema[:, m, 0], self.extrema[:, m, 1]
+            )
+            frame = pd.DataFrame(
+                {
+                    "week": weeks,
+                    "date": dates,
+                    "metric": name,
+                    "mean": mean,
+                    "std_error": sd / np.sqrt(self.n),
+                }
+            )
             for i, qq in enumerate(QUANTILES):
                 frame[f"q{round(qq * 100):02d}"] = q[:, i]
             frames.append(frame)
         for e, name in model.EVENT_METRICS.items():
             p = self.events[:, e] / self.n
-            frame = pd.DataFrame({"week": weeks, "date": dates, "metric": name, "mean": p,
-                                  "std_error": stats.binomial_se(self.events[:, e], self.n)})
+            frame = pd.DataFrame(
+                {
+                    "week": weeks,
+                    "date": dates,
+                    "metric": name,
+                    "mean": p,
+                    "std_error": stats.binomial_se(self.events[:, e], self.n),
+                }
+            )
             for qq in QUANTILES:
                 frame[f"q{round(qq * 100):02d}"] = np.nan
             frames.append(frame)
@@ -120,15 +152,36 @@ class RunResult:
         return {k: v / FIXED_POINT / self.n for k, v in self.record_sums.items()}
 
 
-SUMMARY_COLUMNS = ["metric", "kind", "probability", "std_error", "ci_low", "ci_high", "n",
-                   "mean", "q05", "q50", "q95"]
+SUMMARY_COLUMNS = [
+    "metric",
+    "kind",
+    "probability",
+    "std_error",
+    "ci_low",
+    "ci_high",
+    "n",
+    "mean",
+    "q05",
+    "q50",
+    "q95",
+]
 
 
 def _prob_row(metric: str, k: int, n: int) -> dict:
     low, high = stats.wilson(k, n)
-    return {"metric": metric, "kind": "probability", "probability": k / n,
-            "std_error": stats.binomial_se(k, n), "ci_low": low, "ci_high": high, "n": n,
-            "mean": np.nan, "q05": np.nan, "q50": np.nan, "q95": np.nan}
+    return {
+        "metric": metric,
+        "kind": "probability",
+        "probability": k / n,
+        "std_error": stats.binomial_se(k, n),
+        "ci_low": low,
+        "ci_high": high,
+        "n": n,
+        "mean": np.nan,
+        "q05": np.nan,
+        "q50": np.nan,
+        "q95": np.nan,
+    }
 
 
 def _dist_row(metric: str, counts: np.ndarray, values: np.ndarray, n: int) -> dict:
@@ -137,9 +190,19 @@ def _dist_row(metric: str, counts: np.ndarray, values: np.ndarray, n: int) -> di
     se, ci_low, ci_high = stats.mean_ci(mean, sd, n)
     cum = np.cumsum(counts)
     qs = [float(values[np.argmax(cum >= np.ceil(q * n - 1e-9))]) for q in (0.05, 0.5, 0.95)]
-    return {"metric": metric, "kind": "distribution", "probability": np.nan, "std_error": se,
-            "ci_low": ci_low, "ci_high": ci_high, "n": n, "mean": mean, "q05": qs[0],
-            "q50": qs[1], "q95": qs[2]}
+    return {
+        "metric": metric,
+        "kind": "distribution",
+        "probability": np.nan,
+        "std_error": se,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "n": n,
+        "mean": mean,
+        "q05": qs[0],
+        "q50": qs[1],
+        "q95": qs[2],
+    }
 
 
 RECORD_COLUMNS = {
@@ -167,9 +230,17 @@ def check_limits(n: int, horizon: int) -> None:
         raise ValueError(f"horizon must be between 1 and {MAX_HORIZON_WEEKS} weeks, got {horizon}")
 
 
-def run(scenario, n: int = DEFAULT_TRAJECTORIES, seed: int = 0, *, horizon: int | None = None,
-        threads: int | None = None, chunk_size: int = DEFAULT_CHUNK, keep: int = 0,
-        progress: Callable[[int, int], None] | None = None) -> RunResult:
+def run(
+    scenario,
+    n: int = DEFAULT_TRAJECTORIES,
+    seed: int = 0,
+    *,
+    horizon: int | None = None,
+    threads: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    keep: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
     """Simulate ``n`` trajectories of ``scenario``.
 
     Parameters
@@ -224,8 +295,13 @@ def _run(scenario, n, seed, horizon, threads, chunk_size, keep, progress) -> Run
     outcome_counts = np.zeros(L.N_OUTCOMES, dtype=np.int64)
     talks_counts = np.zeros(horizon + 1, dtype=np.int64)
     leverage_counts = np.zeros(LEVERAGE_BINS, dtype=np.int64)
-    ev_names = ("talks_opened", "ceasefire_agreed", "ceasefire_held_to_horizon",
-                "kursk_held_at_horizon", "collapse_by_horizon")
+    ev_names = (
+        "talks_opened",
+        "ceasefire_agreed",
+        "ceasefire_held_to_horizon",
+        "kursk_held_at_horizon",
+        "collapse_by_horizon",
+    )
     ev_counts = dict.fromkeys(ev_names, 0)
     record_sums = {RECORD_COLUMNS[c]: 0 for c in _CALIBRATION_RECORDS}
     kept_records, kept_theta = [], []
@@ -240,29 +316,34 @@ def _run(scenario, n, seed, horizon, threads, chunk_size, keep, progress) -> Run
         st = status[:m]
         k_here = max(0, min(keep - done, m))
         theta_keep = np.empty((k_here, L.N_PARAMS))
-        simulate_chunk(rows, sq, seed, done, horizon, bins, rec, theta_keep, hist, sums,
-                       extrema, events, st)
+        simulate_chunk(
+            rows, sq, seed, done, horizon, bins, rec, theta_keep, hist, sums, extrema, events, st
+        )
         if np.any(st != STATUS_OK):
             bad = done + int(np.argmax(st != STATUS_OK))
             raise SimulationError(_describe_failure(scenario, rows, seed, bad))
-        outcome_counts += np.bincount(rec[:, L.R_OUTCOME].astype(np.int64),
-                                      minlength=L.N_OUTCOMES)
+        outcome_counts += np.bincount(rec[:, L.R_OUTCOME].astype(np.int64), minlength=L.N_OUTCOMES)
         tw = rec[:, L.R_TALKS_WEEK].astype(np.int64)
         opened = tw >= 0
         talks_counts += np.bincount(tw[opened], minlength=horizon + 1)
         lev = rec[opened, L.R_LEVERAGE]
         leverage_counts += np.bincount(
             np.clip((lev * LEVERAGE_BINS).astype(np.int64), 0, LEVERAGE_BINS - 1),
-            minlength=LEVERAGE_BINS)
+            minlength=LEVERAGE_BINS,
+        )
         cf = rec[:, L.R_CEASEFIRE] > 0.5
         ev_counts["talks_opened"] += int(opened.sum())
         ev_counts["ceasefire_agreed"] += int(cf.sum())
-        ev_counts["ceasefire_held_to_horizon"] += int((cf & (rec[:, L.R_CEASEFIRE_BROKEN_WEEK] < 0)).sum())
+        ev_counts["ceasefire_held_to_horizon"] += int(
+            (cf & (rec[:, L.R_CEASEFIRE_BROKEN_WEEK] < 0)).sum()
+        )
         ev_counts["kursk_held_at_horizon"] += int((rec[:, L.R_KURSK_KM2] > 0).sum())
         ev_counts["collapse_by_horizon"] += int((rec[:, L.R_COLLAPSE_WEEK] >= 0).sum())
         for c in _CALIBRATION_RECORDS:
             vals = np.nan_to_num(rec[:, c])
-            record_sums[RECORD_COLUMNS[c]] += int(np.round(vals * FIXED_POINT).astype(np.int64).sum())
+            record_sums[RECORD_COLUMNS[c]] += int(
+                np.round(vals * FIXED_POINT).astype(np.int64).sum()
+            )
         if k_here:
             kept_records.append(rec[:k_here].copy())
             kept_theta.append(theta_keep)
@@ -274,13 +355,23 @@ def _run(scenario, n, seed, horizon, threads, chunk_size, keep, progress) -> Run
     if keep:
         trajectories = _trajectory_frame(np.concatenate(kept_records), np.concatenate(kept_theta))
     return RunResult(
-        scenario=scenario, seed=seed, n=n, horizon=horizon,
-        start_date=scenario.start_date, outcome_counts=outcome_counts, event_counts=ev_counts,
-        hist=hist.sum(axis=0), sums=sums.sum(axis=0),
+        scenario=scenario,
+        seed=seed,
+        n=n,
+        horizon=horizon,
+        start_date=scenario.start_date,
+        outcome_counts=outcome_counts,
+        event_counts=ev_counts,
+        hist=hist.sum(axis=0),
+        sums=sums.sum(axis=0),
         extrema=np.stack([extrema[..., 0].min(axis=0), extrema[..., 1].max(axis=0)], axis=-1),
-        events=events.sum(axis=0), talks_week_counts=talks_counts,
-        leverage_counts=leverage_counts, record_sums=record_sums, trajectories=trajectories,
-        threads=numba.get_num_threads(), chunk_size=chunk_size,
+        events=events.sum(axis=0),
+        talks_week_counts=talks_counts,
+        leverage_counts=leverage_counts,
+        record_sums=record_sums,
+        trajectories=trajectories,
+        threads=numba.get_num_threads(),
+        chunk_size=chunk_size,
     )
 
 
@@ -289,8 +380,9 @@ def _trajectory_frame(records: np.ndarray, theta: np.ndarray) -> pd.DataFrame:
     for c, name in RECORD_COLUMNS.items():
         cols[name] = records[:, c]
     frame = pd.DataFrame(cols)
-    frame["outcome"] = pd.Categorical.from_codes(records[:, L.R_OUTCOME].astype(int),
-                                                 categories=list(model.OUTCOMES))
+    frame["outcome"] = pd.Categorical.from_codes(
+        records[:, L.R_OUTCOME].astype(int), categories=list(model.OUTCOMES)
+    )
     for name in ("talks_week", "ceasefire_broken_week", "collapse_week"):
         frame[name] = frame[name].astype("int32")
     frame["ceasefire"] = frame["ceasefire"] > 0.5
@@ -302,7 +394,12 @@ def _trajectory_frame(records: np.ndarray, theta: np.ndarray) -> pd.DataFrame:
 def _describe_failure(scenario, rows, seed, trajectory) -> str:
     theta = np.empty(L.N_PARAMS)
     sample_params(rows, seed, trajectory, theta)
-    drawn = ", ".join(f"{p.name}={theta[i]:.6g}" for i, p in enumerate(model.PARAMS)
-                      if p.kind == model.UNCERTAINTY)
-    return (f"scenario {scenario.name!r} ({scenario.path}): trajectory {trajectory} "
-            f"(seed {seed}) reached a non-finite state; its drawn parameters: {drawn}")
+    drawn = ", ".join(
+        f"{p.name}={theta[i]:.6g}"
+        for i, p in enumerate(model.PARAMS)
+        if p.kind == model.UNCERTAINTY
+    )
+    return (
+        f"scenario {scenario.name!r} ({scenario.path}): trajectory {trajectory} "
+        f"(seed {seed}) reached a non-finite state; its drawn parameters: {drawn}"
+    )

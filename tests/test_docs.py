@@ -1,0 +1,81 @@
+"""Documentation that is generated must match the code; every command is documented."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from levercast import model, report
+from levercast.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def _commands():
+    import typer.main
+
+    group = typer.main.get_command(app)
+    return group.commands
+
+
+def test_every_parameter_cites_existing_claims_or_says_assumption():
+    claims = tomllib.loads((ROOT / "seeds" / "claims.toml").read_text())["claim"]
+    ids = {c["id"] for c in claims}
+    for p in model.PARAMS:
+        assert p.sources, p.name
+        for s in p.sources:
+            assert s == "assumption" or s in ids, f"{p.name} cites unknown id {s}"
+        assert p.unit and p.description
+        lo, hi = p.domain
+        assert lo <= hi
+
+
+def test_seed_ids_unique_and_calibration_facts_present():
+    claims = tomllib.loads((ROOT / "seeds" / "claims.toml").read_text())["claim"]
+    ids = [c["id"] for c in claims]
+    assert len(ids) == len(set(ids))
+    for i in range(1, 13):
+        assert f"X{i:02d}" in ids
+    for c in claims:
+        if c["id"].startswith("X") or c["id"].startswith("A"):
+            assert str(c.get("date", "2024-10-25")) <= "2024-10-25", c["id"]
+
+
+def test_model_md_parameter_table_is_generated_from_registry():
+    text = (ROOT / "docs" / "model.md").read_text()
+    block = re.search(r"<!-- params:start -->\n(.*)\n<!-- params:end -->", text, re.S)
+    assert block, "docs/model.md lacks the generated parameter table markers"
+    assert block.group(1).strip() == report.params_markdown().strip()
+
+
+def test_calibration_doc_matches_command_output():
+    from levercast import calibration
+    from levercast.config import load_scenario
+
+    doc = (ROOT / "docs" / "calibration.md").read_text()
+    table = calibration.table(
+        load_scenario(ROOT / "configs" / "baseline.toml"),
+        calibration.DOC_TRAJECTORIES,
+        calibration.DOC_SEED,
+    )
+    assert calibration.to_markdown(table) in doc
+    assert table["within"].all()
+
+
+@pytest.mark.parametrize("name", ["run", "validate", "calibrate", "params"])
+def test_every_command_has_help_and_is_in_readme(name):
+    commands = _commands()
+    assert name in commands
+    assert commands[name].help
+    res = runner.invoke(app, [name, "--help"])
+    assert res.exit_code == 0
+    assert f"levercast {name}" in (ROOT / "README.md").read_text()
+
+
+def test_readme_lists_all_commands():
+    readme = (ROOT / "README.md").read_text()
+    for name in _commands():
+        assert f"levercast {name}" in readme, name
