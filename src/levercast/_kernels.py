@@ -16,6 +16,7 @@ from levercast._rng import ndtr, ndtri, normal, stream_key, uniform
 
 WEEKS_PER_YEAR = 52.0
 FIXED_POINT = 1024.0  # band sums are kept as int64 multiples of 1/1024 so they add exactly
+BATCH = 16  # trajectories simulated before their weeks are binned
 
 STATUS_OK = 0
 STATUS_NONFINITE = 1
@@ -128,43 +129,6 @@ def _surveillance(th, interceptors, sensors, ew):
 
 
 @jit
-def _fire(th, rounds, howitzers, protection, support, reliability, v):
-    """Effective Ukrainian fire F and the shell sufficiency s (model.md, step 2)."""
-    dom = th[L.P_DOMESTIC_AMMO_SHARE]
-    supply = rounds / WEEKS_PER_YEAR * (dom + (1.0 - dom) * support) * reliability
-    capacity = howitzers * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR
-    sufficiency = min(supply, capacity) / (th[L.P_ROUNDS_NEEDED_PER_YEAR] / WEEKS_PER_YEAR)
-    forward = 1.0 - v * th[L.P_LOITERING_THREAT] * (1.0 - protection)
-    return sufficiency * forward
-
-
-@jit
-def _pressure(th, r_force, tempo, munitions, v_rel, fire):
-    """Russian assault pressure after Ukrainian counter-fire (model.md, step 3)."""
-    mun = 1.25 * munitions / (munitions + 0.25)
-    g = th[L.P_GLIDE_SHARE_OF_PRESSURE]
-    raw = r_force * tempo * ((1.0 - g) + g * mun * th[L.P_GLIDE_BOMB_EFFECTIVENESS] * v_rel)
-    return raw / (1.0 + th[L.P_COUNTER_BATTERY_WEIGHT] * fire)
-
-
-@jit
-def _defence(th, inf_rel, manning, quality, cohesion, depth, siting, diversion, fire):
-    """Ukrainian defence: manned infantry plus fire covering gaps (model.md, step 4)."""
-    line = 1.0 + th[L.P_LINE_BONUS_MAX] * depth * siting * min(1.0, manning)
-    infantry = inf_rel * (0.5 + 0.5 * quality) * (0.5 + 0.5 * cohesion) * line * (1.0 - diversion)
-    return infantry + th[L.P_FIRE_DEFENCE_WEIGHT] * fire
-
-
-@jit
-def _support(th, week, us_now, sustain):
-    """Partner support index S (1 = October 2024) before any cease-fire cut (step 8)."""
-    years = week / WEEKS_PER_YEAR
-    us_share = th[L.P_US_SHARE_OF_SUPPORT]
-    level = us_share * us_now + (1.0 - us_share) * (1.0 + th[L.P_EUROPEAN_RAMPUP_PER_YEAR] * years)
-    return level * math.exp(-th[L.P_PARTNER_FATIGUE_PER_YEAR] * (1.0 - sustain) * years)
-
-
-@jit
 def _guarantee(th, code, standoff, us_now):
     """Credibility in [0, 1] of the guarantee on offer (step 9)."""
     if code == L.GUARANTEE_NONE:
@@ -179,8 +143,13 @@ def _guarantee(th, code, standoff, us_now):
 
 
 @jit
+def _lerp(sq, th, i, g):
+    return sq[i] + g * (th[i] - sq[i])
+
+
+@jit
 def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, record):
-    """Simulate one trajectory week by week.
+    """Simulate one trajectory week by week (equations of ``docs/model.md``).
 
     Parameters
     ----------
@@ -189,7 +158,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     sq : float64[N_PARAMS]
         Status-quo (October 2024) lever values; levers ramp from ``sq`` to ``th``.
     seed, trajectory : int
-        Key of the weekly random stream.
+        Key of the trajectory's random streams.
     horizon : int
         Number of weeks simulated.
     weekly : float64[horizon + 1, N_BAND_METRICS]
@@ -203,8 +172,19 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     -------
     int
         ``STATUS_OK`` or ``STATUS_NONFINITE``.
+
+    Notes
+    -----
+    Lever-dependent quantities are recomputed only in weeks where the lever ramp moves, and
+    the talks and cease-fire hazards run against exponential clocks drawn once per
+    trajectory, so that a typical week costs one normal draw, one log, two exps and a sqrt.
     """
     key = stream_key(seed, trajectory, L.STREAM_WEEKLY)
+    ekey = stream_key(seed, trajectory, L.STREAM_EVENTS)
+    talks_clock = -math.log(uniform(ekey, L.DRAW_TALKS_CLOCK))
+    u_ceasefire = uniform(ekey, L.DRAW_CEASEFIRE)
+    break_clock = -math.log(uniform(ekey, L.DRAW_BREAK_CLOCK))
+
     delay = th[L.P_SUPPORT_DELAY_WEEKS]
     ramp = th[L.P_RAMP_WEEKS]
     withdraw = th[L.P_KURSK_POLICY] > 0.5
@@ -212,57 +192,93 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     reliability = th[L.P_DELIVERY_RELIABILITY]
     g0 = th[L.P_BASE_ADVANCE_KM2_PER_WEEK]
     noise_sd = th[L.P_ADVANCE_NOISE_SD]
+    noise_shift = -0.5 * noise_sd * noise_sd
     exponent = th[L.P_ADVANCE_EXPONENT]
     threshold = th[L.P_COLLAPSE_THRESHOLD]
+    convexity = th[L.P_COLLAPSE_CONVEXITY]
+    collapse_mult = th[L.P_COLLAPSE_MULTIPLIER]
+    collapse_weeks = th[L.P_COLLAPSE_WEEKS]
+    manning_floor = th[L.P_MANNING_FLOOR]
+    max_gain = th[L.P_MAX_ADVANCE_KM2_PER_WEEK]
     tolerance = th[L.P_RUSSIA_LOSS_TOLERANCE]
     stable = th[L.P_STABLE_ADVANCE_KM2_PER_WEEK]
     dictate = th[L.P_DICTATE_ADVANCE_KM2_PER_WEEK]
     w_trail = th[L.P_TRAILING_WEIGHT]
     inf_share = th[L.P_INFANTRY_SHARE_OF_RECRUITS]
-    tau = th[L.P_TRAINING_QUALITY_TAU_WEEKS]
     loss_ua0 = th[L.P_UA_CASUALTIES_PER_WEEK]
     loss_ru0 = th[L.P_RUSSIA_CASUALTIES_PER_WEEK]
-    ru_recruits_wk = th[L.P_RUSSIA_RECRUITS_PER_MONTH] * 12.0 / WEEKS_PER_YEAR
+    ru_inflow = (th[L.P_RUSSIA_RECRUITS_PER_MONTH] * 12.0 / WEEKS_PER_YEAR
+                 * th[L.P_RUSSIA_ASSAULT_SHARE_OF_RECRUITS])
+    perm_share = th[L.P_RUSSIA_PERMANENT_LOSS_SHARE]
+    inv_force = 1.0 / th[L.P_RUSSIA_FORCE]
+    inv_stock = 1.0 / th[L.P_RUSSIA_STOCK_WEEKS]
+    prod_cut = th[L.P_STRIKE_PRODUCTION_CUT]
+    burn = th[L.P_STRIKE_BURN]
+    stock_loss = th[L.P_STRIKE_STOCK_LOSS]
     i0 = th[L.P_UA_INFANTRY_INITIAL]
-    required = i0 / th[L.P_MANNING_INITIAL]
+    inv_i0 = 1.0 / i0
+    inv_required = th[L.P_MANNING_INITIAL] * inv_i0
     cf_activity = th[L.P_CEASEFIRE_ACTIVITY]
+    cf_cut = th[L.P_CEASEFIRE_SUPPORT_CUT]
+    dom = th[L.P_DOMESTIC_AMMO_SHARE]
+    inv_need = WEEKS_PER_YEAR / th[L.P_ROUNDS_NEEDED_PER_YEAR]
+    loiter = th[L.P_LOITERING_THREAT]
+    glide = th[L.P_GLIDE_SHARE_OF_PRESSURE]
+    glide_eff = th[L.P_GLIDE_BOMB_EFFECTIVENESS]
+    cb = th[L.P_COUNTER_BATTERY_WEIGHT]
+    w_fire = th[L.P_FIRE_DEFENCE_WEIGHT]
+    w_exposure = th[L.P_EXPOSURE_WEIGHT]
+    s_share = th[L.P_SURVEILLANCE_SHARE_OF_LOSSES]
+    f_share = th[L.P_FIRE_SHARE_OF_RUSSIAN_LOSSES]
+    kursk_cost = th[L.P_KURSK_HOLD_COST] * loss_ua0
+    us_share = th[L.P_US_SHARE_OF_SUPPORT]
+    eu_growth = th[L.P_EUROPEAN_RAMPUP_PER_YEAR] / WEEKS_PER_YEAR
+    fatigue_rate = th[L.P_PARTNER_FATIGUE_PER_YEAR] / WEEKS_PER_YEAR
+    us_week = th[L.P_US_TRANSITION_WEEK]
+    us_after = th[L.P_US_SUPPORT_AFTER_ELECTION]
+    log_h0 = math.log(th[L.P_TALKS_HAZARD_PER_YEAR] / WEEKS_PER_YEAR + 1e-300)
+    h_time = th[L.P_TALKS_TIME_GROWTH] / WEEKS_PER_YEAR
+    h_support = th[L.P_TALKS_FATIGUE_WEIGHT]
+    h_loss = th[L.P_TALKS_LOSS_WEIGHT] * inv_i0
+    base_willing = th[L.P_RUSSIA_BASE_WILLINGNESS]
+    break_rate = th[L.P_CEASEFIRE_BREAK_PER_YEAR] / WEEKS_PER_YEAR
+    cohesion_rec = th[L.P_COHESION_RECOVERY]
+    cannibal = th[L.P_CANNIBALISATION_RATE]
+    w_cohesion = th[L.P_COHESION_LOSS_WEIGHT]
+    line_max = th[L.P_LINE_BONUS_MAX]
+    k_rate = th[L.P_KURSK_COUNTERATTACK_RATE]
+    k_off = th[L.P_KURSK_HOLD_OFFSET]
+    k_withdraw = th[L.P_KURSK_WITHDRAW_RATE]
+    strike_sq = sq[L.P_LONG_RANGE_STRIKE_INTENSITY]
 
     # Status quo at week 0: normalisers, so that October 2024 reproduces the calibrated pace.
-    v0 = _surveillance(
-        th, sq[L.P_INTERCEPTOR_DRONES_PER_DAY], sq[L.P_SENSOR_DENSITY], sq[L.P_EW_SUPPORT]
-    )
-    f0 = _fire(
-        th,
-        sq[L.P_ARTILLERY_ROUNDS_PER_YEAR],
-        sq[L.P_HOWITZER_FLEET_INDEX],
-        sq[L.P_GUN_PROTECTION_SHARE],
-        1.0,
-        reliability,
-        v0,
-    )
-    p0 = _pressure(th, 1.0, 1.0, 1.0, 1.0, f0)
+    v0 = _surveillance(th, sq[L.P_INTERCEPTOR_DRONES_PER_DAY], sq[L.P_SENSOR_DENSITY],
+                       sq[L.P_EW_SUPPORT])
+    supply0 = sq[L.P_ARTILLERY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR * reliability
+    cap0 = sq[L.P_HOWITZER_FLEET_INDEX] * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR
+    f0 = (min(supply0, cap0) * inv_need
+          * (1.0 - v0 * loiter * (1.0 - sq[L.P_GUN_PROTECTION_SHARE])))
+    p0 = ((1.0 - glide) + glide * glide_eff) / (1.0 + cb * f0)
     q0 = th[L.P_UA_QUALITY_INITIAL]
     k0 = th[L.P_UA_COHESION_INITIAL]
-    d0 = _defence(
-        th,
-        1.0,
-        th[L.P_MANNING_INITIAL],
-        q0,
-        k0,
-        sq[L.P_DEFENSIVE_LINE_DEPTH],
-        sq[L.P_LINE_SITING_QUALITY],
-        sq[L.P_KURSK_RESERVE_SHARE],
-        f0,
-    )
-    e0 = 1.0 + th[L.P_EXPOSURE_WEIGHT] * max(0.0, 1.0 - f0)
+    line0 = 1.0 + line_max * sq[L.P_DEFENSIVE_LINE_DEPTH] * sq[L.P_LINE_SITING_QUALITY] * min(
+        1.0, th[L.P_MANNING_INITIAL])
+    d0 = ((0.5 + 0.5 * q0) * (0.5 + 0.5 * k0) * line0 * (1.0 - sq[L.P_KURSK_RESERVE_SHARE])
+          + w_fire * f0)
+    e0 = 1.0 + w_exposure * max(0.0, 1.0 - f0)
+    inv_p0 = 1.0 / p0
+    inv_e0 = 1.0 / e0
+    inv_f0 = 1.0 / f0
+    inv_v0 = 1.0 / v0
+    inv_ru0 = 1.0 / loss_ru0
+    ratio_scale = d0 * inv_p0
 
     # State.
     territory = 0.0
     kursk = th[L.P_KURSK_INITIAL_KM2]
     inf = i0
-    pipeline = (
-        sq[L.P_RECRUITS_PER_MONTH] * 12.0 / WEEKS_PER_YEAR * inf_share * sq[L.P_TRAINING_WEEKS]
-    )
+    pipeline = (sq[L.P_RECRUITS_PER_MONTH] * 12.0 / WEEKS_PER_YEAR * inf_share
+                * sq[L.P_TRAINING_WEEKS])
     quality = q0
     cohesion = k0
     r_force = 1.0
@@ -270,6 +286,9 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     munitions = 1.0
     rho = 1.0  # trailing Russian loss rate relative to September 2024
     trail = g0  # trailing advance rate, km2/week
+    fatigue = 1.0
+    talks_hazard = 0.0  # cumulative, against talks_clock
+    break_hazard = 0.0  # cumulative, against break_clock
     above = 0
     collapsed = False
     cum_loss_ua = 0.0
@@ -284,8 +303,28 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     adv_at_talks = math.nan
     credibility = 0.0
     ru_first = 0.0
+    kursk_first = math.nan
     status = STATUS_OK
     gain = 0.0
+
+    # Lever-dependent quantities, refreshed whenever the ramp g moves.
+    g_prev = -1.0
+    v = v0
+    v_rel = 1.0
+    forward = 1.0
+    supply_base = 0.0
+    capacity = 0.0
+    intake = 0.0
+    inv_training = 1.0
+    q_recruit = 0.0
+    line_gain = 0.0
+    reserve = 0.0
+    reform_loss = 0.0
+    strike_delta = 0.0
+    standoff = 0.0
+    sustain = 0.0
+    fatigue_step = 1.0
+    glide_term = 0.0
 
     weekly[0, L.M_TERRITORY] = 0.0
     weekly[0, L.M_KURSK] = kursk
@@ -295,154 +334,137 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
         events[0, e] = 0
 
     for t in range(horizon):
-        base = t * L.DRAWS_PER_WEEK
-        # Levers ramp from the status quo once the delay has passed.
         g = min(1.0, max(0.0, (t - delay) / ramp)) if t >= delay else 0.0
-        rounds = sq[0] + g * (th[0] - sq[0])
-        howitzers = sq[1] + g * (th[1] - sq[1])
-        protection = sq[2] + g * (th[2] - sq[2])
-        interceptors = sq[3] + g * (th[3] - sq[3])
-        sensors = sq[4] + g * (th[4] - sq[4])
-        ew = sq[5] + g * (th[5] - sq[5])
-        recruits = sq[6] + g * (th[6] - sq[6])
-        training = sq[7] + g * (th[7] - sq[7])
-        reform = sq[8] + g * (th[8] - sq[8])
-        depth = sq[9] + g * (th[9] - sq[9])
-        siting = sq[10] + g * (th[10] - sq[10])
-        strike = sq[11] + g * (th[11] - sq[11])
-        reserve = sq[13] + g * (th[13] - sq[13])
-        standoff = sq[16] + g * (th[16] - sq[16])
-        sustain = sq[17] + g * (th[17] - sq[17])
-        strike_delta = strike - sq[11]
+        if g != g_prev:
+            g_prev = g
+            v = _surveillance(th, _lerp(sq, th, 3, g), _lerp(sq, th, 4, g), _lerp(sq, th, 5, g))
+            v_rel = v * inv_v0
+            forward = 1.0 - v * loiter * (1.0 - _lerp(sq, th, 2, g))
+            supply_base = _lerp(sq, th, 0, g) / WEEKS_PER_YEAR * reliability
+            capacity = (_lerp(sq, th, 1, g) * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR]
+                        / WEEKS_PER_YEAR)
+            intake = _lerp(sq, th, 6, g) * 12.0 / WEEKS_PER_YEAR * inf_share
+            training = _lerp(sq, th, 7, g)
+            inv_training = 1.0 / training
+            q_recruit = 1.0 - math.exp(-training / th[L.P_TRAINING_QUALITY_TAU_WEEKS])
+            reform_loss = cannibal * (1.0 - _lerp(sq, th, 8, g))
+            line_gain = line_max * _lerp(sq, th, 9, g) * _lerp(sq, th, 10, g)
+            strike_delta = _lerp(sq, th, 11, g) - strike_sq
+            reserve = _lerp(sq, th, 13, g)
+            standoff = _lerp(sq, th, 16, g)
+            sustain = _lerp(sq, th, 17, g)
+            fatigue_step = math.exp(-fatigue_rate * (1.0 - sustain))
+            glide_term = glide * glide_eff * v_rel
 
-        us_now = 1.0 if t < th[L.P_US_TRANSITION_WEEK] else th[L.P_US_SUPPORT_AFTER_ELECTION]
-        support = _support(th, t, us_now, sustain)
+        # 8. Partners.
+        us_now = 1.0 if t < us_week else us_after
+        support = (us_share * us_now + (1.0 - us_share) * (1.0 + eu_growth * t)) * fatigue
+        fatigue *= fatigue_step
         if ceasefire:
-            support *= 1.0 - th[L.P_CEASEFIRE_SUPPORT_CUT] * (1.0 - sustain)
+            support *= 1.0 - cf_cut * (1.0 - sustain)
 
-        # 1-2. Surveillance and fire.
-        v = _surveillance(th, interceptors, sensors, ew)
-        fire = _fire(th, rounds, howitzers, protection, support, reliability, v)
-        v_rel = v / v0
+        # 1-2. Surveillance (refreshed above) and fire.
+        fire = min(supply_base * (dom + (1.0 - dom) * support), capacity) * inv_need * forward
 
         # 3. Russian pressure.
-        pressure = _pressure(th, r_force, tempo, munitions, v_rel, fire)
+        # mun = 1.25 M / (M + 0.25) folded into one division with the counter-fire term
+        m_den = munitions + 0.25
+        pressure = (r_force * tempo * ((1.0 - glide) * m_den + glide_term * 1.25 * munitions)
+                    / (m_den * (1.0 + cb * fire)))
+        p_rel = pressure * inv_p0
 
         # 4. Ukrainian defence.
-        inf_rel = inf / i0
-        manning = inf / required
+        inf_rel = inf * inv_i0
+        manning = inf * inv_required
         diversion = 0.0 if (withdraw or kursk <= 0.0) else reserve
-        defence = _defence(th, inf_rel, manning, quality, cohesion, depth, siting, diversion, fire)
-        ratio = (pressure / p0) / (defence / d0)
+        defence = (inf_rel * (0.5 + 0.5 * quality) * (0.5 + 0.5 * cohesion)
+                   * (1.0 + line_gain * min(1.0, manning)) * (1.0 - diversion)
+                   + w_fire * fire)
+        ratio = pressure * ratio_scale / defence
 
         # 5. Advance, collapse regime.
-        z = normal(key, base)
-        noise = math.exp(noise_sd * z - 0.5 * noise_sd * noise_sd)
+        z = normal(key, t)
         if ceasefire:
             gain = 0.0
         else:
             if not collapsed:
                 above = above + 1 if ratio > threshold else 0
-                if above >= th[L.P_COLLAPSE_WEEKS] or manning < th[L.P_MANNING_FLOOR]:
+                if above >= collapse_weeks or manning < manning_floor:
                     collapsed = True
                     collapse_week = t + 1
                     if outcome < 0:
                         outcome = L.OUT_COLLAPSE
-            scale = math.exp(exponent * math.log(max(ratio, 1e-9)))
+            log_r = math.log(max(ratio, 1e-9))
             if collapsed:
-                gain = g0 * th[L.P_COLLAPSE_MULTIPLIER] * max(scale, 1.0) * noise
+                gain = g0 * collapse_mult * math.exp(
+                    exponent * max(log_r, 0.0) + noise_sd * z + noise_shift)
             else:
+                expo = exponent * log_r + noise_sd * z + noise_shift
                 if ratio > threshold:
-                    scale *= math.exp(th[L.P_COLLAPSE_CONVEXITY] * (ratio - threshold))
-                gain = g0 * scale * noise
-        gain = min(gain, th[L.P_MAX_ADVANCE_KM2_PER_WEEK])
+                    expo += convexity * (ratio - threshold)
+                gain = g0 * math.exp(expo)
+            gain = min(gain, max_gain)
         territory += gain
         trail += w_trail * (gain - trail)
 
         # 6. Attrition, recruitment, quality and cohesion.
         activity = cf_activity if ceasefire else 1.0
-        exposure = 1.0 + th[L.P_EXPOSURE_WEIGHT] * max(0.0, 1.0 - fire)
-        s_share = th[L.P_SURVEILLANCE_SHARE_OF_LOSSES]
-        loss_ua = (
-            loss_ua0
-            * (pressure / p0)
-            * ((1.0 - s_share) + s_share * v_rel)
-            * (exposure / e0)
-            * math.sqrt(inf_rel)
-            * activity
-        )
-        loss_ua += th[L.P_KURSK_HOLD_COST] * diversion * loss_ua0 * activity
-        f_share = th[L.P_FIRE_SHARE_OF_RUSSIAN_LOSSES]
-        loss_ru = loss_ru0 * r_force * tempo * ((1.0 - f_share) + f_share * fire / f0) * activity
+        exposure = 1.0 + w_exposure * max(0.0, 1.0 - fire)
+        loss_ua = (loss_ua0 * p_rel * ((1.0 - s_share) + s_share * v_rel) * (exposure * inv_e0)
+                   * math.sqrt(inf_rel) * activity + kursk_cost * diversion * activity)
+        loss_ru = loss_ru0 * r_force * tempo * ((1.0 - f_share) + f_share * fire * inv_f0) * activity
         if collapsed:
             loss_ru *= 0.7
         if t == 0:
             ru_first = loss_ru
         cum_loss_ua += loss_ua
 
-        intake = recruits * 12.0 / WEEKS_PER_YEAR * inf_share
         pipeline += intake
-        graduates = pipeline / training
+        graduates = pipeline * inv_training
         pipeline -= graduates
         survivors = max(inf - loss_ua, 0.0)
-        q_recruit = 1.0 - math.exp(-training / tau)
-        quality = (quality * survivors + q_recruit * graduates) / max(survivors + graduates, 1.0)
         inf = survivors + graduates
-        cohesion += (
-            th[L.P_COHESION_RECOVERY] * (1.0 - cohesion)
-            - th[L.P_CANNIBALISATION_RATE] * (1.0 - reform)
-            - th[L.P_COHESION_LOSS_WEIGHT] * loss_ua / max(inf, 1.0)
-        )
+        inv_inf = 1.0 / max(inf, 1.0)
+        quality = (quality * survivors + q_recruit * graduates) * inv_inf
+        cohesion += cohesion_rec * (1.0 - cohesion) - reform_loss - w_cohesion * loss_ua * inv_inf
         cohesion = min(1.0, max(0.0, cohesion))
 
         # Russian force, tempo and munitions.
-        rho += w_trail * (loss_ru / loss_ru0 - rho)
-        tempo = min(1.0, tolerance / rho) if rho > 0.0 else 1.0
-        r_force += (
-            ru_recruits_wk * th[L.P_RUSSIA_ASSAULT_SHARE_OF_RECRUITS]
-            - loss_ru * th[L.P_RUSSIA_PERMANENT_LOSS_SHARE]
-        ) / th[L.P_RUSSIA_FORCE]
-        r_force = max(r_force, 0.05)
-        use = r_force * tempo * activity * (1.0 + th[L.P_STRIKE_BURN] * strike_delta)
-        made = 1.0 - th[L.P_STRIKE_PRODUCTION_CUT] * strike_delta
-        munitions += (made - use) / th[L.P_RUSSIA_STOCK_WEEKS]
-        munitions -= th[L.P_STRIKE_STOCK_LOSS] * max(strike_delta, 0.0) * munitions
+        rho += w_trail * (loss_ru * inv_ru0 - rho)
+        tempo = tolerance / rho if rho > tolerance else 1.0
+        r_force = max(r_force + (ru_inflow - loss_ru * perm_share) * inv_force, 0.05)
+        use = r_force * tempo * activity * (1.0 + burn * strike_delta)
+        munitions += ((1.0 - prod_cut * strike_delta) - use) * inv_stock
+        munitions -= stock_loss * max(strike_delta, 0.0) * munitions
         munitions = min(2.0, max(0.0, munitions))
 
         # 7. Kursk.
         if withdraw:
-            kursk *= 1.0 - th[L.P_KURSK_WITHDRAW_RATE]
+            kursk *= 1.0 - k_withdraw
         elif not ceasefire:
-            off = th[L.P_KURSK_HOLD_OFFSET]
-            retake = th[L.P_KURSK_COUNTERATTACK_RATE] * (sq[13] + off) / (reserve + off)
+            retake = k_rate * (sq[L.P_KURSK_RESERVE_SHARE] + k_off) / (reserve + k_off)
             kursk *= 1.0 - min(retake, 1.0)
         if kursk < 5.0:
             kursk = 0.0
         if t == 7:
-            record[L.R_KURSK_LOSS_FIRST_WEEKS] = (th[L.P_KURSK_INITIAL_KM2] - kursk) / 8.0
+            kursk_first = (th[L.P_KURSK_INITIAL_KM2] - kursk) / 8.0
 
-        # 9. Talks and cease-fire.
-        u_talks = uniform(key, base + 1)
-        u_event = uniform(key, base + 2)
+        # 9. Talks and cease-fire, against the trajectory's exponential clocks.
         if ceasefire:
-            hazard = (th[L.P_CEASEFIRE_BREAK_PER_YEAR] / WEEKS_PER_YEAR) * (1.0 - credibility)
-            if u_event < 1.0 - math.exp(-hazard):
+            break_hazard += break_rate * (1.0 - credibility)
+            if break_hazard >= break_clock:
                 ceasefire = False
                 cf_broken = t + 1
         if not talks_open:
-            log_h = (
-                math.log(th[L.P_TALKS_HAZARD_PER_YEAR] / WEEKS_PER_YEAR + 1e-300)
-                + th[L.P_TALKS_TIME_GROWTH] * t / WEEKS_PER_YEAR
-                + th[L.P_TALKS_FATIGUE_WEIGHT] * max(0.0, 1.0 - support)
-                + th[L.P_TALKS_LOSS_WEIGHT] * cum_loss_ua / i0
-            )
             if collapsed or trail > dictate:
                 willing = 1.0
             elif trail <= stable:
-                willing = max(th[L.P_RUSSIA_BASE_WILLINGNESS], min(1.0, rho / tolerance))
+                willing = max(base_willing, min(1.0, rho / tolerance))
             else:
-                willing = th[L.P_RUSSIA_BASE_WILLINGNESS]
-            if u_talks < 1.0 - math.exp(-math.exp(log_h) * willing):
+                willing = base_willing
+            talks_hazard += willing * math.exp(
+                log_h0 + h_time * t + h_support * max(0.0, 1.0 - support) + h_loss * cum_loss_ua)
+            if talks_hazard >= talks_clock:
                 talks_open = True
                 talks_week = t + 1
                 adv_at_talks = trail
@@ -450,13 +472,11 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
                     outcome = L.OUT_STABLE_FRONT if trail <= stable else L.OUT_BREST_LITOVSK
                 credibility = _guarantee(th, guarantee_code, standoff, us_now)
                 front_term = min(1.0, max(0.0, 1.0 - trail / dictate))
-                leverage = (
-                    th[L.P_LEVERAGE_FRONT_WEIGHT] * front_term
-                    + th[L.P_LEVERAGE_KURSK_WEIGHT] * min(1.0, kursk / th[L.P_KURSK_PEAK_KM2])
-                    + th[L.P_LEVERAGE_SANCTIONS_WEIGHT] * th[L.P_SANCTIONS_COLLATERAL]
-                    + th[L.P_LEVERAGE_GUARANTEE_WEIGHT] * credibility
-                )
-                if u_event < th[L.P_CEASEFIRE_PROB]:
+                leverage = (th[L.P_LEVERAGE_FRONT_WEIGHT] * front_term
+                            + th[L.P_LEVERAGE_KURSK_WEIGHT] * min(1.0, kursk / th[L.P_KURSK_PEAK_KM2])
+                            + th[L.P_LEVERAGE_SANCTIONS_WEIGHT] * th[L.P_SANCTIONS_COLLATERAL]
+                            + th[L.P_LEVERAGE_GUARANTEE_WEIGHT] * credibility)
+                if u_ceasefire < th[L.P_CEASEFIRE_PROB]:
                     ceasefire = True
                     cf_agreed = 1
 
@@ -464,16 +484,11 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
         weekly[t + 1, L.M_KURSK] = kursk
         weekly[t + 1, L.M_MANPOWER] = inf
         weekly[t + 1, L.M_WEEKLY_GAIN] = gain
-        events[t + 1, L.E_TALKS_OPENED] = 1 if talks_open else 0
-        events[t + 1, L.E_CEASEFIRE] = 1 if ceasefire else 0
-        events[t + 1, L.E_COLLAPSE] = 1 if collapsed else 0
-        if not (
-            math.isfinite(territory)
-            and math.isfinite(inf)
-            and math.isfinite(quality)
-            and math.isfinite(trail)
-            and math.isfinite(r_force)
-        ):
+        events[t + 1, L.E_TALKS_OPENED] = talks_open
+        events[t + 1, L.E_CEASEFIRE] = ceasefire
+        events[t + 1, L.E_COLLAPSE] = collapsed
+        if not (math.isfinite(territory) and math.isfinite(inf) and math.isfinite(quality)
+                and math.isfinite(trail) and math.isfinite(r_force)):
             status = STATUS_NONFINITE
             break
 
@@ -490,8 +505,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     record[L.R_LEVERAGE] = leverage
     record[L.R_ADVANCE_AT_TALKS] = adv_at_talks
     record[L.R_RU_CASUALTIES_FIRST_WEEK] = ru_first
-    if horizon < 8:
-        record[L.R_KURSK_LOSS_FIRST_WEEKS] = math.nan
+    record[L.R_KURSK_LOSS_FIRST_WEEKS] = kursk_first
     return status
 
 
@@ -544,30 +558,49 @@ def simulate_chunk(
     per = (n + n_blocks - 1) // n_blocks
     for blk in prange(n_blocks):
         th = np.empty(rows.shape[0])
-        weekly = np.empty((horizon + 1, L.N_BAND_METRICS))
-        ev = np.empty((horizon + 1, L.N_EVENTS), dtype=np.int8)
+        # A batch of trajectories is simulated first and binned afterwards week by week, so
+        # that the histogram rows being incremented stay in cache.
+        weekly = np.empty((BATCH, horizon + 1, L.N_BAND_METRICS))
+        ev = np.empty((BATCH, horizon + 1, L.N_EVENTS), dtype=np.int8)
+        inv_width = np.empty(L.N_BAND_METRICS)
+        for m in range(L.N_BAND_METRICS):
+            inv_width[m] = 1.0 / bins[m, 1]
         lo = blk * per
         hi = min(n, lo + per)
-        for j in range(lo, hi):
-            traj = first + j
-            sample_params(rows, seed, traj, th)
-            status[j] = simulate_trajectory(th, sq, seed, traj, horizon, weekly, ev, records[j])
-            if j < theta_keep.shape[0]:
-                theta_keep[j, :] = th
+        for b0 in range(lo, hi, BATCH):
+            b1 = min(hi, b0 + BATCH)
+            for j in range(b0, b1):
+                traj = first + j
+                sample_params(rows, seed, traj, th)
+                status[j] = simulate_trajectory(th, sq, seed, traj, horizon, weekly[j - b0],
+                                                ev[j - b0], records[j])
+                if j < theta_keep.shape[0]:
+                    theta_keep[j, :] = th
+            nb = b1 - b0
             for w in range(horizon + 1):
                 for m in range(L.N_BAND_METRICS):
-                    x = weekly[w, m]
-                    pos = (x - bins[m, 0]) / bins[m, 1]
-                    k = 0
-                    if pos >= n_bins - 1:
-                        k = n_bins - 1
-                    elif pos > 0.0:
-                        k = int(pos)
-                    hist[blk, w, m, k] += 1
-                    sums[blk, w, m] += np.int64(round(x * FIXED_POINT))
-                    if x < extrema[blk, w, m, 0]:
-                        extrema[blk, w, m, 0] = x
-                    if x > extrema[blk, w, m, 1]:
-                        extrema[blk, w, m, 1] = x
+                    row = hist[blk, w, m]
+                    low = bins[m, 0]
+                    s = np.int64(0)
+                    xmin = extrema[blk, w, m, 0]
+                    xmax = extrema[blk, w, m, 1]
+                    for j in range(nb):
+                        x = weekly[j, w, m]
+                        pos = (x - low) * inv_width[m]
+                        k = 0
+                        if pos >= n_bins - 1:
+                            k = n_bins - 1
+                        elif pos > 0.0:
+                            k = int(pos)
+                        row[k] += 1
+                        s += np.int64(x * FIXED_POINT + 0.5)
+                        xmin = min(xmin, x)
+                        xmax = max(xmax, x)
+                    sums[blk, w, m] += s
+                    extrema[blk, w, m, 0] = xmin
+                    extrema[blk, w, m, 1] = xmax
                 for e in range(L.N_EVENTS):
-                    events[blk, w, e] += ev[w, e]
+                    c = np.int64(0)
+                    for j in range(nb):
+                        c += ev[j, w, e]
+                    events[blk, w, e] += c

@@ -177,6 +177,9 @@ N_EVENTS = 3
 
 # --- random-number streams -----------------------------------------------------------------------
 STREAM_PARAMS = 0
-STREAM_WEEKLY = 1
-DRAWS_PER_WEEK = 4
+STREAM_WEEKLY = 1  # counter t: the noise of week t's advance
+STREAM_EVENTS = 2  # counters below: one draw each per trajectory
+DRAW_TALKS_CLOCK = 0  # exponential clock of the talks hazard
+DRAW_CEASEFIRE = 1  # whether talks give a cease-fire
+DRAW_BREAK_CLOCK = 2  # exponential clock of the cease-fire's breakdown
 DRAWS_PER_PARAM = 64
