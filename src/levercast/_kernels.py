@@ -207,8 +207,12 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     inf_share = th[L.P_INFANTRY_SHARE_OF_RECRUITS]
     loss_ua0 = th[L.P_UA_CASUALTIES_PER_WEEK]
     loss_ru0 = th[L.P_RUSSIA_CASUALTIES_PER_WEEK]
-    ru_inflow = (th[L.P_RUSSIA_RECRUITS_PER_MONTH] * 12.0 / WEEKS_PER_YEAR
-                 * th[L.P_RUSSIA_ASSAULT_SHARE_OF_RECRUITS])
+    ru_inflow = (
+        th[L.P_RUSSIA_RECRUITS_PER_MONTH]
+        * 12.0
+        / WEEKS_PER_YEAR
+        * th[L.P_RUSSIA_ASSAULT_SHARE_OF_RECRUITS]
+    )
     perm_share = th[L.P_RUSSIA_PERMANENT_LOSS_SHARE]
     inv_force = 1.0 / th[L.P_RUSSIA_FORCE]
     inv_stock = 1.0 / th[L.P_RUSSIA_STOCK_WEEKS]
@@ -252,19 +256,21 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     strike_sq = sq[L.P_LONG_RANGE_STRIKE_INTENSITY]
 
     # Status quo at week 0: normalisers, so that October 2024 reproduces the calibrated pace.
-    v0 = _surveillance(th, sq[L.P_INTERCEPTOR_DRONES_PER_DAY], sq[L.P_SENSOR_DENSITY],
-                       sq[L.P_EW_SUPPORT])
+    v0 = _surveillance(
+        th, sq[L.P_INTERCEPTOR_DRONES_PER_DAY], sq[L.P_SENSOR_DENSITY], sq[L.P_EW_SUPPORT]
+    )
     supply0 = sq[L.P_ARTILLERY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR * reliability
     cap0 = sq[L.P_HOWITZER_FLEET_INDEX] * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR
-    f0 = (min(supply0, cap0) * inv_need
-          * (1.0 - v0 * loiter * (1.0 - sq[L.P_GUN_PROTECTION_SHARE])))
+    f0 = min(supply0, cap0) * inv_need * (1.0 - v0 * loiter * (1.0 - sq[L.P_GUN_PROTECTION_SHARE]))
     p0 = ((1.0 - glide) + glide * glide_eff) / (1.0 + cb * f0)
     q0 = th[L.P_UA_QUALITY_INITIAL]
     k0 = th[L.P_UA_COHESION_INITIAL]
     line0 = 1.0 + line_max * sq[L.P_DEFENSIVE_LINE_DEPTH] * sq[L.P_LINE_SITING_QUALITY] * min(
-        1.0, th[L.P_MANNING_INITIAL])
-    d0 = ((0.5 + 0.5 * q0) * (0.5 + 0.5 * k0) * line0 * (1.0 - sq[L.P_KURSK_RESERVE_SHARE])
-          + w_fire * f0)
+        1.0, th[L.P_MANNING_INITIAL]
+    )
+    d0 = (0.5 + 0.5 * q0) * (0.5 + 0.5 * k0) * line0 * (
+        1.0 - sq[L.P_KURSK_RESERVE_SHARE]
+    ) + w_fire * f0
     e0 = 1.0 + w_exposure * max(0.0, 1.0 - f0)
     inv_p0 = 1.0 / p0
     inv_e0 = 1.0 / e0
@@ -277,8 +283,9 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     territory = 0.0
     kursk = th[L.P_KURSK_INITIAL_KM2]
     inf = i0
-    pipeline = (sq[L.P_RECRUITS_PER_MONTH] * 12.0 / WEEKS_PER_YEAR * inf_share
-                * sq[L.P_TRAINING_WEEKS])
+    pipeline = (
+        sq[L.P_RECRUITS_PER_MONTH] * 12.0 / WEEKS_PER_YEAR * inf_share * sq[L.P_TRAINING_WEEKS]
+    )
     quality = q0
     cohesion = k0
     r_force = 1.0
@@ -341,8 +348,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
             v_rel = v * inv_v0
             forward = 1.0 - v * loiter * (1.0 - _lerp(sq, th, 2, g))
             supply_base = _lerp(sq, th, 0, g) / WEEKS_PER_YEAR * reliability
-            capacity = (_lerp(sq, th, 1, g) * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR]
-                        / WEEKS_PER_YEAR)
+            capacity = _lerp(sq, th, 1, g) * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR
             intake = _lerp(sq, th, 6, g) * 12.0 / WEEKS_PER_YEAR * inf_share
             training = _lerp(sq, th, 7, g)
             inv_training = 1.0 / training
@@ -369,17 +375,26 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
         # 3. Russian pressure.
         # mun = 1.25 M / (M + 0.25) folded into one division with the counter-fire term
         m_den = munitions + 0.25
-        pressure = (r_force * tempo * ((1.0 - glide) * m_den + glide_term * 1.25 * munitions)
-                    / (m_den * (1.0 + cb * fire)))
+        pressure = (
+            r_force
+            * tempo
+            * ((1.0 - glide) * m_den + glide_term * 1.25 * munitions)
+            / (m_den * (1.0 + cb * fire))
+        )
         p_rel = pressure * inv_p0
 
         # 4. Ukrainian defence.
         inf_rel = inf * inv_i0
         manning = inf * inv_required
         diversion = 0.0 if (withdraw or kursk <= 0.0) else reserve
-        defence = (inf_rel * (0.5 + 0.5 * quality) * (0.5 + 0.5 * cohesion)
-                   * (1.0 + line_gain * min(1.0, manning)) * (1.0 - diversion)
-                   + w_fire * fire)
+        defence = (
+            inf_rel
+            * (0.5 + 0.5 * quality)
+            * (0.5 + 0.5 * cohesion)
+            * (1.0 + line_gain * min(1.0, manning))
+            * (1.0 - diversion)
+            + w_fire * fire
+        )
         ratio = pressure * ratio_scale / defence
 
         # 5. Advance, collapse regime.
@@ -396,8 +411,11 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
                         outcome = L.OUT_COLLAPSE
             log_r = math.log(max(ratio, 1e-9))
             if collapsed:
-                gain = g0 * collapse_mult * math.exp(
-                    exponent * max(log_r, 0.0) + noise_sd * z + noise_shift)
+                gain = (
+                    g0
+                    * collapse_mult
+                    * math.exp(exponent * max(log_r, 0.0) + noise_sd * z + noise_shift)
+                )
             else:
                 expo = exponent * log_r + noise_sd * z + noise_shift
                 if ratio > threshold:
@@ -410,9 +428,18 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
         # 6. Attrition, recruitment, quality and cohesion.
         activity = cf_activity if ceasefire else 1.0
         exposure = 1.0 + w_exposure * max(0.0, 1.0 - fire)
-        loss_ua = (loss_ua0 * p_rel * ((1.0 - s_share) + s_share * v_rel) * (exposure * inv_e0)
-                   * math.sqrt(inf_rel) * activity + kursk_cost * diversion * activity)
-        loss_ru = loss_ru0 * r_force * tempo * ((1.0 - f_share) + f_share * fire * inv_f0) * activity
+        loss_ua = (
+            loss_ua0
+            * p_rel
+            * ((1.0 - s_share) + s_share * v_rel)
+            * (exposure * inv_e0)
+            * math.sqrt(inf_rel)
+            * activity
+            + kursk_cost * diversion * activity
+        )
+        loss_ru = (
+            loss_ru0 * r_force * tempo * ((1.0 - f_share) + f_share * fire * inv_f0) * activity
+        )
         if collapsed:
             loss_ru *= 0.7
         if t == 0:
@@ -463,7 +490,8 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
             else:
                 willing = base_willing
             talks_hazard += willing * math.exp(
-                log_h0 + h_time * t + h_support * max(0.0, 1.0 - support) + h_loss * cum_loss_ua)
+                log_h0 + h_time * t + h_support * max(0.0, 1.0 - support) + h_loss * cum_loss_ua
+            )
             if talks_hazard >= talks_clock:
                 talks_open = True
                 talks_week = t + 1
@@ -472,10 +500,12 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
                     outcome = L.OUT_STABLE_FRONT if trail <= stable else L.OUT_BREST_LITOVSK
                 credibility = _guarantee(th, guarantee_code, standoff, us_now)
                 front_term = min(1.0, max(0.0, 1.0 - trail / dictate))
-                leverage = (th[L.P_LEVERAGE_FRONT_WEIGHT] * front_term
-                            + th[L.P_LEVERAGE_KURSK_WEIGHT] * min(1.0, kursk / th[L.P_KURSK_PEAK_KM2])
-                            + th[L.P_LEVERAGE_SANCTIONS_WEIGHT] * th[L.P_SANCTIONS_COLLATERAL]
-                            + th[L.P_LEVERAGE_GUARANTEE_WEIGHT] * credibility)
+                leverage = (
+                    th[L.P_LEVERAGE_FRONT_WEIGHT] * front_term
+                    + th[L.P_LEVERAGE_KURSK_WEIGHT] * min(1.0, kursk / th[L.P_KURSK_PEAK_KM2])
+                    + th[L.P_LEVERAGE_SANCTIONS_WEIGHT] * th[L.P_SANCTIONS_COLLATERAL]
+                    + th[L.P_LEVERAGE_GUARANTEE_WEIGHT] * credibility
+                )
                 if u_ceasefire < th[L.P_CEASEFIRE_PROB]:
                     ceasefire = True
                     cf_agreed = 1
@@ -487,8 +517,13 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
         events[t + 1, L.E_TALKS_OPENED] = talks_open
         events[t + 1, L.E_CEASEFIRE] = ceasefire
         events[t + 1, L.E_COLLAPSE] = collapsed
-        if not (math.isfinite(territory) and math.isfinite(inf) and math.isfinite(quality)
-                and math.isfinite(trail) and math.isfinite(r_force)):
+        if not (
+            math.isfinite(territory)
+            and math.isfinite(inf)
+            and math.isfinite(quality)
+            and math.isfinite(trail)
+            and math.isfinite(r_force)
+        ):
             status = STATUS_NONFINITE
             break
 
@@ -572,8 +607,9 @@ def simulate_chunk(
             for j in range(b0, b1):
                 traj = first + j
                 sample_params(rows, seed, traj, th)
-                status[j] = simulate_trajectory(th, sq, seed, traj, horizon, weekly[j - b0],
-                                                ev[j - b0], records[j])
+                status[j] = simulate_trajectory(
+                    th, sq, seed, traj, horizon, weekly[j - b0], ev[j - b0], records[j]
+                )
                 if j < theta_keep.shape[0]:
                     theta_keep[j, :] = th
             nb = b1 - b0
