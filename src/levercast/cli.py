@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # Rich falls back to 80 columns when output is not a terminal; tables need a little more.
-out = Console(width=None if Console().is_terminal else 110)
+out = Console(width=None if Console().is_terminal else 160)
 err = Console(stderr=True)
 
 ConfigArg = Annotated[
@@ -199,3 +199,138 @@ def params(
         out.print(report.params_markdown(), highlight=False, soft_wrap=True)
     else:
         report.print_params(out)
+
+
+@app.command()
+def sweep(
+    config: ConfigArg,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            help="Grid over a lever: lever=v1,v2,... (repeatable; full factorial).",
+            show_default=False,
+        ),
+    ] = None,
+    lhs: Annotated[
+        int | None,
+        typer.Option(
+            "--lhs",
+            help="Latin hypercube with this many cells over the --range levers.",
+            show_default=False,
+        ),
+    ] = None,
+    ranges: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--range",
+            help="Range of a lever for --lhs: lever=low:high (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    trajectories: TrajectoriesOpt = 100_000,
+    seed: SeedOpt = 0,
+    horizon_weeks: HorizonOpt = None,
+    threads: ThreadsOpt = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Sweep folder [default: results/sweep-<scenario>-seed<S>-n<N>].",
+            show_default=False,
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted sweep in --out.")
+    ] = False,
+    force: ForceOpt = False,
+    backend: Annotated[
+        str, typer.Option("--backend", help="local (numba threads) or dask.")
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Address of a dask.distributed scheduler (with --backend dask).",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Start a local dask cluster with this many worker processes.",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
+):
+    """Run a scenario over a grid or Latin hypercube of levers with common random numbers."""
+    from levercast import report, simulate
+    from levercast import sweep as sw
+
+    scenario = _load(config)
+    horizon = scenario.horizon_weeks if horizon_weeks is None else horizon_weeks
+    try:
+        simulate.check_limits(trajectories, horizon)
+        if grid and lhs:
+            raise sw.SweepError("choose either --grid or --lhs, not both")
+        if grid:
+            design = sw.grid_design(sw.parse_grid(grid))
+        elif lhs is not None:
+            design = sw.lhs_design(sw.parse_ranges(ranges or []), lhs, seed)
+        elif scenario.sweep:
+            design = sw.design_from_table(scenario.sweep, seed)
+        else:
+            raise sw.SweepError(
+                "nothing to sweep: give --grid, --lhs with --range, or a "
+                "[sweep] table in the scenario"
+            )
+        if backend not in ("local", "dask"):
+            raise sw.SweepError(f"--backend must be 'local' or 'dask', got {backend!r}")
+        settings = sw.SweepSettings(trajectories, seed, horizon, threads)
+        target = out_dir or Path("results") / f"sweep-{scenario.name}-seed{seed}-n{trajectories}"
+        with report.progress_bar(
+            len(design.cells), enabled=not quiet, console=err, label="cells"
+        ) as tick:
+            table = sw.run_sweep(
+                scenario,
+                design,
+                settings,
+                target,
+                resume=resume,
+                force=force,
+                backend=backend,
+                scheduler=scheduler,
+                workers=workers,
+                progress=tick,
+            )
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        err.print("interrupted: finished cells are kept; rerun with --resume")
+        raise typer.Exit(code=130) from None
+    report.print_sweep(table, out, target, trajectories)
+
+
+@app.command("report")
+def report_command(
+    results: Annotated[
+        Path, typer.Argument(help="Results folder written by `levercast run`.", show_default=False)
+    ],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Report folder [default: RESULTS/report].", show_default=False
+        ),
+    ] = None,
+):
+    """Write a self-contained HTML report (charts embedded) and its PNG charts."""
+    from levercast import page
+
+    try:
+        html_path = page.build_report(results, out_dir)
+    except page.ReportError as exc:
+        _fail(str(exc))
+    out.print(f"Report written to {html_path}")

@@ -224,7 +224,8 @@ def _fan(ax, frame: pd.DataFrame, ylabel: str, title: str, legend: bool = True) 
         linestyle=(0, (4, 2)),
         label="mean",
     )
-    ax.set_xlim(dates[0], dates[-1])
+    if len(dates) > 1:
+        ax.set_xlim(dates[0], dates[-1])
     ax.set_ylim(bottom=0)
     _style_axes(ax, ylabel, title, dates[0])
     if legend:
@@ -263,7 +264,8 @@ def _chart_events(data: RunData, out: Path) -> Section:
             lo, hi = stats.wilson(np.rint(p * n).astype(np.int64), n)
             ax.fill_between(dates, 100 * lo, 100 * hi, color=grey, alpha=alpha, linewidth=0)
         ax.plot(dates, 100 * p, linestyle=ls, color=grey, linewidth=2.0, label=label)
-    ax.set_xlim(dates[0], dates[-1])
+    if len(dates) > 1:
+        ax.set_xlim(dates[0], dates[-1])
     ax.set_ylim(0, 100)
     _style_axes(
         ax,
@@ -271,7 +273,11 @@ def _chart_events(data: RunData, out: Path) -> Section:
         "Talks, collapse and cease-fire by week (not exclusive: a trajectory can be in several)",
         dates[0],
     )
-    ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    from matplotlib.patches import Patch
+
+    handles, _labels = ax.get_legend_handles_labels()
+    handles.append(Patch(color="0.0", alpha=0.22, label="95% Wilson interval (Monte Carlo)"))
+    ax.legend(handles=handles, loc="upper left", fontsize="small", framealpha=0.9)
     caption = (
         "Share of trajectories in which, by each week, talks have opened (solid) or the "
         "collapse regime has been reached (dashed), and the share with a cease-fire in effect "

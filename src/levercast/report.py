@@ -16,12 +16,12 @@ REPORT_WEEKS = (13, 26, 52)
 
 
 @contextmanager
-def progress_bar(total: int, enabled: bool, console: Console):
+def progress_bar(total: int, enabled: bool, console: Console, label: str = "trajectories"):
     """Yield a ``tick(done, total)`` callback that drives a progress bar on ``console``."""
     if not enabled:
         yield None
         return
-    columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("run", total=total)
 
@@ -159,3 +159,36 @@ def print_params(console: Console) -> None:
     for p in model.PARAMS:
         t.add_row(p.name, p.kind, p.unit, _default_text(p), p.provenance)
     console.print(t)
+
+
+def print_sweep(table, console: Console, folder, n: int) -> None:
+    """Print the cells ranked by P(stable front) with paired differences from cell 0."""
+    t = Table(
+        title=f"Cells ranked by P(stable front), {n:,} trajectories each; differences "
+        "are paired with cell 0 (common random numbers)",
+        title_justify="left",
+    )
+    levers = [c for c in table.columns if not c.startswith(("stable_", "brest_litovsk_"))]
+    t.add_column("cell", justify="right")
+    for c in levers:
+        t.add_column(c, justify="right")
+    for c in ("P(stable)", "95% Wilson", "diff vs cell 0 [95% CI]", "P(Brest-Litovsk)"):
+        t.add_column(c, justify="right")
+    for cell, r in table.iterrows():
+        values = [f"{r[c]:,.6g}" if isinstance(r[c], float) else str(r[c]) for c in levers]
+        diff = (
+            "reference"
+            if cell == 0
+            else f"{100 * r.stable_diff:+.2f} [{100 * r.stable_diff_ci_low:+.2f}, "
+            f"{100 * r.stable_diff_ci_high:+.2f}] pp"
+        )
+        t.add_row(
+            str(cell),
+            *values,
+            _pct(r.stable_probability),
+            f"{_pct(r.stable_ci_low)} - {_pct(r.stable_ci_high)}",
+            diff,
+            _pct(r.brest_litovsk_probability),
+        )
+    console.print(t)
+    console.print(f"Sweep written to {folder}/")

@@ -47,6 +47,7 @@ class RunResult:
     leverage_counts: np.ndarray  # int64[LEVERAGE_BINS]
     record_sums: dict  # calibration sums (fixed point) of record columns
     trajectories: pd.DataFrame | None = None
+    joint: np.ndarray | None = None  # int64[N_OUTCOMES, N_OUTCOMES]: (reference, this run)
     threads: int = 1
     chunk_size: int = DEFAULT_CHUNK
     extra: dict = field(default_factory=dict)
@@ -86,6 +87,37 @@ class RunResult:
                 }
             )
         return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+    def paired(self) -> pd.DataFrame:
+        """Paired differences of the outcome probabilities from the reference run.
+
+        With common random numbers, trajectory ``i`` of both runs shares its uncertainty
+        draws; the difference of the outcome indicators ``d_i`` has mean ``(n+ - n-) / n``
+        and standard error ``sqrt((n+ + n-) / n - mean**2) / sqrt(n)``, where ``n+`` and
+        ``n-`` count the trajectories that enter and leave the outcome.
+        """
+        if self.joint is None:
+            raise ValueError("this run was not paired with a reference")
+        rows = []
+        n = self.n
+        for k, name in enumerate(model.OUTCOMES):
+            enter = int(self.joint[:, k].sum() - self.joint[k, k])
+            leave = int(self.joint[k, :].sum() - self.joint[k, k])
+            mean = (enter - leave) / n
+            var = max((enter + leave) / n - mean * mean, 0.0)
+            se = np.sqrt(var / n)
+            rows.append(
+                {
+                    "metric": f"outcome_{name}",
+                    "diff": mean,
+                    "diff_se": se,
+                    "diff_ci_low": mean - stats.Z95 * se,
+                    "diff_ci_high": mean + stats.Z95 * se,
+                    "n_enter": enter,
+                    "n_leave": leave,
+                }
+            )
+        return pd.DataFrame(rows)
 
     def band_stats(self, m: int, week: int) -> dict:
         lo, width = model.bin_edges()[m]
@@ -240,6 +272,8 @@ def run(
     chunk_size: int = DEFAULT_CHUNK,
     keep: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    outcomes_out: np.ndarray | None = None,
+    pair_with: np.ndarray | None = None,
 ) -> RunResult:
     """Simulate ``n`` trajectories of ``scenario``.
 
@@ -262,6 +296,11 @@ def run(
         Number of leading trajectories whose records and parameters are returned.
     progress : callable, optional
         Called as ``progress(done, n)`` after each chunk.
+    outcomes_out : int8[n], optional
+        Filled with each trajectory's outcome code (for pairing later runs with this one).
+    pair_with : int8[n], optional
+        Outcome codes of a reference run with the same seed; the result then carries the joint
+        counts needed for paired differences (:meth:`RunResult.paired`).
     """
     horizon = int(scenario.horizon_weeks if horizon is None else horizon)
     check_limits(n, horizon)
@@ -276,12 +315,25 @@ def run(
     previous = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        return _run(scenario, n, seed, horizon, threads, chunk_size, keep, progress)
+        return _run(
+            scenario, n, seed, horizon, threads, chunk_size, keep, progress, outcomes_out, pair_with
+        )
     finally:
         numba.set_num_threads(previous)
 
 
-def _run(scenario, n, seed, horizon, threads, chunk_size, keep, progress) -> RunResult:
+def _run(
+    scenario,
+    n,
+    seed,
+    horizon,
+    threads,
+    chunk_size,
+    keep,
+    progress,
+    outcomes_out=None,
+    pair_with=None,
+) -> RunResult:
     rows = np.ascontiguousarray(scenario.param_rows(), dtype=np.float64)
     sq = model.status_quo()
     bins = model.bin_edges()
@@ -305,6 +357,10 @@ def _run(scenario, n, seed, horizon, threads, chunk_size, keep, progress) -> Run
     ev_counts = dict.fromkeys(ev_names, 0)
     record_sums = {RECORD_COLUMNS[c]: 0 for c in _CALIBRATION_RECORDS}
     kept_records, kept_theta = [], []
+    joint = None if pair_with is None else np.zeros((L.N_OUTCOMES, L.N_OUTCOMES), np.int64)
+    for name, arr in (("outcomes_out", outcomes_out), ("pair_with", pair_with)):
+        if arr is not None and arr.shape != (n,):
+            raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
 
     size = min(chunk_size, n)
     records = np.empty((size, L.N_RECORD))
@@ -322,7 +378,14 @@ def _run(scenario, n, seed, horizon, threads, chunk_size, keep, progress) -> Run
         if np.any(st != STATUS_OK):
             bad = done + int(np.argmax(st != STATUS_OK))
             raise SimulationError(_describe_failure(scenario, rows, seed, bad))
-        outcome_counts += np.bincount(rec[:, L.R_OUTCOME].astype(np.int64), minlength=L.N_OUTCOMES)
+        codes = rec[:, L.R_OUTCOME].astype(np.int64)
+        outcome_counts += np.bincount(codes, minlength=L.N_OUTCOMES)
+        if outcomes_out is not None:
+            outcomes_out[done : done + m] = codes
+        if joint is not None:
+            ref = pair_with[done : done + m].astype(np.int64)
+            pairs = np.bincount(ref * L.N_OUTCOMES + codes, minlength=L.N_OUTCOMES**2)
+            joint += pairs.reshape(L.N_OUTCOMES, L.N_OUTCOMES)
         tw = rec[:, L.R_TALKS_WEEK].astype(np.int64)
         opened = tw >= 0
         talks_counts += np.bincount(tw[opened], minlength=horizon + 1)
@@ -370,6 +433,7 @@ def _run(scenario, n, seed, horizon, threads, chunk_size, keep, progress) -> Run
         leverage_counts=leverage_counts,
         record_sums=record_sums,
         trajectories=trajectories,
+        joint=joint,
         threads=numba.get_num_threads(),
         chunk_size=chunk_size,
     )

@@ -1,0 +1,3 @@
+from levercast.cli import app
+
+app(prog_name="levercast")
