@@ -391,11 +391,11 @@ def test_bernoulli_needs_a_domain_holding_0_and_1():
             "under [levers]",
         ),
         ("[constants]\nramp_weeks = 3\n", "constants.ramp_weeks", "under [levers]"),
-        ("[constants]\nfront_length_km = 50\n", "constants.front_length_km", "in [100, 3000]"),
+        ("[constants]\nmanning_initial = 0.05\n", "constants.manning_initial", "in [0.1, 1]"),
         (
-            "[constants]\nfront_lenght_km = 900\n",
-            "constants.front_lenght_km",
-            "did you mean 'front_length_km'",
+            "[constants]\nmanning_intial = 0.8\n",
+            "constants.manning_intial",
+            "did you mean 'manning_initial'",
         ),
         ("[lever]\nramp_weeks = 3\n", "lever", "did you mean 'levers'"),
         ("[scenario.extra]\n", "scenario.extra", "unknown key"),
@@ -453,7 +453,7 @@ def test_strings_are_never_evaluated(payload, capfd):
     for body in (
         f"[uncertainties]\nrecon_drones_per_day = '''{payload}'''\n",
         f"[levers]\nartillery_rounds_per_year = '''{payload}'''\n",
-        f'[constants]\nfront_length_km = "{payload}"\n',
+        f'[constants]\nmanning_initial = "{payload}"\n',
     ):
         with pytest.raises(ConfigError) as info:
             loads_scenario(scenario(body))
@@ -606,14 +606,14 @@ def test_with_levers_targets_uncertainties_and_constants(baseline):
     s = baseline.with_levers(
         {
             "uncertainties.recon_drones_per_day": 1200,
-            "constants.front_length_km": 1000,
+            "constants.manning_initial": 0.7,
             "levers.ramp_weeks": np.float64(8.0),
         }
     )
     assert s.uncertainties["recon_drones_per_day"] == DistSpec(
         "fixed", a=1200.0, lo=1200.0, hi=1200.0
     )
-    assert s.constants["front_length_km"] == 1000.0
+    assert s.constants["manning_initial"] == 0.7
     assert s.levers["ramp_weeks"] == 8.0
 
 

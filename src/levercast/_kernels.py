@@ -217,6 +217,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     inv_force = 1.0 / th[L.P_RUSSIA_FORCE]
     inv_stock = 1.0 / th[L.P_RUSSIA_STOCK_WEEKS]
     prod_cut = th[L.P_STRIKE_PRODUCTION_CUT]
+    production = th[L.P_RUSSIA_SHELLS_PER_YEAR] / th[L.P_RUSSIA_SHELL_USE_PER_YEAR]
     burn = th[L.P_STRIKE_BURN]
     stock_loss = th[L.P_STRIKE_STOCK_LOSS]
     i0 = th[L.P_UA_INFANTRY_INITIAL]
@@ -330,6 +331,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     strike_delta = 0.0
     standoff = 0.0
     sustain = 0.0
+    sanctions = 0.0
     fatigue_step = 1.0
     glide_term = 0.0
 
@@ -344,21 +346,37 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
         g = min(1.0, max(0.0, (t - delay) / ramp)) if t >= delay else 0.0
         if g != g_prev:
             g_prev = g
-            v = _surveillance(th, _lerp(sq, th, 3, g), _lerp(sq, th, 4, g), _lerp(sq, th, 5, g))
+            v = _surveillance(
+                th,
+                _lerp(sq, th, L.P_INTERCEPTOR_DRONES_PER_DAY, g),
+                _lerp(sq, th, L.P_SENSOR_DENSITY, g),
+                _lerp(sq, th, L.P_EW_SUPPORT, g),
+            )
             v_rel = v * inv_v0
-            forward = 1.0 - v * loiter * (1.0 - _lerp(sq, th, 2, g))
-            supply_base = _lerp(sq, th, 0, g) / WEEKS_PER_YEAR * reliability
-            capacity = _lerp(sq, th, 1, g) * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR
-            intake = _lerp(sq, th, 6, g) * 12.0 / WEEKS_PER_YEAR * inf_share
-            training = _lerp(sq, th, 7, g)
+            forward = 1.0 - v * loiter * (1.0 - _lerp(sq, th, L.P_GUN_PROTECTION_SHARE, g))
+            supply_base = (
+                _lerp(sq, th, L.P_ARTILLERY_ROUNDS_PER_YEAR, g) / WEEKS_PER_YEAR * reliability
+            )
+            capacity = (
+                _lerp(sq, th, L.P_HOWITZER_FLEET_INDEX, g)
+                * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR]
+                / WEEKS_PER_YEAR
+            )
+            intake = _lerp(sq, th, L.P_RECRUITS_PER_MONTH, g) * 12.0 / WEEKS_PER_YEAR * inf_share
+            training = _lerp(sq, th, L.P_TRAINING_WEEKS, g)
             inv_training = 1.0 / training
             q_recruit = 1.0 - math.exp(-training / th[L.P_TRAINING_QUALITY_TAU_WEEKS])
-            reform_loss = cannibal * (1.0 - _lerp(sq, th, 8, g))
-            line_gain = line_max * _lerp(sq, th, 9, g) * _lerp(sq, th, 10, g)
-            strike_delta = _lerp(sq, th, 11, g) - strike_sq
-            reserve = _lerp(sq, th, 13, g)
-            standoff = _lerp(sq, th, 16, g)
-            sustain = _lerp(sq, th, 17, g)
+            reform_loss = cannibal * (1.0 - _lerp(sq, th, L.P_COHESION_REFORM, g))
+            line_gain = (
+                line_max
+                * _lerp(sq, th, L.P_DEFENSIVE_LINE_DEPTH, g)
+                * _lerp(sq, th, L.P_LINE_SITING_QUALITY, g)
+            )
+            strike_delta = _lerp(sq, th, L.P_LONG_RANGE_STRIKE_INTENSITY, g) - strike_sq
+            reserve = _lerp(sq, th, L.P_KURSK_RESERVE_SHARE, g)
+            standoff = _lerp(sq, th, L.P_EUROPEAN_STANDOFF_MUNITIONS, g)
+            sustain = _lerp(sq, th, L.P_SUSTAINMENT_COMMITMENT, g)
+            sanctions = _lerp(sq, th, L.P_SANCTIONS_COLLATERAL, g)
             fatigue_step = math.exp(-fatigue_rate * (1.0 - sustain))
             glide_term = glide * glide_eff * v_rel
 
@@ -461,7 +479,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
         tempo = tolerance / rho if rho > tolerance else 1.0
         r_force = max(r_force + (ru_inflow - loss_ru * perm_share) * inv_force, 0.05)
         use = r_force * tempo * activity * (1.0 + burn * strike_delta)
-        munitions += ((1.0 - prod_cut * strike_delta) - use) * inv_stock
+        munitions += (production * (1.0 - prod_cut * strike_delta) - use) * inv_stock
         munitions -= stock_loss * max(strike_delta, 0.0) * munitions
         munitions = min(2.0, max(0.0, munitions))
 
@@ -503,7 +521,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
                 leverage = (
                     th[L.P_LEVERAGE_FRONT_WEIGHT] * front_term
                     + th[L.P_LEVERAGE_KURSK_WEIGHT] * min(1.0, kursk / th[L.P_KURSK_PEAK_KM2])
-                    + th[L.P_LEVERAGE_SANCTIONS_WEIGHT] * th[L.P_SANCTIONS_COLLATERAL]
+                    + th[L.P_LEVERAGE_SANCTIONS_WEIGHT] * sanctions
                     + th[L.P_LEVERAGE_GUARANTEE_WEIGHT] * credibility
                 )
                 if u_ceasefire < th[L.P_CEASEFIRE_PROB]:

@@ -50,7 +50,7 @@ P_TALKS_HAZARD_PER_YEAR = 40
 P_CEASEFIRE_BREAK_PER_YEAR = 41
 P_NATO_ACCESSION = 42
 # --- constants (structural; fixed, overridable in [constants]) ------------------------------
-P_FRONT_LENGTH_KM = 43
+P_RUSSIA_SHELL_USE_PER_YEAR = 43
 P_ROUNDS_NEEDED_PER_YEAR = 44
 P_DOMESTIC_AMMO_SHARE = 45
 P_GUN_CAPACITY_ROUNDS_PER_YEAR = 46

@@ -334,3 +334,43 @@ def report_command(
     except page.ReportError as exc:
         _fail(str(exc))
     out.print(f"Report written to {html_path}")
+
+
+@app.command("score")
+def score_command(
+    results_dir: Annotated[
+        Path, typer.Argument(help="Results folder written by `levercast run`.", show_default=False)
+    ],
+    observed: Annotated[
+        Path,
+        typer.Option(
+            "--observed",
+            help="Observations: CSV or Parquet with columns date, metric, value.",
+            show_default=False,
+        ),
+    ],
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            help="Pre-start values (date, metric, value) for the naive baseline.",
+            show_default=False,
+        ),
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Also write the scores to this Parquet file.", show_default=False
+        ),
+    ] = None,
+):
+    """Score a run's forecasts against what happened (PIT, intervals, CRPS, Brier, log score)."""
+    from levercast import score
+
+    try:
+        table = score.score_results(results_dir, observed, history)
+        if out_file is not None:
+            score.write_scores(table, out_file)
+    except (score.ScoreError, OSError) as exc:
+        _fail(str(exc))
+    out.print(score.format_table(table), highlight=False, markup=False, soft_wrap=True)

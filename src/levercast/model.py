@@ -434,7 +434,15 @@ PARAMS: tuple[Param, ...] = (
         "Whether NATO accession is actually on offer when the guarantee lever asks for it.",
     ),
     # ---------------------------------------------------------------- constants
-    _const("front_length_km", "km", 965.0, (100.0, 3000.0), ("E01",), "Length of the front."),
+    _const(
+        "russia_shell_use_per_year",
+        "rounds/year",
+        3.0e6,
+        (1.0e5, 2.0e7),
+        ("X12", A),
+        "Russian shell use at the October 2024 tempo; taken equal to NATO's production "
+        "estimate, so that stocks were about steady before the start.",
+    ),
     _const(
         "rounds_needed_per_year",
         "rounds/year",

@@ -398,6 +398,9 @@ def read_bands(results_dir) -> Bands:
             raise ScoreError(f"{path}: metadata lacks {key!r}")
     start = pd.Timestamp(meta["start_date"])
     horizon = int(frame["week"].max())
+    first = pd.to_datetime(frame.loc[frame["week"] == 0, "date"]).unique()
+    if len(first) != 1 or pd.Timestamp(first[0]) != start:
+        raise ScoreError(f"{path}: week 0 is not dated the metadata's start_date {start:%Y-%m-%d}")
     needed = set(CONTINUOUS_METRICS) | {v for v in EVENT_METRICS.values()}
     table = {}
     for metric in sorted(needed):
@@ -463,6 +466,8 @@ def fit_drift(dates, values) -> Drift:
     if len(x) < MIN_HISTORY:
         raise ScoreError(f"need at least {MIN_HISTORY} dated values, got {len(x)}")
     g = np.diff(d.to_numpy()) / np.timedelta64(7, "D")
+    if np.any(g <= 0):
+        raise ScoreError("dates must be distinct")
     inc = np.diff(x)
     drift = float(inc.sum() / g.sum())
     var = float(np.sum((inc - drift * g) ** 2 / g) / (len(inc) - 1))

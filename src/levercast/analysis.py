@@ -1,0 +1,453 @@
+"""Which levers and uncertainties matter: Sobol' indices, tornado charts and scenario discovery.
+
+Three questions, three tools:
+
+- **Sobol' indices** (:func:`sobol_design`, :func:`sobol_indices`): over ranges of several
+  levers at once, what share of the variance of P(outcome) does each lever explain alone
+  (first order, ``S1``) and with all its interactions (total order, ``ST``)? Sampling and
+  estimation are SALib's (Saltelli's scheme on a scrambled Sobol' sequence; the Saltelli 2010
+  and Jansen estimators, with bootstrap confidence intervals).
+- **Tornado** (:func:`oat_design`, :func:`tornado`): one lever at a time to the low and the
+  high end of its range, everything else as written; the paired difference from the
+  reference (common random numbers) with its 95% interval.
+- **Scenario discovery** (:func:`discover`): within one run, which drawn uncertainties mark
+  the trajectories that end in a given outcome, found with PRIM (:mod:`levercast.prim`).
+
+All three read what :mod:`levercast.sweep` and :mod:`levercast.simulate` wrote; none simulates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from levercast import model
+from levercast.sweep import MANIFEST, Design, SweepError, read_table
+
+OUTCOME_METRICS = tuple(f"outcome_{o}" for o in model.OUTCOMES)
+DEFAULT_BOOTSTRAP = 1000
+CONF_LEVEL = 0.95
+INDEX_COLUMNS = ["metric", "parameter", "S1", "S1_conf", "ST", "ST_conf", "noise_share"]
+
+
+class AnalysisError(SweepError):
+    """A sweep or run folder that cannot be analysed as asked (names the folder and why)."""
+
+
+# ----------------------------------------------------------------------------- designs
+
+
+def _check_ranges(ranges: Mapping[str, Sequence[float]], what: str) -> dict:
+    if not ranges:
+        raise SweepError(f"{what} needs at least one --range lever=low:high")
+    out = {}
+    for name, span in ranges.items():
+        try:
+            lo, hi = (float(v) for v in span)
+        except (TypeError, ValueError) as exc:
+            raise SweepError(f"{what}: range of {name!r} must be (low, high)") from exc
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise SweepError(f"{what}: range of {name!r} must have finite low < high")
+        out[str(name)] = (lo, hi)
+    return out
+
+
+def sobol_problem(ranges: Mapping[str, Sequence[float]]) -> dict:
+    """SALib's problem definition for uniform inputs over ``ranges`` (in their order)."""
+    ranges = _check_ranges(ranges, "a Sobol' design")
+    return {
+        "num_vars": len(ranges),
+        "names": list(ranges),
+        "bounds": [list(v) for v in ranges.values()],
+    }
+
+
+def sobol_design(
+    ranges: Mapping[str, tuple[float, float]],
+    samples: int,
+    seed: int,
+    second_order: bool = False,
+) -> Design:
+    """Saltelli's design for Sobol' indices over lever ranges.
+
+    Parameters
+    ----------
+    ranges : mapping
+        ``{lever: (low, high)}``; each lever is drawn uniformly on its range.
+    samples : int
+        Base sample size ``N``, a power of 2 (the balance of Sobol' points, and so the
+        convergence of the estimators, holds only for powers of 2).
+    seed : int
+        Seed of the scrambling of the Sobol' sequence.
+    second_order : bool
+        Also allow second-order indices (``N * (2D + 2)`` cells instead of ``N * (D + 2)``).
+
+    Returns
+    -------
+    Design
+        ``kind="sobol"``; ``cells[0] = {}`` (the reference), then the Saltelli points in
+        SALib's order, which :func:`sobol_indices` relies on.
+    """
+    from SALib.sample import sobol as salib_sample
+
+    problem = sobol_problem(ranges)
+    samples = int(samples)
+    if samples < 2 or samples & (samples - 1):
+        lower = 1 << max(1, samples.bit_length() - 1)
+        raise SweepError(
+            f"a Sobol' design needs a power of 2 base samples, got {samples} "
+            f"(try {lower} or {2 * lower})"
+        )
+    points = salib_sample.sample(
+        problem, samples, calc_second_order=bool(second_order), scramble=True, seed=int(seed)
+    )
+    names = tuple(problem["names"])
+    cells = ({},) + tuple({k: float(v) for k, v in zip(names, row, strict=True)} for row in points)
+    spec = {
+        "ranges": {k: list(v) for k, v in zip(names, problem["bounds"], strict=True)},
+        "samples": samples,
+        "design_seed": int(seed),
+        "second_order": bool(second_order),
+    }
+    return Design("sobol", names, cells, spec)
+
+
+def oat_design(ranges: Mapping[str, tuple[float, float]]) -> Design:
+    """One lever at a time: for each lever a cell at ``low`` and one at ``high``.
+
+    Every other lever stays as the scenario writes it. ``spec["cells"][lever]`` records the
+    ids of the lever's ``low`` and ``high`` cells (cell ``2i + 1`` and ``2i + 2`` for the
+    ``i``-th lever); cell 0 is the reference.
+    """
+    ranges = _check_ranges(ranges, "a one-at-a-time design")
+    names = tuple(ranges)
+    cells: list[dict] = [{}]
+    which = {}
+    for name in names:
+        lo, hi = ranges[name]
+        which[name] = {"low": len(cells), "high": len(cells) + 1}
+        cells += [{name: lo}, {name: hi}]
+    spec = {"ranges": {k: list(v) for k, v in ranges.items()}, "cells": which}
+    return Design("oat", names, tuple(cells), spec)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def read_manifest(sweep_dir: str | os.PathLike) -> dict:
+    """The ``_sweep.json`` of a sweep folder."""
+    path = Path(sweep_dir) / MANIFEST
+    if not path.is_file():
+        raise AnalysisError(f"{sweep_dir} is not a sweep folder: it has no {MANIFEST}")
+    return json.loads(path.read_text())
+
+
+def _design_of(sweep_dir, kind: str) -> dict:
+    design = read_manifest(sweep_dir)["design"]
+    if design.get("kind") != kind:
+        raise AnalysisError(
+            f"{sweep_dir} holds a {design.get('kind')!r} sweep; this needs a {kind!r} sweep "
+            f"(levercast sweep ... --design {kind})"
+        )
+    return design
+
+
+def _metric_rows(summary: pd.DataFrame, metric: str, cells: Sequence[int], where) -> pd.DataFrame:
+    rows = summary[summary["metric"] == metric].set_index("cell")
+    if rows.empty:
+        raise AnalysisError(f"{where}: the summary has no metric {metric!r}")
+    missing = sorted(set(cells) - set(rows.index))
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise AnalysisError(
+            f"{where}: {len(missing)} cell(s) not finished ({shown}); finish the sweep with "
+            "`levercast sweep ... --resume`"
+        )
+    return rows.loc[list(cells)]
+
+
+def _metrics(metric) -> list[str]:
+    if metric is None:
+        return list(OUTCOME_METRICS)
+    if isinstance(metric, str):
+        return [metric]
+    return list(metric)
+
+
+# ----------------------------------------------------------------------------- Sobol'
+
+
+def sobol_analyze(
+    problem: Mapping,
+    Y: np.ndarray,
+    *,
+    second_order: bool = False,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
+    conf_level: float = CONF_LEVEL,
+) -> pd.DataFrame:
+    """First- and total-order Sobol' indices of outputs ``Y`` of a Saltelli design.
+
+    Parameters
+    ----------
+    problem : mapping
+        SALib problem (``num_vars``, ``names``, ``bounds``), as from :func:`sobol_problem`.
+    Y : float64[N * (D + 2)] (or ``N * (2D + 2)`` with ``second_order``)
+        Outputs in the order of SALib's sampler (the cells of a Sobol' design after cell 0).
+    second_order : bool
+        Whether the design has the second-order blocks; the ``S2`` matrix and its
+        confidence are then in ``attrs["S2"]`` and ``attrs["S2_conf"]`` (D x D frames).
+    bootstrap : int
+        Bootstrap resamples for the confidence half-widths ``S1_conf``, ``ST_conf``.
+    seed : int
+        Seed of the bootstrap (a generator is passed to SALib, because SALib treats an
+        integer seed of 0 as "no seed").
+    conf_level : float
+        Level of the confidence half-widths.
+
+    Returns
+    -------
+    DataFrame
+        ``parameter, S1, S1_conf, ST, ST_conf``, one row per input. Warnings SALib raises
+        (a constant bootstrap resample, say) are in ``attrs["warnings"]``. When ``Y`` is
+        constant the indices are undefined and returned as NaN.
+    """
+    from SALib.analyze import sobol as salib_analyze
+
+    Y = np.asarray(Y, dtype=np.float64)
+    names = list(problem["names"])
+    d = len(names)
+    block = 2 * d + 2 if second_order else d + 2
+    if Y.ndim != 1 or Y.size == 0 or Y.size % block:
+        raise AnalysisError(
+            f"{Y.size} outputs do not fit a Saltelli design of {d} inputs "
+            f"(expected a multiple of {block}; second_order={second_order})"
+        )
+    if not np.isfinite(Y).all():
+        raise AnalysisError("outputs contain NaN or infinite values")
+    frame = pd.DataFrame({"parameter": names})
+    if np.ptp(Y) == 0:
+        for col in ("S1", "S1_conf", "ST", "ST_conf"):
+            frame[col] = np.nan
+        frame.attrs["warnings"] = ["the output is constant over the design: indices undefined"]
+        return frame
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        si = salib_analyze.analyze(
+            dict(problem),
+            Y,
+            calc_second_order=bool(second_order),
+            num_resamples=int(bootstrap),
+            conf_level=float(conf_level),
+            seed=np.random.default_rng(int(seed)),
+        )
+    for key in ("S1", "S1_conf", "ST", "ST_conf"):
+        frame[key] = np.asarray(si[key], dtype=np.float64)
+    frame.attrs["warnings"] = sorted({str(w.message).strip() for w in caught})
+    if second_order:
+        frame.attrs["S2"] = pd.DataFrame(si["S2"], index=names, columns=names)
+        frame.attrs["S2_conf"] = pd.DataFrame(si["S2_conf"], index=names, columns=names)
+    return frame
+
+
+def sobol_indices(
+    sweep_dir: str | os.PathLike,
+    metric: str | Sequence[str] | None = "outcome_stable_front",
+    *,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Sobol' indices of outcome probabilities over the levers of a Sobol' sweep.
+
+    Parameters
+    ----------
+    sweep_dir : path
+        A finished sweep run with a :func:`sobol_design`.
+    metric : str, sequence of str or None
+        Summary metric(s) whose probability is the output; ``None`` means every outcome
+        (``outcome_stable_front``, ``outcome_brest_litovsk``, ``outcome_collapse``,
+        ``outcome_grinding``).
+    bootstrap : int
+        Bootstrap resamples for the 95% confidence half-widths.
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    DataFrame
+        ``metric, parameter, S1, S1_conf, ST, ST_conf, noise_share``: one row per metric and
+        lever, levers in the design's order.
+
+    Notes
+    -----
+    Each cell's probability is itself a Monte Carlo estimate with standard error
+    ``std_error``, and that noise adds to the variance the indices decompose, on top of the
+    sampling error of the design that ``*_conf`` measures. ``noise_share`` is the mean
+    squared Monte Carlo standard error of the cells divided by the variance of the
+    probability across cells: near 0 the indices describe the levers; when it is more than a
+    few per cent, raise the trajectories per cell. Common random numbers make the cells'
+    errors positively correlated, so part of this noise moves all cells together and does not
+    enter the variance across cells: ``noise_share`` is an upper bound of the share of
+    variance that is noise.
+    """
+    sweep_dir = Path(sweep_dir)
+    design = _design_of(sweep_dir, "sobol")
+    spec = design["spec"]
+    problem = sobol_problem({k: tuple(v) for k, v in spec["ranges"].items()})
+    second = bool(spec.get("second_order", False))
+    n_cells = len(design["cells"])
+    summary = read_table(sweep_dir, "summary")
+    frames = []
+    collected: list[str] = []
+    for m in _metrics(metric):
+        rows = _metric_rows(summary, m, range(1, n_cells), sweep_dir)
+        y = rows["probability"].to_numpy(np.float64)
+        se = rows["std_error"].to_numpy(np.float64)
+        out = sobol_analyze(problem, y, second_order=second, bootstrap=bootstrap, seed=seed)
+        var = float(np.var(y))
+        out.insert(0, "metric", m)
+        out["noise_share"] = float(np.mean(se**2)) / var if var > 0 else np.nan
+        collected += [f"{m}: {w}" for w in out.attrs.get("warnings", [])]
+        frames.append(out)
+    table = pd.concat(frames, ignore_index=True)[INDEX_COLUMNS]
+    table.attrs = {
+        "samples": int(spec["samples"]),
+        "cells": n_cells - 1,
+        "trajectories": int(read_manifest(sweep_dir).get("trajectories", 0)),
+        "ranges": {k: list(v) for k, v in spec["ranges"].items()},
+        "warnings": collected,
+    }
+    return table
+
+
+# ----------------------------------------------------------------------------- tornado
+
+TORNADO_OUTCOMES = (("stable", "outcome_stable_front"), ("brest_litovsk", "outcome_brest_litovsk"))
+
+
+def tornado(sweep_dir: str | os.PathLike) -> pd.DataFrame:
+    """One-at-a-time effects of each lever of an OAT sweep, largest swing first.
+
+    Returns
+    -------
+    DataFrame
+        One row per lever: ``parameter, unit, reference_value, low, high`` and, for ``o`` in
+        ``stable`` (P(stable front)) and ``brest_litovsk`` (P(Brest-Litovsk)):
+        ``o_reference``; for ``end`` in ``low``, ``high``: ``o_end`` with its 95% Wilson
+        interval ``o_end_ci_low``, ``o_end_ci_high``, and the paired difference from the
+        reference ``o_end_diff`` with its 95% interval ``o_end_diff_ci_low``,
+        ``o_end_diff_ci_high``; and ``o_swing = o_high - o_low``. Sorted by ``|stable_swing|``
+        (descending, ties in design order).
+
+    Notes
+    -----
+    Both ends are paired with the reference, so each ``diff`` is precise; the swing is the
+    difference of two such paired differences (the same trajectories throughout), so its
+    error is at most the sum of their standard errors.
+    """
+    sweep_dir = Path(sweep_dir)
+    design = _design_of(sweep_dir, "oat")
+    which = design["spec"]["cells"]
+    summary = read_table(sweep_dir, "summary")
+    cells = pd.read_parquet(sweep_dir / "cells.parquet").set_index("cell")
+    needed = [0] + [i for w in which.values() for i in (w["low"], w["high"])]
+    by_metric = {o: _metric_rows(summary, m, needed, sweep_dir) for o, m in TORNADO_OUTCOMES}
+    rows = []
+    for name, w in which.items():
+        param = model.PARAM_BY_NAME.get(name.split(".", 1)[-1])
+        col = name.split(".", 1)[-1]
+        row = {
+            "parameter": name,
+            "unit": param.unit if param else "",
+            "reference_value": cells.loc[0, col] if col in cells.columns else np.nan,
+            "low": float(design["cells"][w["low"]][name]),
+            "high": float(design["cells"][w["high"]][name]),
+        }
+        for o, frame in by_metric.items():
+            row[f"{o}_reference"] = float(frame.loc[0, "probability"])
+            for end in ("low", "high"):
+                r = frame.loc[w[end]]
+                row[f"{o}_{end}"] = float(r["probability"])
+                row[f"{o}_{end}_ci_low"] = float(r["ci_low"])
+                row[f"{o}_{end}_ci_high"] = float(r["ci_high"])
+                row[f"{o}_{end}_diff"] = float(r["diff"])
+                row[f"{o}_{end}_diff_ci_low"] = float(r["diff_ci_low"])
+                row[f"{o}_{end}_diff_ci_high"] = float(r["diff_ci_high"])
+            row[f"{o}_swing"] = row[f"{o}_high"] - row[f"{o}_low"]
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    order = table["stable_swing"].abs().sort_values(ascending=False, kind="stable").index
+    return table.loc[order].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- discovery
+
+
+def discovery_inputs(trajectories: pd.DataFrame) -> pd.DataFrame:
+    """The columns PRIM may restrict: drawn uncertainties (``u_*``) and any lever columns,
+    without the ones that are constant (a fixed uncertainty cannot mark anything)."""
+    levers = {p.name for p in model.LEVERS}
+    cols = [c for c in trajectories.columns if c.startswith("u_") or c in levers]
+    X = trajectories[cols]
+    return X.loc[:, [c for c in cols if X[c].nunique(dropna=False) > 1]]
+
+
+def discover(
+    trajectories_parquet: str | os.PathLike,
+    outcome: str = "brest_litovsk",
+    **prim_options,
+):
+    """Find the region of drawn uncertainties where ``outcome`` concentrates (PRIM).
+
+    Parameters
+    ----------
+    trajectories_parquet : path
+        A run's ``trajectories.parquet`` (``levercast run ... --keep-trajectories K``).
+    outcome : str
+        One of ``stable_front``, ``brest_litovsk``, ``collapse``, ``grinding``.
+    **prim_options
+        Passed to :func:`levercast.prim.prim` (``peel_alpha``, ``mass_min``,
+        ``threshold``, ...).
+
+    Returns
+    -------
+    levercast.prim.PrimResult
+        Dimensions are the non-constant ``u_*`` columns (and any lever columns).
+    """
+    from levercast.prim import prim
+
+    if outcome not in model.OUTCOMES:
+        raise AnalysisError(f"unknown outcome {outcome!r}: expected one of {model.OUTCOMES}")
+    path = Path(trajectories_parquet)
+    if not path.is_file():
+        raise AnalysisError(
+            f"{path} does not exist (write it with `levercast run CONFIG --keep-trajectories K`)"
+        )
+    frame = pd.read_parquet(path)
+    if "outcome" not in frame.columns:
+        raise AnalysisError(f"{path} has no 'outcome' column: not a trajectories table")
+    X = discovery_inputs(frame)
+    if X.shape[1] == 0:
+        raise AnalysisError(f"{path}: no uncertainty varies across trajectories")
+    y = (frame["outcome"].astype(str) == outcome).to_numpy()
+    return prim(X, y, **prim_options)
+
+
+__all__ = [
+    "AnalysisError",
+    "discover",
+    "discovery_inputs",
+    "oat_design",
+    "read_manifest",
+    "sobol_analyze",
+    "sobol_design",
+    "sobol_indices",
+    "sobol_problem",
+    "tornado",
+]
