@@ -478,7 +478,7 @@ PARAMS: tuple[Param, ...] = (
     _const(
         "ew_effect_max",
         "share",
-        0.6,
+        0.4,
         (0.0, 1.0),
         ("E12", A),
         "Largest cut in targeting value EW achieves when it disrupts every link.",
@@ -558,7 +558,7 @@ PARAMS: tuple[Param, ...] = (
     _const(
         "strike_production_cut",
         "share",
-        0.4,
+        0.15,
         (0.0, 1.0),
         ("E19", A),
         "Cut in Russian munitions production under strikes at full intensity.",
@@ -566,7 +566,7 @@ PARAMS: tuple[Param, ...] = (
     _const(
         "strike_stock_loss",
         "share/week",
-        0.01,
+        0.002,
         (0.0, 0.5),
         ("E19", A),
         "Share of Russian munitions stocks destroyed per week under strikes at full intensity.",
@@ -743,7 +743,7 @@ PARAMS: tuple[Param, ...] = (
     _const(
         "strike_burn",
         "share",
-        0.3,
+        0.1,
         (0.0, 2.0),
         ("E19",),
         "Extra Russian munitions use per unit of strike intensity above October 2024.",
