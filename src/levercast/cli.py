@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from levercast import __version__
@@ -67,7 +68,9 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar."
 
 
 def _fail(message: str, code: int = 1):
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(
+        "[bold red]error:[/] " + escape(message), highlight=False, soft_wrap=True, emoji=False
+    )
     raise typer.Exit(code=code)
 
 

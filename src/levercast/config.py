@@ -68,6 +68,7 @@ import re
 import statistics
 import tomllib
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -113,6 +114,14 @@ _SECTION_OF_KIND = {
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _INTERVAL_RE = re.compile(rf"\s*({_NUMBER})\s+to\s+({_NUMBER})\s*")
+
+
+def _weight_total(weights) -> float:
+    """Sum of non-negative weights relative to the largest (no overflow for huge weights)."""
+    top = max(weights, default=0.0)
+    if not top > 0.0:
+        return 0.0
+    return math.fsum(w / top for w in weights)
 
 
 class ConfigError(Exception):
@@ -317,11 +326,12 @@ class DistSpec:
 
     def cumulative_weights(self) -> tuple[float, ...]:
         """Normalised cumulative weights of a discrete distribution; the last is exactly 1."""
-        total = math.fsum(self.weights)
+        total = _weight_total(self.weights)
+        top = max(self.weights)
         running = 0.0
         out = []
         for w in self.weights:
-            running += w
+            running += w / top
             out.append(min(running / total, 1.0))
         if out:
             out[-1] = 1.0
@@ -373,9 +383,11 @@ class DistSpec:
             return f"triangular({s(self.a)}, {s(self.c)}, {s(self.b)})"
         if self.kind == "bernoulli":
             return f"bernoulli({s(self.a)})"
-        total = math.fsum(self.weights)
+        total = _weight_total(self.weights)
+        top = max(self.weights)
         parts = [
-            f"{s(v)} ({w / total:.0%})" for v, w in zip(self.values, self.weights, strict=True)
+            f"{s(v)} ({w / top / total:.0%})"
+            for v, w in zip(self.values, self.weights, strict=True)
         ]
         return "discrete " + ", ".join(parts)
 
@@ -432,8 +444,11 @@ class DistSpec:
             return (self.a + self.b + self.c) / 3.0
         if self.kind == "bernoulli":
             return self.a
-        total = math.fsum(self.weights)
-        return math.fsum(v * w for v, w in zip(self.values, self.weights, strict=True)) / total
+        total = _weight_total(self.weights)
+        top = max(self.weights)
+        return (
+            math.fsum(v * (w / top) for v, w in zip(self.values, self.weights, strict=True)) / total
+        )
 
     def _lognormal_mean(self) -> float:
         mu, sigma = self.a, self.b
@@ -753,7 +768,7 @@ def _build_dist(
             (*path, "weights"),
             f"expected {len(spec.values)} weights (one per value), got {len(spec.weights)}",
         )
-    if not math.fsum(spec.weights) > 0.0:
+    if not _weight_total(spec.weights) > 0.0:
         raise where.error((*path, "weights"), "expected weights with a positive sum")
     for i, v in enumerate(spec.values):
         _check_in_domain(where, (*path, "values", i), v, domain)
@@ -1184,6 +1199,19 @@ def _load_chain(
     return merged, origins
 
 
+@contextmanager
+def _guard(display: str):
+    """Turn the failures of odd inputs (deep nesting, impossible paths) into ConfigError."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except RecursionError:
+        raise ConfigError(display, "", "values are nested too deeply") from None
+    except (OSError, ValueError, RuntimeError, OverflowError) as exc:
+        raise ConfigError(display, "", f"cannot load the file: {exc}") from None
+
+
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Load, merge (``extends``) and validate a scenario file.
 
@@ -1203,10 +1231,11 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         Naming the file, the dotted key path and what was expected.
     """
     display = os.fspath(path)
-    real = Path(display).resolve()
-    shown = os.path.dirname(display)
-    merged, origins = _load_chain(display, real, real.parent, shown, None, [(display, real)])
-    return _build(merged, _Where(display, origins))
+    with _guard(display):
+        real = Path(display).resolve()
+        shown = os.path.dirname(display)
+        merged, origins = _load_chain(display, real, real.parent, shown, None, [(display, real)])
+        return _build(merged, _Where(display, origins))
 
 
 def loads_scenario(
@@ -1235,6 +1264,7 @@ def loads_scenario(
         folder, shown = Path(path).resolve().parent, os.path.dirname(path)
     else:
         folder, shown = Path.cwd(), ""
-    identity = folder / Path(path).name if named else None
-    merged, origins = _load_chain(path, identity, folder, shown, text, [(path, identity)])
-    return _build(merged, _Where(path, origins))
+    with _guard(path):
+        identity = folder / Path(path).name if named else None
+        merged, origins = _load_chain(path, identity, folder, shown, text, [(path, identity)])
+        return _build(merged, _Where(path, origins))
