@@ -328,31 +328,18 @@ def run_sweep(
             progress(done, total)
 
     todo = [i for i in range(1, total) if not cell_done(out_dir, i)]
+    args = (toml, base_dir, design, settings, reference)
     if backend == "local":
-        for i in todo:
-            summary, bands, _ = compute_cell(toml, base_dir, design.cells[i], settings, reference)
-            _write_cell(out_dir, i, summary, bands, file_meta)
-            done += 1
-            if progress:
-                progress(done, total)
+        finished = _local_cells(todo, *args)
     elif backend == "dask":
-        _run_dask(
-            todo,
-            toml,
-            base_dir,
-            design,
-            settings,
-            reference,
-            out_dir,
-            file_meta,
-            scheduler,
-            workers,
-            progress,
-            done,
-            total,
-        )
+        finished = _dask_cells(todo, *args, scheduler=scheduler, workers=workers)
     else:
         raise SweepError(f"unknown backend {backend!r}: expected 'local' or 'dask'")
+    for i, (summary, bands, _) in finished:
+        _write_cell(out_dir, i, summary, bands, file_meta)
+        done += 1
+        if progress:
+            progress(done, total)
     return ranked(out_dir)
 
 
@@ -402,21 +389,14 @@ def _clean_partials(root: Path) -> None:
                     _cell_path(root, t, cell).unlink(missing_ok=True)
 
 
-def _run_dask(
-    todo,
-    toml,
-    base_dir,
-    design,
-    settings,
-    reference,
-    out_dir,
-    file_meta,
-    scheduler,
-    workers,
-    progress,
-    done,
-    total,
-):
+def _local_cells(todo, toml, base_dir, design, settings, reference):
+    """Yield ``(cell, result)`` computed one after the other in this process."""
+    for i in todo:
+        yield i, compute_cell(toml, base_dir, design.cells[i], settings, reference)
+
+
+def _dask_cells(todo, toml, base_dir, design, settings, reference, *, scheduler, workers):
+    """Yield ``(cell, result)`` as a dask.distributed cluster finishes them."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -452,11 +432,7 @@ def _run_dask(
             for i in todo
         }
         for fut in as_completed(futures):
-            summary, bands, _ = fut.result()
-            _write_cell(out_dir, futures[fut], summary, bands, file_meta)
-            done += 1
-            if progress:
-                progress(done, total)
+            yield futures[fut], fut.result()
     finally:
         client.close()
         if cluster is not None:
