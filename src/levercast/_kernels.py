@@ -186,7 +186,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     break_clock = -math.log(uniform(ekey, L.DRAW_BREAK_CLOCK))
 
     delay = th[L.P_SUPPORT_DELAY_WEEKS]
-    ramp = th[L.P_RAMP_WEEKS]
+    inv_ramp = 1.0 / th[L.P_RAMP_WEEKS]
     withdraw = th[L.P_KURSK_POLICY] > 0.5
     guarantee_code = int(th[L.P_SECURITY_GUARANTEE] + 0.5)
     reliability = th[L.P_DELIVERY_RELIABILITY]
@@ -194,6 +194,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     noise_sd = th[L.P_ADVANCE_NOISE_SD]
     noise_shift = -0.5 * noise_sd * noise_sd
     exponent = th[L.P_ADVANCE_EXPONENT]
+    square = exponent == 2.0
     threshold = th[L.P_COLLAPSE_THRESHOLD]
     convexity = th[L.P_COLLAPSE_CONVEXITY]
     collapse_mult = th[L.P_COLLAPSE_MULTIPLIER]
@@ -327,6 +328,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     q_recruit = 0.0
     line_gain = 0.0
     reserve = 0.0
+    kursk_hold = 1.0
     reform_loss = 0.0
     strike_delta = 0.0
     standoff = 0.0
@@ -343,7 +345,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
         events[0, e] = 0
 
     for t in range(horizon):
-        g = min(1.0, max(0.0, (t - delay) / ramp)) if t >= delay else 0.0
+        g = min(1.0, (t - delay) * inv_ramp) if t >= delay else 0.0
         if g != g_prev:
             g_prev = g
             v = _surveillance(
@@ -374,6 +376,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
             )
             strike_delta = _lerp(sq, th, L.P_LONG_RANGE_STRIKE_INTENSITY, g) - strike_sq
             reserve = _lerp(sq, th, L.P_KURSK_RESERVE_SHARE, g)
+            kursk_hold = (sq[L.P_KURSK_RESERVE_SHARE] + k_off) / (reserve + k_off)
             standoff = _lerp(sq, th, L.P_EUROPEAN_STANDOFF_MUNITIONS, g)
             sustain = _lerp(sq, th, L.P_SUSTAINMENT_COMMITMENT, g)
             sanctions = _lerp(sq, th, L.P_SANCTIONS_COLLATERAL, g)
@@ -427,18 +430,15 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
                     collapse_week = t + 1
                     if outcome < 0:
                         outcome = L.OUT_COLLAPSE
-            log_r = math.log(max(ratio, 1e-9))
+            r = max(ratio, 1.0) if collapsed else max(ratio, 1e-9)
+            # r**exponent; the default exponent 2 needs no log
+            scale = r * r if square else math.exp(exponent * math.log(r))
+            expo = noise_sd * z + noise_shift
             if collapsed:
-                gain = (
-                    g0
-                    * collapse_mult
-                    * math.exp(exponent * max(log_r, 0.0) + noise_sd * z + noise_shift)
-                )
-            else:
-                expo = exponent * log_r + noise_sd * z + noise_shift
-                if ratio > threshold:
-                    expo += convexity * (ratio - threshold)
-                gain = g0 * math.exp(expo)
+                scale *= collapse_mult
+            elif ratio > threshold:
+                expo += convexity * (ratio - threshold)
+            gain = g0 * scale * math.exp(expo)
             gain = min(gain, max_gain)
         territory += gain
         trail += w_trail * (gain - trail)
@@ -487,7 +487,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
         if withdraw:
             kursk *= 1.0 - k_withdraw
         elif not ceasefire:
-            retake = k_rate * (sq[L.P_KURSK_RESERVE_SHARE] + k_off) / (reserve + k_off)
+            retake = k_rate * kursk_hold
             kursk *= 1.0 - min(retake, 1.0)
         if kursk < 5.0:
             kursk = 0.0

@@ -39,6 +39,7 @@ from levercast import __version__, model, stats
 REPORT_DIRNAME = "report"
 REPORT_FILENAME = "report.html"
 REQUIRED_FILES = ("summary.parquet", "bands.parquet")
+SWEEP_MANIFEST = "_sweep.json"
 DPI = 150
 
 # Grey levels (0 = black) of the fan bands, outermost first, and of the median line.
@@ -126,6 +127,8 @@ def load_run(results_dir: str | os.PathLike) -> RunData:
     folder = Path(results_dir)
     if not folder.is_dir():
         raise ReportError(f"results folder {folder} does not exist or is not a folder")
+    if (folder / SWEEP_MANIFEST).is_file():
+        return load_sweep_reference(folder)
     missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
     if missing:
         raise ReportError(
@@ -342,7 +345,8 @@ def _chart_outcomes(data: RunData, out: Path) -> Section:
         ax_bars.errorbar(
             100 * p,
             yi,
-            xerr=[[100 * (p - lo)], [100 * (hi - p)]],
+            # Wilson bounds of k = 0 or k = n can miss p by a rounding error
+            xerr=[[max(0.0, 100 * (p - lo))], [max(0.0, 100 * (hi - p))]],
             fmt="none",
             ecolor="black",
             elinewidth=1.4,
@@ -402,9 +406,333 @@ def _chart_kursk_manpower(data: RunData, out: Path) -> Section:
     )
 
 
+# ---------------------------------------------------------------------------- sweeps
+SWEEP_OUTCOMES = (
+    ("outcome_stable_front", "stable front"),
+    ("outcome_brest_litovsk", "Brest-Litovsk"),
+)
+TORNADO_PANELS = (("stable", "stable front"), ("brest_litovsk", "Brest-Litovsk"))
+KIND_NAMES = {
+    "grid": "grid",
+    "lhs": "Latin-hypercube",
+    "sobol": "Sobol' (Saltelli)",
+    "oat": "one-at-a-time",
+}
+
+
+def load_sweep_reference(folder: Path) -> RunData:
+    """A sweep folder read as a run: the reference cell (cell 0, the scenario as written).
+
+    The report's tables and built-in charts then describe the reference, and
+    :func:`_sweep_sections` adds the sweep's own charts.
+    """
+    from levercast import config, io
+
+    parts = {t: folder / t / "cell=0" / "part-0.parquet" for t in ("summary", "bands")}
+    missing = [str(p.relative_to(folder)) for p in parts.values() if not p.is_file()]
+    if missing:
+        raise ReportError(
+            f"sweep folder {folder} has no finished reference cell (missing "
+            + ", ".join(missing)
+            + "); finish it with `levercast sweep ... --resume`"
+        )
+    try:
+        summary = pd.read_parquet(parts["summary"])
+        bands = pd.read_parquet(parts["bands"])
+        meta = io.read_metadata(parts["summary"])
+        scenario = config.loads_scenario(
+            meta["scenario_toml"], path=f"<{parts['summary']} metadata>"
+        )
+    except Exception as exc:  # pyarrow, JSON, a missing key or a bad scenario
+        raise ReportError(f"cannot read the reference cell of sweep {folder}: {exc}") from exc
+    return RunData(folder, summary.set_index("metric"), bands, meta, scenario)
+
+
+def _unit(name: str) -> str:
+    param = model.PARAM_BY_NAME.get(name.split(".", 1)[-1])
+    return param.unit if param is not None else ""
+
+
+def _lever_label(name: str) -> str:
+    unit = _unit(name)
+    return f"{name} ({unit})" if unit else name
+
+
+def _compact(v: float) -> str:
+    """1.5M, 150k, 0.25: short tick labels (the unit is in the axis label)."""
+    if abs(v) >= 1e6:
+        return f"{v / 1e6:.4g}M"
+    if abs(v) >= 1e4:
+        return f"{v / 1e3:.4g}k"
+    return f"{v:.4g}"
+
+
+def _plain_axis(axis) -> None:
+    """Compact tick labels rather than an offset and a power of ten."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(nbins=6))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: _compact(v)))
+
+
+def _chart_sweep_levers(data: RunData, out: Path, design: dict, summary, cells) -> Section:
+    """P(stable front) and P(Brest-Litovsk) against each swept lever, every cell a point."""
+    kind = design["kind"]
+    names = [p.split(".", 1)[-1] for p in design["params"]]
+    n_rows = len(names)
+    fig, _ = _new_figure(9.0, 0.5 + 3.0 * n_rows, ncols=2)
+    fig.clear()  # the same Figure and canvas, with one row of panels per lever
+    grid_axes = fig.subplots(n_rows, 2, squeeze=False)
+    line_styles = ("-", "--", ":", "-.")
+    markers = ("o", "s", "^", "D", "v", "P")
+    for row, name in enumerate(names):
+        others = [o for o in names if o != name]
+        for col, (metric, label) in enumerate(SWEEP_OUTCOMES):
+            ax = grid_axes[row][col]
+            frame = cells.merge(summary[summary["metric"] == metric], on="cell")
+            if name not in frame.columns:
+                raise ReportError(f"{data.folder / 'cells.parquet'} has no column {name!r}")
+            x = frame[name]
+            numeric = pd.api.types.is_numeric_dtype(x)
+            if numeric:
+                xs = x.to_numpy(float)
+            else:
+                labels = sorted({str(v) for v in x})
+                xs = np.array([labels.index(str(v)) for v in x], dtype=float)
+                ax.set_xticks(range(len(labels)), labels)
+            p = frame["probability"].to_numpy(float)
+            # Wilson bounds of k = 0 or k = n can miss p by a rounding error
+            lo = np.minimum(frame["ci_low"].to_numpy(float), p)
+            hi = np.maximum(frame["ci_high"].to_numpy(float), p)
+            ref = (frame["cell"] == 0).to_numpy()
+            swept = ~ref
+            if kind == "grid" and swept.any():
+                groups = (
+                    frame[swept].groupby(others, sort=True, dropna=False)
+                    if others
+                    else [((), frame[swept])]
+                )
+                for g, (key, sub) in enumerate(groups):
+                    order = np.argsort(xs[sub.index], kind="stable")
+                    idx = sub.index.to_numpy()[order]
+                    key = key if isinstance(key, tuple) else (key,)
+                    glabel = ", ".join(f"{o} = {_num(v)}" for o, v in zip(others, key, strict=True))
+                    ax.plot(
+                        xs[idx],
+                        100 * p[idx],
+                        linestyle=line_styles[g % len(line_styles)],
+                        marker=markers[g % len(markers)],
+                        color="0.3",
+                        linewidth=1.0,
+                        markersize=4,
+                        label=glabel or "cells",
+                    )
+            ax.errorbar(
+                xs[swept],
+                100 * p[swept],
+                yerr=[100 * (p - lo)[swept], 100 * (hi - p)[swept]],
+                fmt="o" if kind != "grid" else "none",
+                color="0.35",
+                markersize=3.5,
+                elinewidth=0.8,
+                capsize=2,
+                label="cell, 95% Wilson interval" if kind != "grid" else None,
+            )
+            if ref.any():
+                r = int(np.flatnonzero(ref)[0])
+                ax.axhline(100 * p[r], color="0.45", linestyle=":", linewidth=1.0)
+                ax.errorbar(
+                    [xs[r]],
+                    [100 * p[r]],
+                    yerr=[[100 * (p[r] - lo[r])], [100 * (hi[r] - p[r])]],
+                    fmt="*",
+                    color="black",
+                    markersize=11,
+                    capsize=3,
+                    label="reference (cell 0, scenario as written)",
+                )
+            ax.set_ylim(bottom=0)
+            ax.set_xlabel(_lever_label(name))
+            ax.set_ylabel(f"P({label}) (%)")
+            ax.set_title(f"P({label}) against {name}", loc="left", fontsize="medium")
+            if numeric:
+                _plain_axis(ax.xaxis)
+            ax.grid(True, color="0.85", linewidth=0.6)
+            ax.set_axisbelow(True)
+            if col == 0 and (row == 0 or (kind == "grid" and others)):
+                ax.legend(loc="best", fontsize="x-small", framealpha=0.9)
+    n_cells = len(cells) - 1
+    if kind == "grid":
+        how = (
+            "Lines join the cells that share the values of the other swept levers "
+            "(line style and marker tell them apart)."
+            if len(names) > 1
+            else "The line joins the cells in order of the lever."
+        )
+    else:
+        how = (
+            "All swept levers vary together from cell to cell, so the spread at one value of "
+            "a lever reflects the others."
+        )
+    caption = (
+        f"{KIND_NAMES.get(kind, kind).capitalize()} sweep of {n_cells:,} cells, N = "
+        f"{data.n:,} trajectories each, all with seed {data.meta.get('seed', '?')} (common "
+        "random numbers). Each point is one cell's probability with its 95% Wilson interval "
+        "(Monte Carlo error only); the star is the reference (cell 0, the scenario as "
+        f"written) and the dotted line its probability. {how} The probability and "
+        "distribution tables above, and the charts before this one, describe the reference "
+        "cell."
+    )
+    return Section(
+        "Outcome probabilities across the sweep", _save(fig, out / "sweep_levers.png"), caption
+    )
+
+
+def _chart_tornado(data: RunData, out: Path, table: pd.DataFrame) -> Section:
+    """Paired differences from the reference at each lever's low and high end."""
+    fig, axes = _new_figure(9.5, 1.2 + 0.9 * len(table), ncols=2, sharey=True)
+    y = np.arange(len(table))[::-1].astype(float)
+    for ax, (o, label) in zip(axes, TORNADO_PANELS, strict=True):
+        for end, dy, grey, hatch in (("low", 0.19, "0.88", "///"), ("high", -0.19, "0.35", "")):
+            d = 100 * table[f"{o}_{end}_diff"].to_numpy(float)
+            lo = np.minimum(100 * table[f"{o}_{end}_diff_ci_low"].to_numpy(float), d)
+            hi = np.maximum(100 * table[f"{o}_{end}_diff_ci_high"].to_numpy(float), d)
+            ax.barh(
+                y + dy,
+                d,
+                height=0.36,
+                color=grey,
+                hatch=hatch,
+                edgecolor="black",
+                linewidth=0.7,
+                label=f"lever at the {end} end of its range",
+            )
+            ax.errorbar(
+                d,
+                y + dy,
+                xerr=[d - lo, hi - d],
+                fmt="none",
+                ecolor="black",
+                capsize=3,
+                elinewidth=1.0,
+            )
+        ax.axvline(0, color="black", linewidth=1.0)
+        ref = table[f"{o}_reference"].iloc[0] if len(table) else np.nan
+        ax.set_title(f"P({label}): reference {_pct(ref, 2)}", loc="left", fontsize="medium")
+        ax.grid(True, axis="x", color="0.85", linewidth=0.6)
+        ax.set_axisbelow(True)
+    labels = [
+        f"{r.parameter}\n{_num(r.low)} → {_num(r.high)} {_unit(r.parameter)}".rstrip()
+        + f"\n(reference {_num(r.reference_value)})"
+        for r in table.itertuples()
+    ]
+    axes[0].set_yticks(y, labels, fontsize="small")
+    fig.supxlabel(
+        "paired difference from the reference (percentage points), bars: 95% interval",
+        fontsize="medium",
+    )
+    axes[0].legend(loc="best", fontsize="x-small", framealpha=0.9)
+    caption = (
+        "One lever at a time: each lever is set to the low and then the high end of its "
+        "range, every other lever as the scenario writes it. Bars are the change in "
+        f"probability from the reference (percentage points), paired over the same {data.n:,} "
+        "trajectories (common random numbers), with 95% intervals. Levers are ranked by the "
+        "size of their swing (high minus low) in P(stable front). A one-at-a-time design "
+        "cannot show interactions: a lever that matters only together with another looks "
+        "inert here (see the Sobol' total-order indices)."
+    )
+    return Section("Tornado: one lever at a time", _save(fig, out / "tornado.png"), caption)
+
+
+def _chart_sobol(data: RunData, out: Path, indices: pd.DataFrame) -> Section:
+    """First- and total-order Sobol' indices per lever, with bootstrap intervals."""
+    ranges = indices.attrs.get("ranges", {})
+    params = list(dict.fromkeys(indices["parameter"]))
+    fig, axes = _new_figure(9.5, 4.6, ncols=2, sharey=True)
+    x = np.arange(len(params), dtype=float)
+    top = 1.05
+    bottom = 0.0
+    notes = []
+    for ax, (metric, label) in zip(axes, SWEEP_OUTCOMES, strict=True):
+        frame = indices[indices["metric"] == metric].set_index("parameter").loc[params]
+        for key, dx, grey, hatch, name in (
+            ("S1", -0.2, "0.88", "///", "first order S1 (alone)"),
+            ("ST", 0.2, "0.35", "", "total order ST (with interactions)"),
+        ):
+            v = frame[key].to_numpy(float)
+            conf = frame[f"{key}_conf"].to_numpy(float)
+            ax.bar(
+                x + dx,
+                v,
+                width=0.38,
+                color=grey,
+                hatch=hatch,
+                edgecolor="black",
+                linewidth=0.7,
+                label=name,
+            )
+            ax.errorbar(x + dx, v, yerr=conf, fmt="none", ecolor="black", capsize=3)
+            if np.isfinite(v + conf).any():
+                top = max(top, float(np.nanmax(v + conf)) + 0.05)
+                bottom = min(bottom, float(np.nanmin(v - conf)) - 0.05)
+        noise = float(frame["noise_share"].iloc[0])
+        notes.append(f"P({label}) {_pct(noise, 2) if np.isfinite(noise) else 'n/a'}")
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_title(f"P({label})", loc="left", fontsize="medium")
+        ticks = []
+        for p in params:
+            span = ranges.get(p)
+            rng = f"\n{_num(span[0])}–{_num(span[1])}" if span else ""
+            unit = _unit(p)
+            ticks.append(f"{p}{rng}" + (f"\n{unit}" if unit else ""))
+        ax.set_xticks(x, ticks, fontsize="x-small")
+        ax.grid(True, axis="y", color="0.85", linewidth=0.6)
+        ax.set_axisbelow(True)
+    axes[0].set_ylim(bottom, top)
+    axes[0].set_ylabel("Sobol' index (share of variance)")
+    axes[0].legend(loc="upper right", fontsize="x-small", framealpha=0.9)
+    caption = (
+        "Sobol' sensitivity indices of P(stable front) and P(Brest-Litovsk) over the swept "
+        "lever ranges (levers uniform on their ranges): the first-order index S1 is the share "
+        "of the variance across lever settings that a lever explains alone, the total-order "
+        "index ST the share it explains with all its interactions. Saltelli design with "
+        f"{indices.attrs.get('samples', '?')} base samples ({indices.attrs.get('cells', '?')} "
+        f"cells, N = {data.n:,} trajectories each); bars are 95% bootstrap intervals of the "
+        "design's sampling error, which are wide for few base samples (estimates can stray "
+        "below 0 or above 1). Monte Carlo noise of the cells, as a share of the variance "
+        f"across cells (an upper bound): {'; '.join(notes)}."
+    )
+    return Section("Sobol' sensitivity indices", _save(fig, out / "sobol_indices.png"), caption)
+
+
 def _sweep_sections(data: RunData, out: Path) -> list[Section]:
-    """Sweep, tornado and Sobol charts: only when sweep data sit in the folder (not yet)."""
-    return []
+    """Sweep charts when the folder is a sweep (has ``_sweep.json``): outcome probabilities
+    against each lever (grid, Latin hypercube, Sobol'), the tornado (one at a time) and the
+    Sobol' indices (Sobol')."""
+    import json
+
+    from levercast import analysis, sweep
+
+    path = data.folder / SWEEP_MANIFEST
+    if not path.is_file():
+        return []
+    try:
+        design = json.loads(path.read_text())["design"]
+        kind = design["kind"]
+        sections = []
+        if kind in ("grid", "lhs", "sobol"):
+            summary = sweep.read_table(data.folder, "summary")
+            cells = pd.read_parquet(data.folder / "cells.parquet")
+            sections.append(_chart_sweep_levers(data, out, design, summary, cells))
+        if kind == "oat":
+            sections.append(_chart_tornado(data, out, analysis.tornado(data.folder)))
+        if kind == "sobol":
+            metrics = [m for m, _ in SWEEP_OUTCOMES]
+            indices = analysis.sobol_indices(data.folder, metric=metrics)
+            sections.append(_chart_sobol(data, out, indices))
+    except (ValueError, KeyError, OSError) as exc:
+        raise ReportError(f"cannot chart the sweep in {data.folder}: {exc}") from exc
+    return sections
 
 
 SectionBuilder = Callable[[RunData, Path], "Section | list[Section]"]
