@@ -201,8 +201,8 @@ def sobol_analyze(
     Y : float64[N * (D + 2)] (or ``N * (2D + 2)`` with ``second_order``)
         Outputs in the order of SALib's sampler (the cells of a Sobol' design after cell 0).
     second_order : bool
-        Whether the design has the second-order blocks; the ``S2`` matrix and its
-        confidence are then in ``attrs["S2"]`` and ``attrs["S2_conf"]`` (D x D frames).
+        Whether the design has the second-order blocks; the second-order indices are then
+        in ``attrs["second_order"]``, a list of ``{parameter, other, S2, S2_conf}``.
     bootstrap : int
         Bootstrap resamples for the confidence half-widths ``S1_conf``, ``ST_conf``.
     seed : int
@@ -251,8 +251,16 @@ def sobol_analyze(
         frame[key] = np.asarray(si[key], dtype=np.float64)
     frame.attrs["warnings"] = sorted({str(w.message).strip() for w in caught})
     if second_order:
-        frame.attrs["S2"] = pd.DataFrame(si["S2"], index=names, columns=names)
-        frame.attrs["S2_conf"] = pd.DataFrame(si["S2_conf"], index=names, columns=names)
+        frame.attrs["second_order"] = [
+            {
+                "parameter": names[j],
+                "other": names[k],
+                "S2": float(si["S2"][j, k]),
+                "S2_conf": float(si["S2_conf"][j, k]),
+            }
+            for j in range(d)
+            for k in range(j + 1, d)
+        ]
     return frame
 
 
@@ -282,7 +290,9 @@ def sobol_indices(
     -------
     DataFrame
         ``metric, parameter, S1, S1_conf, ST, ST_conf, noise_share``: one row per metric and
-        lever, levers in the design's order.
+        lever, levers in the design's order. ``attrs`` holds ``samples``, ``cells``,
+        ``trajectories``, ``ranges``, SALib's ``warnings`` and, for a second-order design,
+        ``second_order`` (``{metric, parameter, other, S2, S2_conf}`` records).
 
     Notes
     -----
@@ -305,6 +315,7 @@ def sobol_indices(
     summary = read_table(sweep_dir, "summary")
     frames = []
     collected: list[str] = []
+    second_rows: list[dict] = []
     for m in _metrics(metric):
         rows = _metric_rows(summary, m, range(1, n_cells), sweep_dir)
         y = rows["probability"].to_numpy(np.float64)
@@ -314,6 +325,7 @@ def sobol_indices(
         out.insert(0, "metric", m)
         out["noise_share"] = float(np.mean(se**2)) / var if var > 0 else np.nan
         collected += [f"{m}: {w}" for w in out.attrs.get("warnings", [])]
+        second_rows += [dict(r, metric=m) for r in out.attrs.get("second_order", [])]
         frames.append(out)
     table = pd.concat(frames, ignore_index=True)[INDEX_COLUMNS]
     table.attrs = {
@@ -323,6 +335,8 @@ def sobol_indices(
         "ranges": {k: list(v) for k, v in spec["ranges"].items()},
         "warnings": collected,
     }
+    if second:
+        table.attrs["second_order"] = second_rows
     return table
 
 
@@ -384,6 +398,39 @@ def tornado(sweep_dir: str | os.PathLike) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     order = table["stable_swing"].abs().sort_values(ascending=False, kind="stable").index
     return table.loc[order].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- writing
+
+ANALYSIS_DIRNAME = "analysis"
+
+
+def write_analysis(sweep_dir: str | os.PathLike, tables: Mapping[str, pd.DataFrame]) -> list[Path]:
+    """Write ``tables`` as ``<sweep_dir>/analysis/<name>.parquet``, each atomically.
+
+    Every file carries the sweep's provenance (scenario hash, seed, N, design hash, versions)
+    and the table's ``attrs`` in its ``levercast`` metadata. Files of the same name are
+    replaced; others are left alone.
+    """
+    from levercast import io
+
+    sweep_dir = Path(sweep_dir)
+    manifest = read_manifest(sweep_dir)
+    base = {k: v for k, v in manifest.items() if k != "design"}
+    base["design_kind"] = manifest["design"]["kind"]
+    folder = sweep_dir / ANALYSIS_DIRNAME
+    folder.mkdir(exist_ok=True)
+    written = []
+    for name, frame in tables.items():
+        path = folder / f"{name}.parquet"
+        tmp = path.with_name(f".tmp-{path.name}")
+        plain = frame.copy()
+        plain.attrs = {}
+        meta = dict(base, table=name, attrs=json.loads(json.dumps(frame.attrs, default=str)))
+        io.write_table(plain, tmp, meta)
+        os.replace(tmp, path)
+        written.append(path)
+    return written
 
 
 # ----------------------------------------------------------------------------- discovery
@@ -450,4 +497,5 @@ __all__ = [
     "sobol_indices",
     "sobol_problem",
     "tornado",
+    "write_analysis",
 ]

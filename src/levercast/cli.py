@@ -69,7 +69,10 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar."
 
 def _fail(message: str, code: int = 1):
     err.print(
-        "[bold red]error:[/] " + escape(message), highlight=False, soft_wrap=True, emoji=False
+        "[bold red]error:[/] " + escape(message),
+        highlight=False,
+        soft_wrap=True,
+        emoji=False,
     )
     raise typer.Exit(code=code)
 
@@ -94,7 +97,10 @@ def main(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Show the version and exit.",
         ),
     ] = False,
 ):
@@ -227,7 +233,24 @@ def sweep(
         list[str] | None,
         typer.Option(
             "--range",
-            help="Range of a lever for --lhs: lever=low:high (repeatable).",
+            help="Range of a lever for --lhs or --design: lever=low:high (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    design_kind: Annotated[
+        str | None,
+        typer.Option(
+            "--design",
+            help="Design over the --range levers: sobol (Sobol' indices, N x (levers + 2) "
+            "cells) or oat (each lever to low and high alone, for a tornado).",
+            show_default=False,
+        ),
+    ] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            "--samples",
+            help="Base samples N of --design sobol (a power of 2).",
             show_default=False,
         ),
     ] = None,
@@ -269,7 +292,8 @@ def sweep(
     ] = None,
     quiet: QuietOpt = False,
 ):
-    """Run a scenario over a grid or Latin hypercube of levers with common random numbers."""
+    """Run a scenario over a grid, Latin hypercube, Sobol' or one-at-a-time design of levers
+    with common random numbers."""
     from levercast import report, simulate
     from levercast import sweep as sw
 
@@ -277,12 +301,25 @@ def sweep(
     horizon = scenario.horizon_weeks if horizon_weeks is None else horizon_weeks
     try:
         simulate.check_limits(trajectories, horizon)
-        if grid and lhs:
-            raise sw.SweepError("choose either --grid or --lhs, not both")
+        if sum((bool(grid), lhs is not None, design_kind is not None)) > 1:
+            raise sw.SweepError("choose one of --grid, --lhs or --design")
+        if samples is not None and design_kind != "sobol":
+            raise sw.SweepError("--samples goes with --design sobol")
         if grid:
             design = sw.grid_design(sw.parse_grid(grid))
         elif lhs is not None:
             design = sw.lhs_design(sw.parse_ranges(ranges or []), lhs, seed)
+        elif design_kind is not None:
+            from levercast import analysis
+
+            if design_kind == "sobol":
+                if samples is None:
+                    raise sw.SweepError("--design sobol needs --samples N (a power of 2)")
+                design = analysis.sobol_design(sw.parse_ranges(ranges or []), samples, seed)
+            elif design_kind == "oat":
+                design = analysis.oat_design(sw.parse_ranges(ranges or []))
+            else:
+                raise sw.SweepError(f"--design must be 'sobol' or 'oat', got {design_kind!r}")
         elif scenario.sweep:
             design = sw.design_from_table(scenario.sweep, seed)
         else:
@@ -317,15 +354,179 @@ def sweep(
     report.print_sweep(table, out, target, trajectories)
 
 
+@app.command()
+def analyze(
+    sweep_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="Sweep folder written by `levercast sweep --design sobol|oat`.",
+            show_default=False,
+        ),
+    ],
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            help="Summary metric for Sobol' indices (repeatable; default: every outcome).",
+            show_default=False,
+        ),
+    ] = None,
+    bootstrap: Annotated[
+        int,
+        typer.Option(
+            "--bootstrap",
+            help="Bootstrap resamples for the 95% intervals of Sobol' indices.",
+        ),
+    ] = 1000,
+    prim_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--prim",
+            help="Also find PRIM boxes in a run's trajectories.parquet "
+            "(levercast run ... --keep-trajectories K).",
+            show_default=False,
+        ),
+    ] = None,
+    outcome: Annotated[
+        str,
+        typer.Option("--outcome", help="Outcome the PRIM boxes isolate (with --prim)."),
+    ] = "brest_litovsk",
+    seed: Annotated[
+        int,
+        typer.Option("--seed", "-s", help="Seed of the bootstrap (same seed, same result)."),
+    ] = 0,
+):
+    """Sobol' indices (sobol sweep) or tornado (oat sweep), and PRIM boxes; writes
+    SWEEP/analysis/*.parquet."""
+    from levercast import analysis
+
+    try:
+        kind = analysis.read_manifest(sweep_dir)["design"]["kind"]
+        if kind not in ("sobol", "oat") and prim_path is None:
+            raise analysis.AnalysisError(
+                f"{sweep_dir} holds a {kind!r} sweep: analyze needs one run with "
+                "--design sobol or --design oat (or --prim RUN/trajectories.parquet)"
+            )
+        tables = {}
+        if kind == "sobol":
+            tables["sobol"] = analysis.sobol_indices(
+                sweep_dir, metric or None, bootstrap=bootstrap, seed=seed
+            )
+            _print_sobol(tables["sobol"])
+        elif kind == "oat":
+            tables["tornado"] = analysis.tornado(sweep_dir)
+            _print_tornado(tables["tornado"])
+        if prim_path is not None:
+            found = analysis.discover(prim_path, outcome)
+            tables["prim_trajectory"] = found.trajectory()
+            tables["prim_box"] = found.box_table()
+            _print_prim(found, outcome)
+        analysis.write_analysis(sweep_dir, tables)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+    out.print(f"Analysis written to {Path(sweep_dir) / 'analysis'}/")
+
+
+def _print_sobol(table) -> None:
+    t = Table(
+        title=f"Sobol' indices over {table.attrs['cells']:,} cells "
+        f"({table.attrs['samples']} base samples, {table.attrs['trajectories']:,} trajectories "
+        "each); ± 95% bootstrap half-width",
+        title_justify="left",
+    )
+    for c in (
+        "metric",
+        "lever",
+        "S1 (alone)",
+        "ST (with interactions)",
+        "MC noise share",
+    ):
+        t.add_column(c, justify="left" if c in ("metric", "lever") else "right")
+    for r in table.itertuples():
+        t.add_row(
+            r.metric,
+            r.parameter,
+            f"{r.S1:.3f} ± {r.S1_conf:.3f}",
+            f"{r.ST:.3f} ± {r.ST_conf:.3f}",
+            f"{100 * r.noise_share:.2f}%",
+        )
+    out.print(t)
+    for w in table.attrs.get("warnings", []):
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+
+
+def _print_tornado(table) -> None:
+    t = Table(
+        title="One lever at a time, ranked by the swing of P(stable front); differences "
+        "paired with the reference, in percentage points [95% CI]",
+        title_justify="left",
+    )
+    for c in (
+        "lever",
+        "low -> high",
+        "P(stable) low",
+        "P(stable) high",
+        "swing",
+        "P(B-L) high",
+    ):
+        t.add_column(c, justify="left" if c == "lever" else "right")
+
+    def diff(r, o, end):
+        d = getattr(r, f"{o}_{end}_diff")
+        lo, hi = (
+            getattr(r, f"{o}_{end}_diff_ci_low"),
+            getattr(r, f"{o}_{end}_diff_ci_high"),
+        )
+        return f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
+
+    for r in table.itertuples():
+        t.add_row(
+            r.parameter,
+            f"{r.low:,.6g} -> {r.high:,.6g} {r.unit}",
+            diff(r, "stable", "low"),
+            diff(r, "stable", "high"),
+            f"{100 * r.stable_swing:+.2f}",
+            diff(r, "brest_litovsk", "high"),
+        )
+    out.print(t)
+
+
+def _print_prim(found, outcome: str) -> None:
+    box = found.box
+    out.print(
+        f"PRIM box for {outcome}: coverage {box.coverage:.1%}, density {box.density:.1%} "
+        f"(overall {found.boxes[0].density:.1%}), mass {box.mass:.1%}; "
+        f"box {found.chosen} of a {len(found.boxes)}-step peeling trajectory, pasted"
+    )
+    t = Table(title="Restricted uncertainties", title_justify="left")
+    for c in ("dimension", "kept", "data range", "density without", "coverage without"):
+        t.add_column(c, justify="left" if c in ("dimension", "kept") else "right")
+    for r in found.box_table().itertuples():
+        kept = r.categories or f"{r.low:.4g} to {r.high:.4g}"
+        span = "" if r.categories else f"{r.data_low:.4g} to {r.data_high:.4g}"
+        t.add_row(
+            r.dimension,
+            kept,
+            span,
+            f"{r.density_without:.1%}",
+            f"{r.coverage_without:.1%}",
+        )
+    out.print(t)
+
+
 @app.command("report")
 def report_command(
     results: Annotated[
-        Path, typer.Argument(help="Results folder written by `levercast run`.", show_default=False)
+        Path,
+        typer.Argument(help="Results folder written by `levercast run`.", show_default=False),
     ],
     out_dir: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Report folder [default: RESULTS/report].", show_default=False
+            "--out",
+            "-o",
+            help="Report folder [default: RESULTS/report].",
+            show_default=False,
         ),
     ] = None,
 ):
@@ -342,7 +543,8 @@ def report_command(
 @app.command("score")
 def score_command(
     results_dir: Annotated[
-        Path, typer.Argument(help="Results folder written by `levercast run`.", show_default=False)
+        Path,
+        typer.Argument(help="Results folder of `levercast run` or `levercast sweep`.", show_default=False),
     ],
     observed: Annotated[
         Path,
@@ -363,7 +565,10 @@ def score_command(
     out_file: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Also write the scores to this Parquet file.", show_default=False
+            "--out",
+            "-o",
+            help="Also write the scores to this Parquet file.",
+            show_default=False,
         ),
     ] = None,
 ):

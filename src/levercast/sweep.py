@@ -48,7 +48,7 @@ class SweepError(ValueError):
 class Design:
     """The cells of a sweep. ``cells[0]`` is always ``{}`` (the scenario as written)."""
 
-    kind: str  # "grid", "lhs", "sobol" or "reference"
+    kind: str  # "grid", "lhs", "sobol" or "oat"
     params: tuple[str, ...]
     cells: tuple[dict, ...]
     spec: dict  # what the user asked for, for the manifest
