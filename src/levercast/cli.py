@@ -518,7 +518,9 @@ def _print_prim(found, outcome: str) -> None:
 def report_command(
     results: Annotated[
         Path,
-        typer.Argument(help="Results folder written by `levercast run`.", show_default=False),
+        typer.Argument(
+            help="Results folder of `levercast run` or `levercast sweep`.", show_default=False
+        ),
     ],
     out_dir: Annotated[
         Path | None,
@@ -544,7 +546,7 @@ def report_command(
 def score_command(
     results_dir: Annotated[
         Path,
-        typer.Argument(help="Results folder of `levercast run` or `levercast sweep`.", show_default=False),
+        typer.Argument(help="Results folder written by `levercast run`.", show_default=False),
     ],
     observed: Annotated[
         Path,
