@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from levercast import __version__
 
@@ -177,7 +176,7 @@ def calibrate(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
 ):
     """Compare the simulated start of a scenario with the dated facts of CALIBRATION.md."""
-    from levercast import calibration
+    from levercast import calibration, report
 
     scenario = _load(config)
     try:
@@ -187,12 +186,9 @@ def calibrate(
     if markdown:
         out.print(calibration.to_markdown(table), highlight=False, soft_wrap=True)
     else:
-        rt = Table(title=f"Calibration of {scenario.name} ({trajectories:,} trajectories)")
-        for col in table.columns:
-            rt.add_column(col)
-        for _, row in table.iterrows():
-            rt.add_row(*[str(v) for v in row])
-        out.print(rt)
+        report.print_frame(
+            table, out, f"Calibration of {scenario.name} ({trajectories:,} trajectories)"
+        )
     if not table["within"].all():
         raise typer.Exit(code=2)
 
@@ -398,7 +394,7 @@ def analyze(
 ):
     """Sobol' indices (sobol sweep) or tornado (oat sweep), and PRIM boxes; writes
     SWEEP/analysis/*.parquet."""
-    from levercast import analysis
+    from levercast import analysis, report
 
     try:
         kind = analysis.read_manifest(sweep_dir)["design"]["kind"]
@@ -412,106 +408,19 @@ def analyze(
             tables["sobol"] = analysis.sobol_indices(
                 sweep_dir, metric or None, bootstrap=bootstrap, seed=seed
             )
-            _print_sobol(tables["sobol"])
+            report.print_sobol(tables["sobol"], out, err)
         elif kind == "oat":
             tables["tornado"] = analysis.tornado(sweep_dir)
-            _print_tornado(tables["tornado"])
+            report.print_tornado(tables["tornado"], out)
         if prim_path is not None:
             found = analysis.discover(prim_path, outcome)
             tables["prim_trajectory"] = found.trajectory()
             tables["prim_box"] = found.box_table()
-            _print_prim(found, outcome)
+            report.print_prim(found, outcome, out)
         analysis.write_analysis(sweep_dir, tables)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
     out.print(f"Analysis written to {Path(sweep_dir) / 'analysis'}/")
-
-
-def _print_sobol(table) -> None:
-    t = Table(
-        title=f"Sobol' indices over {table.attrs['cells']:,} cells "
-        f"({table.attrs['samples']} base samples, {table.attrs['trajectories']:,} trajectories "
-        "each); ± 95% bootstrap half-width",
-        title_justify="left",
-    )
-    for c in (
-        "metric",
-        "lever",
-        "S1 (alone)",
-        "ST (with interactions)",
-        "MC noise share",
-    ):
-        t.add_column(c, justify="left" if c in ("metric", "lever") else "right")
-    for r in table.itertuples():
-        t.add_row(
-            r.metric,
-            r.parameter,
-            f"{r.S1:.3f} ± {r.S1_conf:.3f}",
-            f"{r.ST:.3f} ± {r.ST_conf:.3f}",
-            f"{100 * r.noise_share:.2f}%",
-        )
-    out.print(t)
-    for w in table.attrs.get("warnings", []):
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
-
-
-def _print_tornado(table) -> None:
-    t = Table(
-        title="One lever at a time, ranked by the swing of P(stable front); differences "
-        "paired with the reference, in percentage points [95% CI]",
-        title_justify="left",
-    )
-    for c in (
-        "lever",
-        "low -> high",
-        "P(stable) low",
-        "P(stable) high",
-        "swing",
-        "P(B-L) high",
-    ):
-        t.add_column(c, justify="left" if c == "lever" else "right")
-
-    def diff(r, o, end):
-        d = getattr(r, f"{o}_{end}_diff")
-        lo, hi = (
-            getattr(r, f"{o}_{end}_diff_ci_low"),
-            getattr(r, f"{o}_{end}_diff_ci_high"),
-        )
-        return f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
-
-    for r in table.itertuples():
-        t.add_row(
-            r.parameter,
-            f"{r.low:,.6g} -> {r.high:,.6g} {r.unit}",
-            diff(r, "stable", "low"),
-            diff(r, "stable", "high"),
-            f"{100 * r.stable_swing:+.2f}",
-            diff(r, "brest_litovsk", "high"),
-        )
-    out.print(t)
-
-
-def _print_prim(found, outcome: str) -> None:
-    box = found.box
-    out.print(
-        f"PRIM box for {outcome}: coverage {box.coverage:.1%}, density {box.density:.1%} "
-        f"(overall {found.boxes[0].density:.1%}), mass {box.mass:.1%}; "
-        f"box {found.chosen} of a {len(found.boxes)}-step peeling trajectory, pasted"
-    )
-    t = Table(title="Restricted uncertainties", title_justify="left")
-    for c in ("dimension", "kept", "data range", "density without", "coverage without"):
-        t.add_column(c, justify="left" if c in ("dimension", "kept") else "right")
-    for r in found.box_table().itertuples():
-        kept = r.categories or f"{r.low:.4g} to {r.high:.4g}"
-        span = "" if r.categories else f"{r.data_low:.4g} to {r.data_high:.4g}"
-        t.add_row(
-            r.dimension,
-            kept,
-            span,
-            f"{r.density_without:.1%}",
-            f"{r.coverage_without:.1%}",
-        )
-    out.print(t)
 
 
 @app.command("report")

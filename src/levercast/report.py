@@ -192,3 +192,103 @@ def print_sweep(table, console: Console, folder, n: int) -> None:
         )
     console.print(t)
     console.print(f"Sweep written to {folder}/")
+
+
+def print_sobol(table, console: Console, err: Console) -> None:
+    """Print Sobol' indices with their bootstrap half-widths."""
+    t = Table(
+        title=f"Sobol' indices over {table.attrs['cells']:,} cells "
+        f"({table.attrs['samples']} base samples, {table.attrs['trajectories']:,} trajectories "
+        "each); ± 95% bootstrap half-width",
+        title_justify="left",
+    )
+    for c in (
+        "metric",
+        "lever",
+        "S1 (alone)",
+        "ST (with interactions)",
+        "MC noise share",
+    ):
+        t.add_column(c, justify="left" if c in ("metric", "lever") else "right")
+    for r in table.itertuples():
+        t.add_row(
+            r.metric,
+            r.parameter,
+            f"{r.S1:.3f} ± {r.S1_conf:.3f}",
+            f"{r.ST:.3f} ± {r.ST_conf:.3f}",
+            f"{100 * r.noise_share:.2f}%",
+        )
+    console.print(t)
+    for w in table.attrs.get("warnings", []):
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+
+
+def print_tornado(table, console: Console) -> None:
+    """Print the one-at-a-time swings, ranked."""
+    t = Table(
+        title="One lever at a time, ranked by the swing of P(stable front); differences "
+        "paired with the reference, in percentage points [95% CI]",
+        title_justify="left",
+    )
+    for c in (
+        "lever",
+        "low -> high",
+        "P(stable) low",
+        "P(stable) high",
+        "swing",
+        "P(B-L) high",
+    ):
+        t.add_column(c, justify="left" if c == "lever" else "right")
+
+    def diff(r, o, end):
+        d = getattr(r, f"{o}_{end}_diff")
+        lo, hi = (
+            getattr(r, f"{o}_{end}_diff_ci_low"),
+            getattr(r, f"{o}_{end}_diff_ci_high"),
+        )
+        return f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
+
+    for r in table.itertuples():
+        t.add_row(
+            r.parameter,
+            f"{r.low:,.6g} -> {r.high:,.6g} {r.unit}",
+            diff(r, "stable", "low"),
+            diff(r, "stable", "high"),
+            f"{100 * r.stable_swing:+.2f}",
+            diff(r, "brest_litovsk", "high"),
+        )
+    console.print(t)
+
+
+def print_prim(found, outcome: str, console: Console) -> None:
+    """Print the chosen PRIM box and its restricted dimensions."""
+    box = found.box
+    console.print(
+        f"PRIM box for {outcome}: coverage {box.coverage:.1%}, density {box.density:.1%} "
+        f"(overall {found.boxes[0].density:.1%}), mass {box.mass:.1%}; "
+        f"box {found.chosen} of a {len(found.boxes)}-step peeling trajectory, pasted"
+    )
+    t = Table(title="Restricted uncertainties", title_justify="left")
+    for c in ("dimension", "kept", "data range", "density without", "coverage without"):
+        t.add_column(c, justify="left" if c in ("dimension", "kept") else "right")
+    for r in found.box_table().itertuples():
+        kept = r.categories or f"{r.low:.4g} to {r.high:.4g}"
+        span = "" if r.categories else f"{r.data_low:.4g} to {r.data_high:.4g}"
+        t.add_row(
+            r.dimension,
+            kept,
+            span,
+            f"{r.density_without:.1%}",
+            f"{r.coverage_without:.1%}",
+        )
+    console.print(t)
+
+
+def print_frame(frame, console: Console, title: str) -> None:
+    """Print a small DataFrame as a table."""
+    t = Table(title=title, title_justify="left")
+    for col in frame.columns:
+        t.add_column(str(col))
+    for row in frame.itertuples(index=False):
+        t.add_row(*[str(v) for v in row])
+    console.print(t)
