@@ -76,6 +76,18 @@ def _fail(message: str, code: int = 1):
     raise typer.Exit(code=code)
 
 
+def _check_limits(trajectories: int, horizon: int) -> None:
+    from levercast import simulate
+
+    if not 1 <= trajectories <= simulate.MAX_TRAJECTORIES:
+        _fail(
+            f"--trajectories/-n must be between 1 and {simulate.MAX_TRAJECTORIES:,}, "
+            f"got {trajectories:,}"
+        )
+    if not 1 <= horizon <= simulate.MAX_HORIZON_WEEKS:
+        _fail(f"--horizon-weeks must be between 1 and {simulate.MAX_HORIZON_WEEKS}, got {horizon}")
+
+
 def _load(config: Path):
     from levercast.config import ConfigError, load_scenario
 
@@ -123,18 +135,17 @@ def run(
 
     scenario = _load(config)
     horizon = scenario.horizon_weeks if horizon_weeks is None else horizon_weeks
-    try:
-        simulate.check_limits(trajectories, horizon)
-    except ValueError as exc:
-        _fail(str(exc))
+    _check_limits(trajectories, horizon)
     if keep_trajectories < 0 or keep_trajectories > min(trajectories, simulate.MAX_KEEP):
         _fail(
             f"--keep-trajectories must be between 0 and "
             f"{min(trajectories, simulate.MAX_KEEP):,}, got {keep_trajectories:,}"
         )
     target = out_dir or Path("results") / f"{scenario.name}-seed{seed}-n{trajectories}"
-    if target.exists() and not force:
-        _fail(f"{target} already exists; pass --force to replace it or --out to choose another")
+    try:
+        io.check_target(target, force)
+    except OSError as exc:
+        _fail(str(exc))
     try:
         with report.progress_bar(
             trajectories, enabled=not quiet and trajectories >= 200_000, console=err
@@ -176,12 +187,12 @@ def calibrate(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
 ):
     """Compare the simulated start of a scenario with the dated facts of CALIBRATION.md."""
-    from levercast import calibration, report
+    from levercast import calibration, report, simulate
 
     scenario = _load(config)
     try:
         table = calibration.table(scenario, trajectories, seed)
-    except ValueError as exc:
+    except (ValueError, simulate.SimulationError) as exc:
         _fail(str(exc))
     if markdown:
         out.print(calibration.to_markdown(table), highlight=False, soft_wrap=True)
@@ -295,8 +306,8 @@ def sweep(
 
     scenario = _load(config)
     horizon = scenario.horizon_weeks if horizon_weeks is None else horizon_weeks
+    _check_limits(trajectories, horizon)
     try:
-        simulate.check_limits(trajectories, horizon)
         if sum((bool(grid), lhs is not None, design_kind is not None)) > 1:
             raise sw.SweepError("choose one of --grid, --lhs or --design")
         if samples is not None and design_kind != "sobol":
@@ -342,7 +353,7 @@ def sweep(
                 workers=workers,
                 progress=tick,
             )
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, simulate.SimulationError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         err.print("interrupted: finished cells are kept; rerun with --resume")

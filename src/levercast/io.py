@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,6 +64,40 @@ def read_metadata(path: str | os.PathLike) -> dict:
     return json.loads(schema.metadata[METADATA_KEY])
 
 
+def check_target(final: Path, force: bool = False) -> None:
+    """Raise, before any work, if results cannot or must not be written to ``final``.
+
+    ``force`` replaces an existing results folder (one holding ``summary.parquet``) or an empty
+    folder, never a file or a folder of something else.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``final`` exists and ``force`` is false, or it is not a results folder.
+    NotADirectoryError
+        If a parent of ``final`` is a file.
+    """
+    final = Path(final)
+    for parent in final.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(
+                    f"cannot write results to {final}: {parent} is a file, not a folder"
+                )
+            break
+    if not (final.exists() or final.is_symlink()):
+        return
+    if not force:
+        raise OutputExistsError(
+            f"{final} already exists; pass --force to replace it or --out to choose another"
+        )
+    if not final.is_dir() or (any(final.iterdir()) and not (final / "summary.parquet").is_file()):
+        raise OutputExistsError(
+            f"{final} is not a levercast results folder; --force replaces only those "
+            "(choose another --out)"
+        )
+
+
 @contextmanager
 def atomic_dir(final: Path, force: bool = False):
     """Yield a temporary folder that becomes ``final`` when the block ends without error.
@@ -71,25 +105,26 @@ def atomic_dir(final: Path, force: bool = False):
     Raises
     ------
     OutputExistsError
-        If ``final`` exists and ``force`` is false (checked before any work).
+        If ``final`` exists and ``force`` is false (checked before any work), or ``final`` is
+        not a results folder.
     """
     final = Path(final)
-    if final.exists() and not force:
-        raise OutputExistsError(f"{final} already exists; pass --force to replace it")
+    check_target(final, force)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{final.name}-", dir=final.parent))
-    # mkdtemp makes the folder 0o700; give it the mode a plain mkdir would (user's umask).
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
+    # A random name (64 bits), made inside the try: a Ctrl-C at any moment after the folder
+    # exists removes it. os.mkdir applies the user's umask, as for any folder they make
+    # (no os.umask() round trip, which briefly sets the umask of every thread to 0).
+    tmp = final.parent / f"{PARTIAL_PREFIX}{final.name}-{secrets.token_hex(8)}"
     try:
+        os.mkdir(tmp)
         yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as exc:
+        if not (isinstance(exc, FileExistsError) and os.fspath(exc.filename) == os.fspath(tmp)):
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     if final.exists():
-        trash = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}old-", dir=final.parent))
-        os.rename(final, trash / "old")
+        trash = final.parent / f"{PARTIAL_PREFIX}old-{secrets.token_hex(8)}"
+        os.rename(final, trash)
         os.rename(tmp, final)
         shutil.rmtree(trash, ignore_errors=True)
     else:

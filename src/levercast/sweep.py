@@ -235,8 +235,12 @@ def cell_done(root: Path, cell: int) -> bool:
 def _atomic_write(frame: pd.DataFrame, path: Path, meta: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}")
-    io.write_table(frame, tmp, meta)
-    os.replace(tmp, path)
+    try:
+        io.write_table(frame, tmp, meta)
+        os.replace(tmp, path)
+    except BaseException:  # Ctrl-C or an error mid-write: no partial file is left
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def compute_cell(
@@ -367,6 +371,11 @@ def _prepare_folder(out_dir: Path, meta: dict, resume: bool, force: bool) -> Non
         if not force:
             raise SweepError(
                 f"{out_dir} already exists; pass --resume to continue it or --force to replace it"
+            )
+        if not path.is_file():
+            raise SweepError(
+                f"{out_dir} is not a levercast sweep folder (no {MANIFEST}); --force replaces "
+                "only those (choose another --out)"
             )
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
