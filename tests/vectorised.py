@@ -1,0 +1,729 @@
+"""The levercast model as vectorised NumPy over a chunk of trajectories.
+
+A second, independent implementation of ``levercast._kernels``: every array has one entry
+per trajectory of the chunk (shape ``(n,)``) and the weeks run in a Python loop. It serves
+two purposes:
+
+- an oracle for the kernel: it draws the same counter-based random numbers (the SplitMix64
+  finaliser on ``uint64`` arrays, Acklam's inverse normal CDF on ``float64`` arrays) and the
+  same parameters (every distribution vectorised, the beta's Marsaglia-Tsang rejection loop
+  included), so trajectory ``i`` of a run here is trajectory ``i`` of the kernel;
+- the NumPy baseline of the benchmarks (``benchmarks/bench_kernel.py``): what the model costs
+  written the obvious fast way without a compiler.
+
+Nothing is imported from ``levercast._rng`` or ``levercast._kernels``. The weekly equations
+follow the kernel's order of operations, so a trajectory agrees with the kernel's to a few ulp
+(NumPy's SIMD ``exp`` and ``log`` may differ from the C library's in the last bit), and its
+outcome is the same unless a comparison lands within those ulp of a threshold. Branches are
+``np.where`` masks; the lever terms are recomputed only in weeks where the ramp moves, and
+the talks hazard is evaluated only for trajectories whose talks have not opened, as in the
+kernel.
+
+A trajectory whose state turns non-finite is flagged in ``status`` but not stopped (the kernel
+stops it); :func:`levercast.simulate.run` refuses such runs, so their records never matter.
+"""
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from levercast import _layout as L
+
+WEEKS_PER_YEAR = 52.0
+FIXED_POINT = 1024.0
+MASK64 = (1 << 64) - 1
+
+# ----------------------------------------------------------------------------- random numbers
+
+GOLDEN = 0x9E3779B97F4A7C15
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+K_TRAJ = 0xD1B54A32D192ED03
+K_STREAM = 0x8CB92BA72F3D8DD7
+_TWO_M52 = 2.0**-52
+
+
+def mix64(z):
+    """SplitMix64 finaliser of every element of the ``uint64`` array ``z`` (wraps mod 2**64)."""
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def _u64(x):
+    """A Python int as a one-element ``uint64`` array (array arithmetic wraps without warning)."""
+    return np.array([x & MASK64], dtype=np.uint64)
+
+
+def stream_keys(seed, trajectories, stream):
+    """Keys of stream ``stream`` for the ``uint64`` array of trajectory indices."""
+    k = mix64(_u64(seed * GOLDEN + K_STREAM))
+    k = mix64(k ^ (trajectories * np.uint64(K_TRAJ)))
+    return mix64(k + _u64(stream * GOLDEN + K_TRAJ))
+
+
+def uniform(keys, counter):
+    """Uniform draws on (0, 1): draw ``counter`` (an int) of each stream in ``keys``.
+
+    The top 52 bits of the hash, centred in their cell, so the largest draw is 1 - 2**-53.
+    """
+    x = mix64(keys + _u64((counter + 1) * GOLDEN))
+    return ((x >> np.uint64(12)).astype(np.float64) + 0.5) * _TWO_M52
+
+
+_A = (
+    -3.969683028665376e01,
+    2.209460984245205e02,
+    -2.759285104469687e02,
+    1.383577518672690e02,
+    -3.066479806614716e01,
+    2.506628277459239e00,
+)
+_B = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01)
+_B5 = -1.328068155288572e01
+_C = (
+    -7.784894002430293e-03,
+    -3.223964580411365e-01,
+    -2.400758277161838e00,
+    -2.549732539343734e00,
+    4.374664141464968e00,
+    2.938163982698783e00,
+)
+_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
+_P_LOW = 0.02425
+
+
+def _tail(q):
+    num = ((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5]
+    den = (((_D[0] * q + _D[1]) * q + _D[2]) * q + _D[3]) * q + 1.0
+    return num / den
+
+
+def ndtri(p):
+    """Inverse standard normal CDF (Acklam) of the ``float64`` array ``p`` in (0, 1)."""
+    q = p - 0.5
+    r = q * q
+    num = (((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q
+    den = ((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B5) * r + 1.0
+    out = num / den
+    low = p < _P_LOW
+    if low.any():
+        out[low] = _tail(np.sqrt(-2.0 * np.log(p[low])))
+    high = p > 1.0 - _P_LOW
+    if high.any():
+        out[high] = -_tail(np.sqrt(-2.0 * np.log(1.0 - p[high])))
+    return out
+
+
+def normal(keys, counter):
+    """Standard normal draws: draw ``counter`` of each stream in ``keys``."""
+    return ndtri(uniform(keys, counter))
+
+
+def _ndtr(x):
+    return 0.5 * math.erfc(-x * 0.7071067811865476)
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+def gamma(alpha, keys, base, budget):
+    """Gamma(alpha, 1) draws by Marsaglia-Tsang from counters ``base .. base + budget - 1``.
+
+    The rejection loop runs on the trajectories still waiting for an accepted draw; each
+    attempt spends two counters (a normal, then a uniform), as in the kernel.
+    """
+    n = keys.shape[0]
+    boost = np.ones(n)
+    off = 0
+    if alpha < 1.0:
+        boost = uniform(keys, base) ** (1.0 / alpha)
+        alpha += 1.0
+        off = 1
+    d = alpha - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    out = alpha * boost  # practically never kept: every draw of the budget rejected
+    waiting = np.arange(n)
+    while off < budget - 1 and waiting.size:
+        k = keys[waiting]
+        z = normal(k, base + off)
+        u = uniform(k, base + off + 1)
+        off += 2
+        v = 1.0 + c * z
+        positive = v > 0.0
+        v = v * v * v
+        v_safe = np.where(positive, v, 1.0)
+        accept = positive & (np.log(u) < 0.5 * z * z + d - d * v_safe + d * np.log(v_safe))
+        done = waiting[accept]
+        out[done] = d * v[accept] * boost[done]
+        waiting = waiting[~accept]
+    return out
+
+
+def sample_param(row, keys, index):
+    """Draws of parameter ``index`` for every stream in ``keys`` (a scalar when fixed)."""
+    code = int(row[L.ROW_CODE])
+    a, b = float(row[L.ROW_A]), float(row[L.ROW_B])
+    lo, hi = float(row[L.ROW_LO]), float(row[L.ROW_HI])
+    base = index * L.DRAWS_PER_PARAM
+    if code == L.DIST_FIXED:
+        return np.float64(a)
+    u = uniform(keys, base)
+    if code == L.DIST_UNIFORM:
+        return a + u * (b - a)
+    if code in (L.DIST_NORMAL, L.DIST_LOGNORMAL):
+        if code == L.DIST_LOGNORMAL:
+            zlo = (math.log(lo) - a) / b if lo > 0.0 else -math.inf
+            zhi = (math.log(hi) - a) / b if hi < math.inf else math.inf
+        else:
+            zlo = (lo - a) / b
+            zhi = (hi - a) / b
+        plo = _ndtr(zlo)
+        phi = _ndtr(zhi)
+        x = a + b * ndtri(plo + u * (phi - plo))
+        if code == L.DIST_LOGNORMAL:
+            x = np.exp(x)
+        return np.minimum(np.maximum(x, lo), hi)
+    if code == L.DIST_BETA:
+        half = L.DRAWS_PER_PARAM // 2
+        ga = gamma(a, keys, base, half)
+        gb = gamma(b, keys, base + half, half)
+        return lo + (hi - lo) * ga / (ga + gb)
+    if code == L.DIST_TRIANGULAR:
+        mode = float(row[L.ROW_C])
+        cut = (mode - a) / (b - a)
+        left = a + np.sqrt(u * (b - a) * (mode - a))
+        right = b - np.sqrt((1.0 - u) * (b - a) * (b - mode))
+        return np.where(u < cut, left, right)
+    if code == L.DIST_BERNOULLI:
+        return np.where(u < a, 1.0, 0.0)
+    if code == L.DIST_DISCRETE:
+        k = int(row[L.ROW_K])
+        out = np.full(u.shape, float(row[L.ROW_VALUES + k - 1]))
+        for j in range(k - 1, -1, -1):  # the first j with u <= cw_j wins
+            out = np.where(u <= row[L.ROW_CUMW + j], row[L.ROW_VALUES + j], out)
+        return out
+    raise ValueError(f"unknown distribution code {code}")
+
+
+def sample_params(rows, seed, trajectories):
+    """Parameters of the trajectories: a list in registry order of scalars (fixed) or arrays."""
+    keys = stream_keys(seed, trajectories, L.STREAM_PARAMS)
+    return [sample_param(rows[i], keys, i) for i in range(rows.shape[0])]
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+def _surveillance(th, interceptors, sensors, ew):
+    drones = np.maximum(th[L.P_RECON_DRONES_PER_DAY], 1.0)
+    cue = th[L.P_SENSOR_CUE_FLOOR] + (1.0 - th[L.P_SENSOR_CUE_FLOOR]) * sensors
+    downed = 1.0 - np.exp(-interceptors * th[L.P_INTERCEPTOR_KILL_PROB] * cue / drones)
+    coverage = np.minimum(1.0, th[L.P_COVERAGE_MAX] * th[L.P_DRONE_EFFECTIVENESS]) * (1.0 - downed)
+    return coverage * (1.0 - th[L.P_EW_EFFECT_MAX] * ew)
+
+
+def _guarantee(th, code, standoff, us_now):
+    base = np.where(
+        code == L.GUARANTEE_NONE,
+        0.0,
+        np.where(
+            code == L.GUARANTEE_COALITION,
+            th[L.P_GUARANTEE_COALITION],
+            np.where(
+                (code == L.GUARANTEE_NATO) & (th[L.P_NATO_ACCESSION] > 0.5),
+                th[L.P_GUARANTEE_NATO],
+                th[L.P_GUARANTEE_BILATERAL],
+            ),
+        ),
+    )
+    return base * (0.4 + 0.6 * standoff) * (0.5 + 0.5 * us_now)
+
+
+def _take(x, idx):
+    """``x[idx]`` for an array, ``x`` itself for a scalar parameter."""
+    return x[idx] if np.ndim(x) else x
+
+
+def simulate(th, sq, seed, trajectories, horizon):
+    """Simulate the trajectories ``trajectories`` (uint64[n]) with parameters ``th``.
+
+    Parameters
+    ----------
+    th : list of float64 or float64[n]
+        Parameters in registry order (from :func:`sample_params`).
+    sq : float64[N_PARAMS]
+        Status-quo lever values.
+    seed : int
+        Run seed.
+    trajectories : uint64[n]
+        Global trajectory indices (they key the random streams).
+    horizon : int
+        Weeks simulated.
+
+    Returns
+    -------
+    records : float64[n, N_RECORD]
+        Per-trajectory records, columns as in ``levercast._layout``.
+    territory_sums : int64[horizon + 1]
+        Per week, the sum over trajectories of the territory lost in units of 1/1024 km2,
+        rounded as the kernel does (exact integers, so chunks add exactly).
+    status : int8[n]
+        1 for a trajectory whose state turned non-finite, else 0.
+    """
+    n = trajectories.shape[0]
+    sq = np.asarray(sq, dtype=np.float64)
+    key = stream_keys(seed, trajectories, L.STREAM_WEEKLY)
+    ekey = stream_keys(seed, trajectories, L.STREAM_EVENTS)
+    talks_clock = -np.log(uniform(ekey, L.DRAW_TALKS_CLOCK))
+    u_ceasefire = uniform(ekey, L.DRAW_CEASEFIRE)
+    break_clock = -np.log(uniform(ekey, L.DRAW_BREAK_CLOCK))
+
+    delay = th[L.P_SUPPORT_DELAY_WEEKS]
+    inv_ramp = 1.0 / th[L.P_RAMP_WEEKS]
+    withdraw = th[L.P_KURSK_POLICY] > 0.5
+    guarantee_code = (th[L.P_SECURITY_GUARANTEE] + 0.5).astype(np.int64)
+    reliability = th[L.P_DELIVERY_RELIABILITY]
+    g0 = th[L.P_BASE_ADVANCE_KM2_PER_WEEK]
+    noise_sd = th[L.P_ADVANCE_NOISE_SD]
+    noise_shift = -0.5 * noise_sd * noise_sd
+    exponent = th[L.P_ADVANCE_EXPONENT]
+    threshold = th[L.P_COLLAPSE_THRESHOLD]
+    convexity = th[L.P_COLLAPSE_CONVEXITY]
+    collapse_mult = th[L.P_COLLAPSE_MULTIPLIER]
+    collapse_weeks = th[L.P_COLLAPSE_WEEKS]
+    manning_floor = th[L.P_MANNING_FLOOR]
+    max_gain = th[L.P_MAX_ADVANCE_KM2_PER_WEEK]
+    tolerance = th[L.P_RUSSIA_LOSS_TOLERANCE]
+    stable = th[L.P_STABLE_ADVANCE_KM2_PER_WEEK]
+    dictate = th[L.P_DICTATE_ADVANCE_KM2_PER_WEEK]
+    w_trail = th[L.P_TRAILING_WEIGHT]
+    inf_share = th[L.P_INFANTRY_SHARE_OF_RECRUITS]
+    loss_ua0 = th[L.P_UA_CASUALTIES_PER_WEEK]
+    loss_ru0 = th[L.P_RUSSIA_CASUALTIES_PER_WEEK]
+    ru_inflow = (
+        th[L.P_RUSSIA_RECRUITS_PER_MONTH]
+        * 12.0
+        / WEEKS_PER_YEAR
+        * th[L.P_RUSSIA_ASSAULT_SHARE_OF_RECRUITS]
+    )
+    perm_share = th[L.P_RUSSIA_PERMANENT_LOSS_SHARE]
+    inv_force = 1.0 / th[L.P_RUSSIA_FORCE]
+    inv_stock = 1.0 / th[L.P_RUSSIA_STOCK_WEEKS]
+    prod_cut = th[L.P_STRIKE_PRODUCTION_CUT]
+    production = th[L.P_RUSSIA_SHELLS_PER_YEAR] / th[L.P_RUSSIA_SHELL_USE_PER_YEAR]
+    burn = th[L.P_STRIKE_BURN]
+    stock_loss = th[L.P_STRIKE_STOCK_LOSS]
+    i0 = th[L.P_UA_INFANTRY_INITIAL]
+    inv_i0 = 1.0 / i0
+    inv_required = th[L.P_MANNING_INITIAL] * inv_i0
+    cf_activity = th[L.P_CEASEFIRE_ACTIVITY]
+    cf_cut = th[L.P_CEASEFIRE_SUPPORT_CUT]
+    dom = th[L.P_DOMESTIC_AMMO_SHARE]
+    inv_need = WEEKS_PER_YEAR / th[L.P_ROUNDS_NEEDED_PER_YEAR]
+    loiter = th[L.P_LOITERING_THREAT]
+    glide = th[L.P_GLIDE_SHARE_OF_PRESSURE]
+    glide_eff = th[L.P_GLIDE_BOMB_EFFECTIVENESS]
+    cb = th[L.P_COUNTER_BATTERY_WEIGHT]
+    w_fire = th[L.P_FIRE_DEFENCE_WEIGHT]
+    w_exposure = th[L.P_EXPOSURE_WEIGHT]
+    s_share = th[L.P_SURVEILLANCE_SHARE_OF_LOSSES]
+    f_share = th[L.P_FIRE_SHARE_OF_RUSSIAN_LOSSES]
+    kursk_cost = th[L.P_KURSK_HOLD_COST] * loss_ua0
+    us_share = th[L.P_US_SHARE_OF_SUPPORT]
+    eu_growth = th[L.P_EUROPEAN_RAMPUP_PER_YEAR] / WEEKS_PER_YEAR
+    fatigue_rate = th[L.P_PARTNER_FATIGUE_PER_YEAR] / WEEKS_PER_YEAR
+    us_week = th[L.P_US_TRANSITION_WEEK]
+    us_after = th[L.P_US_SUPPORT_AFTER_ELECTION]
+    log_h0 = np.log(th[L.P_TALKS_HAZARD_PER_YEAR] / WEEKS_PER_YEAR + 1e-300)
+    h_time = th[L.P_TALKS_TIME_GROWTH] / WEEKS_PER_YEAR
+    h_support = th[L.P_TALKS_FATIGUE_WEIGHT]
+    h_loss = th[L.P_TALKS_LOSS_WEIGHT] * inv_i0
+    base_willing = th[L.P_RUSSIA_BASE_WILLINGNESS]
+    break_rate = th[L.P_CEASEFIRE_BREAK_PER_YEAR] / WEEKS_PER_YEAR
+    cohesion_rec = th[L.P_COHESION_RECOVERY]
+    cannibal = th[L.P_CANNIBALISATION_RATE]
+    w_cohesion = th[L.P_COHESION_LOSS_WEIGHT]
+    line_max = th[L.P_LINE_BONUS_MAX]
+    k_rate = th[L.P_KURSK_COUNTERATTACK_RATE]
+    k_off = th[L.P_KURSK_HOLD_OFFSET]
+    k_withdraw = th[L.P_KURSK_WITHDRAW_RATE]
+    strike_sq = sq[L.P_LONG_RANGE_STRIKE_INTENSITY]
+
+    def lerp(i, g):
+        return sq[i] + g * (th[i] - sq[i])
+
+    # Status quo at week 0.
+    v0 = _surveillance(
+        th, sq[L.P_INTERCEPTOR_DRONES_PER_DAY], sq[L.P_SENSOR_DENSITY], sq[L.P_EW_SUPPORT]
+    )
+    supply0 = sq[L.P_ARTILLERY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR * reliability
+    cap0 = sq[L.P_HOWITZER_FLEET_INDEX] * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR
+    f0 = (
+        np.minimum(supply0, cap0)
+        * inv_need
+        * (1.0 - v0 * loiter * (1.0 - sq[L.P_GUN_PROTECTION_SHARE]))
+    )
+    p0 = ((1.0 - glide) + glide * glide_eff) / (1.0 + cb * f0)
+    q0 = th[L.P_UA_QUALITY_INITIAL]
+    k0 = th[L.P_UA_COHESION_INITIAL]
+    line0 = 1.0 + line_max * sq[L.P_DEFENSIVE_LINE_DEPTH] * sq[
+        L.P_LINE_SITING_QUALITY
+    ] * np.minimum(1.0, th[L.P_MANNING_INITIAL])
+    d0 = (0.5 + 0.5 * q0) * (0.5 + 0.5 * k0) * line0 * (
+        1.0 - sq[L.P_KURSK_RESERVE_SHARE]
+    ) + w_fire * f0
+    e0 = 1.0 + w_exposure * np.maximum(0.0, 1.0 - f0)
+    inv_p0 = 1.0 / p0
+    inv_e0 = 1.0 / e0
+    inv_f0 = 1.0 / f0
+    inv_v0 = 1.0 / v0
+    inv_ru0 = 1.0 / loss_ru0
+    ratio_scale = d0 * inv_p0
+
+    def full(x, dtype=np.float64):
+        return np.full(n, x, dtype=dtype)
+
+    territory = full(0.0)
+    kursk = full(th[L.P_KURSK_INITIAL_KM2])
+    inf = full(i0)
+    pipeline = full(
+        sq[L.P_RECRUITS_PER_MONTH] * 12.0 / WEEKS_PER_YEAR * inf_share * sq[L.P_TRAINING_WEEKS]
+    )
+    quality = full(q0)
+    cohesion = full(k0)
+    r_force = full(1.0)
+    tempo = full(1.0)
+    munitions = full(1.0)
+    rho = full(1.0)
+    trail = full(g0)
+    fatigue = full(1.0)
+    talks_hazard = full(0.0)
+    break_hazard = full(0.0)
+    above = full(0, np.int64)
+    collapsed = full(False, bool)
+    cum_loss_ua = full(0.0)
+    talks_open = full(False, bool)
+    ceasefire = full(False, bool)
+    outcome = full(-1, np.int64)
+    collapse_week = full(-1.0)
+    talks_week = full(-1.0)
+    cf_agreed = full(0.0)
+    cf_broken = full(-1.0)
+    leverage = full(math.nan)
+    adv_at_talks = full(math.nan)
+    credibility = full(0.0)
+    ru_first = full(0.0)
+    kursk_first = full(math.nan)
+    status = np.zeros(n, dtype=np.int8)
+    territory_sums = np.zeros(horizon + 1, dtype=np.int64)
+
+    g_prev = None
+    for t in range(horizon):
+        g = np.where(t >= delay, np.minimum(1.0, (t - delay) * inv_ramp), 0.0)
+        if g_prev is None or np.any(g != g_prev):
+            g_prev = g
+            v = _surveillance(
+                th,
+                lerp(L.P_INTERCEPTOR_DRONES_PER_DAY, g),
+                lerp(L.P_SENSOR_DENSITY, g),
+                lerp(L.P_EW_SUPPORT, g),
+            )
+            v_rel = v * inv_v0
+            forward = 1.0 - v * loiter * (1.0 - lerp(L.P_GUN_PROTECTION_SHARE, g))
+            supply_base = lerp(L.P_ARTILLERY_ROUNDS_PER_YEAR, g) / WEEKS_PER_YEAR * reliability
+            capacity = (
+                lerp(L.P_HOWITZER_FLEET_INDEX, g)
+                * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR]
+                / WEEKS_PER_YEAR
+            )
+            intake = lerp(L.P_RECRUITS_PER_MONTH, g) * 12.0 / WEEKS_PER_YEAR * inf_share
+            training = lerp(L.P_TRAINING_WEEKS, g)
+            inv_training = 1.0 / training
+            q_recruit = 1.0 - np.exp(-training / th[L.P_TRAINING_QUALITY_TAU_WEEKS])
+            reform_loss = cannibal * (1.0 - lerp(L.P_COHESION_REFORM, g))
+            line_gain = (
+                line_max * lerp(L.P_DEFENSIVE_LINE_DEPTH, g) * lerp(L.P_LINE_SITING_QUALITY, g)
+            )
+            strike_delta = lerp(L.P_LONG_RANGE_STRIKE_INTENSITY, g) - strike_sq
+            reserve = lerp(L.P_KURSK_RESERVE_SHARE, g)
+            kursk_hold = (sq[L.P_KURSK_RESERVE_SHARE] + k_off) / (reserve + k_off)
+            standoff = lerp(L.P_EUROPEAN_STANDOFF_MUNITIONS, g)
+            sustain = lerp(L.P_SUSTAINMENT_COMMITMENT, g)
+            sanctions = lerp(L.P_SANCTIONS_COLLATERAL, g)
+            fatigue_step = np.exp(-fatigue_rate * (1.0 - sustain))
+            glide_term = glide * glide_eff * v_rel
+
+        # 8. Partners.
+        us_now = np.where(t < us_week, 1.0, us_after)
+        support = (us_share * us_now + (1.0 - us_share) * (1.0 + eu_growth * t)) * fatigue
+        fatigue = fatigue * fatigue_step
+        support = np.where(ceasefire, support * (1.0 - cf_cut * (1.0 - sustain)), support)
+
+        # 1-2. Fire.
+        fire = (
+            np.minimum(supply_base * (dom + (1.0 - dom) * support), capacity) * inv_need * forward
+        )
+
+        # 3. Russian pressure.
+        m_den = munitions + 0.25
+        pressure = (
+            r_force
+            * tempo
+            * ((1.0 - glide) * m_den + glide_term * 1.25 * munitions)
+            / (m_den * (1.0 + cb * fire))
+        )
+        p_rel = pressure * inv_p0
+
+        # 4. Ukrainian defence.
+        inf_rel = inf * inv_i0
+        manning = inf * inv_required
+        diversion = np.where(withdraw | (kursk <= 0.0), 0.0, reserve)
+        defence = (
+            inf_rel
+            * (0.5 + 0.5 * quality)
+            * (0.5 + 0.5 * cohesion)
+            * (1.0 + line_gain * np.minimum(1.0, manning))
+            * (1.0 - diversion)
+            + w_fire * fire
+        )
+        ratio = pressure * ratio_scale / defence
+
+        # 5. Advance, collapse regime.
+        z = normal(key, t)
+        fighting = ~ceasefire
+        watch = fighting & ~collapsed
+        over = ratio > threshold
+        above = np.where(watch, np.where(over, above + 1, 0), above)
+        falls = watch & ((above >= collapse_weeks) | (manning < manning_floor))
+        collapsed = collapsed | falls
+        collapse_week = np.where(falls, t + 1.0, collapse_week)
+        outcome = np.where(falls & (outcome < 0), L.OUT_COLLAPSE, outcome)
+        r = np.where(collapsed, np.maximum(ratio, 1.0), np.maximum(ratio, 1e-9))
+        if np.all(exponent == 2.0):  # r**exponent; the default exponent 2 needs no log
+            scale = r * r
+        else:
+            scale = np.where(exponent == 2.0, r * r, np.exp(exponent * np.log(r)))
+        scale = np.where(collapsed, scale * collapse_mult, scale)
+        expo = noise_sd * z + noise_shift
+        expo = np.where(~collapsed & over, expo + convexity * (ratio - threshold), expo)
+        gain = np.where(fighting, np.minimum(g0 * scale * np.exp(expo), max_gain), 0.0)
+        territory = territory + gain
+        trail = trail + w_trail * (gain - trail)
+
+        # 6. Attrition, recruitment, quality and cohesion.
+        activity = np.where(ceasefire, cf_activity, 1.0)
+        exposure = 1.0 + w_exposure * np.maximum(0.0, 1.0 - fire)
+        loss_ua = (
+            loss_ua0
+            * p_rel
+            * ((1.0 - s_share) + s_share * v_rel)
+            * (exposure * inv_e0)
+            * np.sqrt(inf_rel)
+            * activity
+            + kursk_cost * diversion * activity
+        )
+        loss_ru = (
+            loss_ru0 * r_force * tempo * ((1.0 - f_share) + f_share * fire * inv_f0) * activity
+        )
+        loss_ru = np.where(collapsed, loss_ru * 0.7, loss_ru)
+        if t == 0:
+            ru_first = loss_ru
+        cum_loss_ua = cum_loss_ua + loss_ua
+
+        pipeline = pipeline + intake
+        graduates = pipeline * inv_training
+        pipeline = pipeline - graduates
+        survivors = np.maximum(inf - loss_ua, 0.0)
+        inf = survivors + graduates
+        inv_inf = 1.0 / np.maximum(inf, 1.0)
+        quality = (quality * survivors + q_recruit * graduates) * inv_inf
+        cohesion = cohesion + (
+            cohesion_rec * (1.0 - cohesion) - reform_loss - w_cohesion * loss_ua * inv_inf
+        )
+        cohesion = np.minimum(1.0, np.maximum(0.0, cohesion))
+
+        rho = rho + w_trail * (loss_ru * inv_ru0 - rho)
+        tempo = np.where(rho > tolerance, tolerance / rho, 1.0)
+        r_force = np.maximum(r_force + (ru_inflow - loss_ru * perm_share) * inv_force, 0.05)
+        use = r_force * tempo * activity * (1.0 + burn * strike_delta)
+        munitions = munitions + (production * (1.0 - prod_cut * strike_delta) - use) * inv_stock
+        munitions = munitions - stock_loss * np.maximum(strike_delta, 0.0) * munitions
+        munitions = np.minimum(2.0, np.maximum(0.0, munitions))
+
+        # 7. Kursk.
+        retake = k_rate * kursk_hold
+        kursk = np.where(
+            withdraw,
+            kursk * (1.0 - k_withdraw),
+            np.where(ceasefire, kursk, kursk * (1.0 - np.minimum(retake, 1.0))),
+        )
+        kursk = np.where(kursk < 5.0, 0.0, kursk)
+        if t == 7:
+            kursk_first = (th[L.P_KURSK_INITIAL_KM2] - kursk) / 8.0
+
+        # 9. Talks and cease-fire.
+        break_hazard = np.where(
+            ceasefire, break_hazard + break_rate * (1.0 - credibility), break_hazard
+        )
+        broke = ceasefire & (break_hazard >= break_clock)
+        ceasefire = ceasefire & ~broke
+        cf_broken = np.where(broke, t + 1.0, cf_broken)
+
+        closed = np.flatnonzero(~talks_open)
+        if closed.size:
+            tr = trail[closed]
+            tol = _take(tolerance, closed)
+            willing = np.where(
+                collapsed[closed] | (tr > _take(dictate, closed)),
+                1.0,
+                np.where(
+                    tr <= _take(stable, closed),
+                    np.maximum(_take(base_willing, closed), np.minimum(1.0, rho[closed] / tol)),
+                    _take(base_willing, closed),
+                ),
+            )
+            talks_hazard[closed] += willing * np.exp(
+                _take(log_h0, closed)
+                + _take(h_time, closed) * t
+                + _take(h_support, closed) * np.maximum(0.0, 1.0 - support[closed])
+                + _take(h_loss, closed) * cum_loss_ua[closed]
+            )
+            opens = closed[talks_hazard[closed] >= talks_clock[closed]]
+            if opens.size:
+                tr = trail[opens]
+                talks_open[opens] = True
+                talks_week[opens] = t + 1
+                adv_at_talks[opens] = tr
+                fresh = outcome[opens] < 0
+                outcome[opens] = np.where(
+                    fresh,
+                    np.where(tr <= _take(stable, opens), L.OUT_STABLE_FRONT, L.OUT_BREST_LITOVSK),
+                    outcome[opens],
+                )
+                th_o = [_take(x, opens) for x in th]
+                cred = _guarantee(
+                    th_o,
+                    _take(guarantee_code, opens),
+                    _take(standoff, opens),
+                    _take(us_now, opens),
+                )
+                credibility[opens] = cred
+                front_term = np.minimum(
+                    1.0, np.maximum(0.0, 1.0 - tr / th_o[L.P_DICTATE_ADVANCE_KM2_PER_WEEK])
+                )
+                leverage[opens] = (
+                    th_o[L.P_LEVERAGE_FRONT_WEIGHT] * front_term
+                    + th_o[L.P_LEVERAGE_KURSK_WEIGHT]
+                    * np.minimum(1.0, kursk[opens] / th_o[L.P_KURSK_PEAK_KM2])
+                    + th_o[L.P_LEVERAGE_SANCTIONS_WEIGHT] * _take(sanctions, opens)
+                    + th_o[L.P_LEVERAGE_GUARANTEE_WEIGHT] * cred
+                )
+                agree = u_ceasefire[opens] < th_o[L.P_CEASEFIRE_PROB]
+                ceasefire[opens[agree]] = True
+                cf_agreed[opens[agree]] = 1.0
+
+        territory_sums[t + 1] = np.floor(territory * FIXED_POINT + 0.5).astype(np.int64).sum()
+        finite = (
+            np.isfinite(territory)
+            & np.isfinite(inf)
+            & np.isfinite(quality)
+            & np.isfinite(trail)
+            & np.isfinite(r_force)
+        )
+        status[~finite] = 1
+
+    outcome = np.where(
+        outcome < 0, np.where(trail <= stable, L.OUT_STABLE_FRONT, L.OUT_GRINDING), outcome
+    )
+    records = np.empty((n, L.N_RECORD))
+    records[:, L.R_OUTCOME] = outcome
+    records[:, L.R_TALKS_WEEK] = talks_week
+    records[:, L.R_CEASEFIRE] = cf_agreed
+    records[:, L.R_CEASEFIRE_BROKEN_WEEK] = cf_broken
+    records[:, L.R_COLLAPSE_WEEK] = collapse_week
+    records[:, L.R_TERRITORY_KM2] = territory
+    records[:, L.R_KURSK_KM2] = kursk
+    records[:, L.R_UA_MANPOWER] = inf
+    records[:, L.R_LEVERAGE] = leverage
+    records[:, L.R_ADVANCE_AT_TALKS] = adv_at_talks
+    records[:, L.R_RU_CASUALTIES_FIRST_WEEK] = ru_first
+    records[:, L.R_KURSK_LOSS_FIRST_WEEKS] = kursk_first
+    return records, territory_sums, status
+
+
+# ----------------------------------------------------------------------------- a run
+
+
+def run_chunk(rows, sq, seed, first, n, horizon):
+    """Sample and simulate trajectories ``first .. first + n - 1``; see :func:`simulate`."""
+    trajectories = np.arange(first, first + n, dtype=np.uint64)
+    with np.errstate(all="ignore"):  # as the kernel's error_model="numpy": inf/nan, no raise
+        th = sample_params(rows, seed, trajectories)
+        return simulate(th, sq, seed, trajectories, horizon)
+
+
+def run_vectorised(rows, sq, seed, n, horizon, chunk=65536, keep=0, threads=1):
+    """Simulate trajectories ``0 .. n - 1`` in chunks of ``chunk`` and aggregate them.
+
+    Parameters
+    ----------
+    rows : float64[N_PARAMS, ROW_WIDTH]
+        Distribution rows (``Scenario.param_rows()``).
+    sq : float64[N_PARAMS]
+        Status-quo lever values (``model.status_quo()``).
+    seed, n, horizon : int
+        Run seed, number of trajectories, weeks.
+    chunk : int
+        Trajectories per vectorised step (memory grows with it).
+    keep : int
+        Number of leading trajectories whose records are returned.
+    threads : int
+        Chunks simulated at once by a thread pool (NumPy releases the GIL inside its loops).
+
+    Returns
+    -------
+    dict
+        ``outcome_counts`` int64[N_OUTCOMES]; ``records`` float64[keep, N_RECORD];
+        ``territory_sums`` int64[horizon + 1] (units of 1/1024 km2, as ``RunResult.sums``);
+        ``territory_mean`` float64[horizon + 1]; ``talks_opened``, ``ceasefire_agreed``,
+        ``collapse_by_horizon`` and ``nonfinite`` counts; ``n`` and ``horizon``.
+    """
+    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    starts = list(range(0, n, chunk))
+
+    def one(first):
+        return run_chunk(rows, sq, seed, first, min(chunk, n - first), horizon)
+
+    if threads > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            parts = list(pool.map(one, starts))
+    else:
+        parts = [one(first) for first in starts]
+
+    outcome_counts = np.zeros(L.N_OUTCOMES, dtype=np.int64)
+    territory_sums = np.zeros(horizon + 1, dtype=np.int64)
+    counts = dict.fromkeys(("talks_opened", "ceasefire_agreed", "collapse_by_horizon"), 0)
+    nonfinite = 0
+    kept = []
+    for first, (rec, sums, status) in zip(starts, parts, strict=True):
+        outcome_counts += np.bincount(rec[:, L.R_OUTCOME].astype(np.int64), minlength=L.N_OUTCOMES)
+        territory_sums += sums
+        counts["talks_opened"] += int((rec[:, L.R_TALKS_WEEK] >= 0).sum())
+        counts["ceasefire_agreed"] += int((rec[:, L.R_CEASEFIRE] > 0.5).sum())
+        counts["collapse_by_horizon"] += int((rec[:, L.R_COLLAPSE_WEEK] >= 0).sum())
+        nonfinite += int(status.sum())
+        if first < keep:
+            kept.append(rec[: keep - first])
+    records = np.concatenate(kept) if kept else np.empty((0, L.N_RECORD))
+    return {
+        "n": n,
+        "horizon": horizon,
+        "outcome_counts": outcome_counts,
+        "records": records,
+        "territory_sums": territory_sums,
+        "territory_mean": territory_sums / FIXED_POINT / n,
+        "nonfinite": nonfinite,
+        **counts,
+    }
