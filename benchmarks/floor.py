@@ -94,10 +94,9 @@ def profile(rows: np.ndarray, horizon: int, result) -> Profile:
             continue
         draws += 1  # the inverse-CDF uniform, drawn for every non-fixed row
         if code in (L.DIST_NORMAL, L.DIST_LOGNORMAL):
+            # the truncation window's CDF values (erfc, log) are computed once per chunk
             normals += 1
-            erfcs += 2
             if code == L.DIST_LOGNORMAL:
-                logs += int(row[L.ROW_LO] > 0.0) + int(row[L.ROW_HI] < math.inf)
                 exps += 1
         elif code == L.DIST_BETA:
             for shape in (row[L.ROW_A], row[L.ROW_B]):
@@ -155,6 +154,9 @@ def _floor_one(seed, trajectory, horizon, per_trajectory, per_week):
     for t in range(horizon):
         z = normal(kw, t)
         acc += math.sqrt(1.5 + 0.1 * z)
+        # square-root histogram bins: one sqrt per banded metric and week
+        for m in range(L.N_BAND_METRICS):
+            acc += math.sqrt(2.0 + m + 0.1 * z)
         if t < per_week[GAIN_WEEKS]:
             acc += math.exp(0.3 * z - 0.045)
         if t < per_week[POWER_WEEKS]:

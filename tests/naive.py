@@ -675,18 +675,10 @@ CALIBRATION_RECORDS = {
 }
 
 
-def histogram_bin(x, lo, width, n_bins):
-    """Bin of ``x`` among ``n_bins`` bins of ``width`` from ``lo``; the end bins are open.
-
-    The kernel multiplies by ``1 / width``; so does the reference, since for a value on a bin
-    edge ``x / width`` and ``x * (1 / width)`` can fall on either side of it.
-    """
-    position = (x - lo) * (1.0 / width)
-    if position >= n_bins - 1:
-        return n_bins - 1
-    if position > 0.0:
-        return int(position)
-    return 0
+def histogram_bin(x, scale, n_bins):
+    """Square-root bin of ``x``: ``floor(sqrt(x) * scale)``, the last bin open."""
+    position = math.sqrt(max(x, 0.0)) * scale
+    return n_bins - 1 if position >= n_bins - 1 else int(position)
 
 
 def aggregate(trajectories, horizon):
@@ -700,7 +692,7 @@ def aggregate(trajectories, horizon):
         ``record_sums``, ``events`` (per week), ``hist``, ``sums`` and ``extrema``.
     """
     n_bins = model.N_BINS
-    bins = [(float(lo), float(width)) for lo, width in model.bin_edges()]
+    scales = [float(c) for c in model.bin_scales()]
     outcome_counts = np.zeros(L.N_OUTCOMES, dtype=np.int64)
     talks_week_counts = np.zeros(horizon + 1, dtype=np.int64)
     leverage_counts = np.zeros(LEVERAGE_BINS, dtype=np.int64)
@@ -741,8 +733,7 @@ def aggregate(trajectories, horizon):
         events += flags
         for week, row in enumerate(np.asarray(weekly).tolist()):
             for metric, x in enumerate(row):
-                lo, width = bins[metric]
-                hist[week, metric, histogram_bin(x, lo, width, n_bins)] += 1
+                hist[week, metric, histogram_bin(x, scales[metric], n_bins)] += 1
                 # the band metrics are never negative, so this rounds half up
                 sums[week][metric] += int(x * FIXED_POINT + 0.5)
                 lowest[week][metric] = min(lowest[week][metric], x)

@@ -50,6 +50,39 @@ def _gamma(alpha, key, base, budget):
 
 
 @jit
+def truncation_bounds(row):
+    """CDF values ``(plo, phi)`` of the truncation window of a normal or lognormal row.
+
+    They depend only on the scenario, so a chunk computes them once (``bounds_table``).
+    """
+    code = int(row[L.ROW_CODE])
+    a = row[L.ROW_A]
+    b = row[L.ROW_B]
+    lo = row[L.ROW_LO]
+    hi = row[L.ROW_HI]
+    if code == L.DIST_LOGNORMAL:
+        zlo = (math.log(lo) - a) / b if lo > 0.0 else -math.inf
+        zhi = (math.log(hi) - a) / b if hi < math.inf else math.inf
+    elif code == L.DIST_NORMAL:
+        zlo = (lo - a) / b
+        zhi = (hi - a) / b
+    else:
+        return 0.0, 1.0
+    return ndtr(zlo), ndtr(zhi)
+
+
+@jit
+def bounds_table(rows):
+    """``truncation_bounds`` of every row: float64[n_rows, 2]."""
+    out = np.empty((rows.shape[0], 2))
+    for i in range(rows.shape[0]):
+        plo, phi = truncation_bounds(rows[i])
+        out[i, 0] = plo
+        out[i, 1] = phi
+    return out
+
+
+@jit
 def sample_param(row, key, index):
     """Draw parameter ``index`` from its distribution row.
 
@@ -62,6 +95,13 @@ def sample_param(row, key, index):
     index : int
         Parameter index; it owns counters ``index * DRAWS_PER_PARAM`` onwards.
     """
+    plo, phi = truncation_bounds(row)
+    return _draw(row, plo, phi, key, index)
+
+
+@jit
+def _draw(row, plo, phi, key, index):
+    """``sample_param`` with the truncation window's CDF values given."""
     code = int(row[L.ROW_CODE])
     a = row[L.ROW_A]
     b = row[L.ROW_B]
@@ -74,14 +114,6 @@ def sample_param(row, key, index):
     if code == L.DIST_UNIFORM:
         return a + u * (b - a)
     if code == L.DIST_NORMAL or code == L.DIST_LOGNORMAL:
-        if code == L.DIST_LOGNORMAL:
-            zlo = (math.log(lo) - a) / b if lo > 0.0 else -math.inf
-            zhi = (math.log(hi) - a) / b if hi < math.inf else math.inf
-        else:
-            zlo = (lo - a) / b
-            zhi = (hi - a) / b
-        plo = ndtr(zlo)
-        phi = ndtr(zhi)
         x = a + b * ndtri(plo + u * (phi - plo))
         if code == L.DIST_LOGNORMAL:
             x = math.exp(x)
@@ -110,9 +142,14 @@ def sample_param(row, key, index):
 @jit
 def sample_params(rows, seed, trajectory, theta):
     """Fill ``theta`` (float64[N_PARAMS]) with one trajectory's parameter draws."""
+    _sample_prepared(rows, bounds_table(rows), seed, trajectory, theta)
+
+
+@jit
+def _sample_prepared(rows, bounds, seed, trajectory, theta):
     key = stream_key(seed, trajectory, L.STREAM_PARAMS)
     for i in range(rows.shape[0]):
-        theta[i] = sample_param(rows[i], key, i)
+        theta[i] = _draw(rows[i], bounds[i, 0], bounds[i, 1], key, i)
 
 
 # ----------------------------------------------------------------------------- one trajectory
@@ -177,7 +214,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     -----
     Lever-dependent quantities are recomputed only in weeks where the lever ramp moves, and
     the talks and cease-fire hazards run against exponential clocks drawn once per
-    trajectory, so that a typical week costs one normal draw, one log, two exps and a sqrt.
+    trajectory, so that a typical week costs one normal draw, two exps and a sqrt.
     """
     key = stream_key(seed, trajectory, L.STREAM_WEEKLY)
     ekey = stream_key(seed, trajectory, L.STREAM_EVENTS)
@@ -583,14 +620,17 @@ def simulate_chunk(
         Global index of the chunk's first trajectory.
     horizon : int
         Weeks simulated.
-    bins : float64[N_BAND_METRICS, 2]
-        Lower edge and width of the histogram bins of each banded metric.
+    bins : float64[N_BAND_METRICS]
+        Square-root scale of the histogram bins of each banded metric: value ``x`` falls in
+        bin ``floor(sqrt(x) * scale)`` (the last bin is open).
     records : float64[n, N_RECORD]
         Out: one record per trajectory of the chunk.
     theta_keep : float64[k, N_PARAMS]
         Out: parameters of the chunk's first ``k`` trajectories (``k`` may be 0).
-    hist : int64[B, horizon + 1, N_BAND_METRICS, n_bins]
-        In/out: histogram counts, one slab per block ``B``; the caller sums the slabs.
+    hist : int32[B, horizon + 1, N_BAND_METRICS, n_bins]
+        In/out: histogram counts, one slab per block ``B``; the caller adds the slabs to its
+        int64 totals after each chunk and zeroes them (int32 keeps the slabs small enough to
+        stay in cache; a chunk never holds 2**31 trajectories).
     sums : int64[B, horizon + 1, N_BAND_METRICS]
         In/out: sums of the banded metrics in units of 1/FIXED_POINT (exact integer sums).
     extrema : float64[B, horizon + 1, N_BAND_METRICS, 2]
@@ -609,22 +649,20 @@ def simulate_chunk(
     n_blocks = hist.shape[0]
     n_bins = hist.shape[3]
     per = (n + n_blocks - 1) // n_blocks
+    bounds = bounds_table(rows)
     for blk in prange(n_blocks):
         th = np.empty(rows.shape[0])
         # A batch of trajectories is simulated first and binned afterwards week by week, so
         # that the histogram rows being incremented stay in cache.
         weekly = np.empty((BATCH, horizon + 1, L.N_BAND_METRICS))
         ev = np.empty((BATCH, horizon + 1, L.N_EVENTS), dtype=np.int8)
-        inv_width = np.empty(L.N_BAND_METRICS)
-        for m in range(L.N_BAND_METRICS):
-            inv_width[m] = 1.0 / bins[m, 1]
         lo = blk * per
         hi = min(n, lo + per)
         for b0 in range(lo, hi, BATCH):
             b1 = min(hi, b0 + BATCH)
             for j in range(b0, b1):
                 traj = first + j
-                sample_params(rows, seed, traj, th)
+                _sample_prepared(rows, bounds, seed, traj, th)
                 status[j] = simulate_trajectory(
                     th, sq, seed, traj, horizon, weekly[j - b0], ev[j - b0], records[j]
                 )
@@ -634,18 +672,14 @@ def simulate_chunk(
             for w in range(horizon + 1):
                 for m in range(L.N_BAND_METRICS):
                     row = hist[blk, w, m]
-                    low = bins[m, 0]
+                    scale = bins[m]
                     s = np.int64(0)
                     xmin = extrema[blk, w, m, 0]
                     xmax = extrema[blk, w, m, 1]
                     for j in range(nb):
                         x = weekly[j, w, m]
-                        pos = (x - low) * inv_width[m]
-                        k = 0
-                        if pos >= n_bins - 1:
-                            k = n_bins - 1
-                        elif pos > 0.0:
-                            k = int(pos)
+                        pos = math.sqrt(max(x, 0.0)) * scale
+                        k = n_bins - 1 if pos >= n_bins - 1 else int(pos)
                         row[k] += 1
                         s += np.int64(x * FIXED_POINT + 0.5)
                         xmin = min(xmin, x)

@@ -919,14 +919,16 @@ def status_quo() -> np.ndarray:
     return sq
 
 
-N_BINS = 4096
-# Histogram bin width of each banded metric; bin 0 is centred on 0 so that exact zeros (no
-# territory lost yet, Kursk given up) come back as 0 from the quantiles.
-BIN_WIDTHS = {
-    L.M_TERRITORY: 50.0,  # km2; range up to about 204,800 km2
-    L.M_KURSK: 0.5,  # km2; up to 2,048 km2
-    L.M_MANPOWER: 250.0,  # soldiers; up to about 1,024,000
-    L.M_WEEKLY_GAIN: 2.0,  # km2/week; up to 8,192 km2/week
+N_BINS = 2048
+# Histograms of the banded metrics use square-root bins: value x falls in bin
+# floor(sqrt(x) * scale), so bins are narrow near zero and widen as sqrt(x) grows (the relative
+# resolution stays fine from week 1 to the horizon), and exact zeros sit in bin 0. The scale
+# sets the range covered by N_BINS bins: (N_BINS / scale)**2.
+BIN_SCALES = {
+    L.M_TERRITORY: 4.5,  # km2: up to about 207,000; bin width 4 km2 at 100, 44 km2 at 10,000
+    L.M_KURSK: 45.0,  # km2: up to about 2,070; 0.4 km2 at 100
+    L.M_MANPOWER: 2.0,  # soldiers: up to about 1,050,000; 390 at 150,000
+    L.M_WEEKLY_GAIN: 22.5,  # km2/week: up to about 8,280; 0.9 km2/week at 100
 }
 BAND_METRICS = {
     L.M_TERRITORY: "territory_lost_km2",
@@ -942,9 +944,22 @@ EVENT_METRICS = {
 OUTCOMES = ("stable_front", "brest_litovsk", "collapse", "grinding")
 
 
-def bin_edges() -> np.ndarray:
-    """Lower edge and width of the bins of each banded metric, shape (N_BAND_METRICS, 2)."""
-    bins = np.empty((L.N_BAND_METRICS, 2))
-    for m, w in BIN_WIDTHS.items():
-        bins[m] = (-0.5 * w, w)
-    return bins
+def bin_scales() -> np.ndarray:
+    """Square-root bin scale of each banded metric, float64[N_BAND_METRICS]."""
+    scales = np.empty(L.N_BAND_METRICS)
+    for m, c in BIN_SCALES.items():
+        scales[m] = c
+    return scales
+
+
+def bin_bounds(m: int) -> np.ndarray:
+    """Lower and upper value of each of the N_BINS bins of banded metric ``m``.
+
+    float64[N_BINS, 2]. Bin 0 is taken to hold exact zeros (the values below 1 / scale**2 it
+    also holds are at most 0.05 km2 of territory), and the last bin is open (upper = inf).
+    """
+    edges = (np.arange(N_BINS + 1) / BIN_SCALES[m]) ** 2
+    bounds = np.stack([edges[:-1], edges[1:]], axis=-1)
+    bounds[0, 1] = 0.0
+    bounds[-1, 1] = np.inf
+    return bounds

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from levercast import __version__, model, stats
+from levercast import _layout as L
 
 REPORT_DIRNAME = "report"
 REPORT_FILENAME = "report.html"
@@ -245,7 +246,9 @@ def _chart_territory(data: RunData, out: Path) -> Section:
         f"shaded bands hold 50%, 80% and 90% of the {data.n:,} trajectories each week; solid "
         f"line the median, dashed the mean. At the horizon ({_date(last['date'])}) the median "
         f"is {last['q50']:,.0f} km² and 90% of trajectories lie between {last['q05']:,.0f} and "
-        f"{last['q95']:,.0f} km². Quantiles are accurate to half a 50 km² bin."
+        f"{last['q95']:,.0f} km². Quantiles come from square-root histogram bins (about "
+        f"{2 * last['q50'] ** 0.5 / model.BIN_SCALES[L.M_TERRITORY]:,.0f} km² wide at the "
+        "median) and are exact to within their bin."
     )
     return Section("Territory lost", _save(fig, out / "territory_fan.png"), caption)
 

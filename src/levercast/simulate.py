@@ -120,18 +120,12 @@ class RunResult:
         return pd.DataFrame(rows)
 
     def band_stats(self, m: int, week: int) -> dict:
-        lo, width = model.bin_edges()[m]
+        bounds = model.bin_bounds(m)
         mean = self.sums[week, m] / FIXED_POINT / self.n
-        sd = float(stats.hist_std(self.hist[week, m], lo, width, mean))
+        lowest, highest = self.extrema[week, m]
+        sd = float(stats.hist_std(self.hist[week, m], bounds, mean, highest))
         se, ci_low, ci_high = stats.mean_ci(mean, sd, self.n)
-        q = stats.hist_quantiles(
-            self.hist[week, m],
-            lo,
-            width,
-            QUANTILES,
-            self.extrema[week, m, 0],
-            self.extrema[week, m, 1],
-        )
+        q = stats.hist_quantiles(self.hist[week, m], bounds, QUANTILES, lowest, highest)
         return {"mean": mean, "se": se, "ci_low": ci_low, "ci_high": ci_high, "q": q}
 
     def bands(self) -> pd.DataFrame:
@@ -142,14 +136,12 @@ class RunResult:
         weeks = np.arange(self.horizon + 1)
         dates = pd.to_datetime([self.start_date + dt.timedelta(weeks=int(w)) for w in weeks])
         frames = []
-        bins = model.bin_edges()
         for m, name in model.BAND_METRICS.items():
-            lo, width = bins[m]
+            bounds = model.bin_bounds(m)
             mean = self.sums[:, m] / FIXED_POINT / self.n
-            sd = stats.hist_std(self.hist[:, m], lo, width, mean)
-            q = stats.hist_quantiles(
-                self.hist[:, m], lo, width, QUANTILES, self.extrema[:, m, 0], self.extrema[:, m, 1]
-            )
+            lowest, highest = self.extrema[:, m, 0], self.extrema[:, m, 1]
+            sd = stats.hist_std(self.hist[:, m], bounds, mean, highest)
+            q = stats.hist_quantiles(self.hist[:, m], bounds, QUANTILES, lowest, highest)
             frame = pd.DataFrame(
                 {
                     "week": weeks,
@@ -336,9 +328,10 @@ def _run(
 ) -> RunResult:
     rows = np.ascontiguousarray(scenario.param_rows(), dtype=np.float64)
     sq = model.status_quo()
-    bins = model.bin_edges()
+    bins = model.bin_scales()
     blocks = threads
-    hist = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS, model.N_BINS), dtype=np.int64)
+    hist = np.zeros((horizon + 1, L.N_BAND_METRICS, model.N_BINS), dtype=np.int64)
+    chunk_hist = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS, model.N_BINS), dtype=np.int32)
     sums = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS), dtype=np.int64)
     extrema = np.empty((blocks, horizon + 1, L.N_BAND_METRICS, 2))
     extrema[..., 0] = np.inf
@@ -373,8 +366,22 @@ def _run(
         k_here = max(0, min(keep - done, m))
         theta_keep = np.empty((k_here, L.N_PARAMS))
         simulate_chunk(
-            rows, sq, seed, done, horizon, bins, rec, theta_keep, hist, sums, extrema, events, st
+            rows,
+            sq,
+            seed,
+            done,
+            horizon,
+            bins,
+            rec,
+            theta_keep,
+            chunk_hist,
+            sums,
+            extrema,
+            events,
+            st,
         )
+        hist += chunk_hist.sum(axis=0, dtype=np.int64)
+        chunk_hist[...] = 0
         if np.any(st != STATUS_OK):
             bad = done + int(np.argmax(st != STATUS_OK))
             raise SimulationError(_describe_failure(scenario, rows, seed, bad))
@@ -425,7 +432,7 @@ def _run(
         start_date=scenario.start_date,
         outcome_counts=outcome_counts,
         event_counts=ev_counts,
-        hist=hist.sum(axis=0),
+        hist=hist,
         sums=sums.sum(axis=0),
         extrema=np.stack([extrema[..., 0].min(axis=0), extrema[..., 1].max(axis=0)], axis=-1),
         events=events.sum(axis=0),

@@ -44,43 +44,55 @@ def binomial_se(k, n):
     return float(se) if se.ndim == 0 else se
 
 
-def hist_quantiles(counts: np.ndarray, lo: float, width: float, qs, vmin=None, vmax=None):
+def hist_quantiles(counts: np.ndarray, bounds: np.ndarray, qs, vmin, vmax):
     """Quantiles of a distribution held as a histogram.
 
     Parameters
     ----------
     counts : int64[..., n_bins]
         Bin counts; the last axis is the bins.
-    lo, width : float
-        Lower edge of bin 0 and bin width. The quantile is the centre of the bin holding
-        it, so its error is at most half a bin width.
+    bounds : float64[n_bins, 2]
+        Lower and upper value of each bin (increasing; the last upper may be inf).
     qs : sequence of float
         Probabilities in (0, 1).
-    vmin, vmax : float64[...], optional
-        Exact minimum and maximum; quantiles are clipped to them (exact for point masses).
+    vmin, vmax : float64[...]
+        Exact minimum and maximum of the values.
 
     Returns
     -------
     float64[..., len(qs)]
+        The CDF is taken linear inside each bin, between the bin's edges clipped to
+        ``[vmin, vmax]``, so a quantile is exact to within its bin, and point masses (all
+        values equal) come back exactly.
     """
     counts = np.asarray(counts)
+    vmin = np.asarray(vmin, dtype=float)[..., None]
+    vmax = np.asarray(vmax, dtype=float)[..., None]
     cum = np.cumsum(counts, axis=-1)
     total = cum[..., -1:]
+    lower = np.minimum(np.maximum(bounds[:, 0], vmin), vmax)
+    upper = np.minimum(np.maximum(bounds[:, 1], vmin), vmax)
     out = np.empty(counts.shape[:-1] + (len(qs),))
     for i, q in enumerate(qs):
-        # first bin whose cumulative count reaches q * total (the lower q-quantile)
-        idx = np.argmax(cum >= np.ceil(q * total - 1e-9), axis=-1)
-        out[..., i] = lo + width * (idx + 0.5)
-    if vmin is not None:
-        out = np.maximum(out, np.asarray(vmin)[..., None])
-    if vmax is not None:
-        out = np.minimum(out, np.asarray(vmax)[..., None])
+        target = q * total
+        k = np.argmax(cum >= target, axis=-1)[..., None]
+        before = np.take_along_axis(cum, k, axis=-1) - np.take_along_axis(counts, k, axis=-1)
+        inside = np.take_along_axis(counts, k, axis=-1)
+        frac = np.clip((target - before) / np.maximum(inside, 1), 0.0, 1.0)
+        lo = np.take_along_axis(np.broadcast_to(lower, counts.shape), k, axis=-1)
+        hi = np.take_along_axis(np.broadcast_to(upper, counts.shape), k, axis=-1)
+        out[..., i] = (lo + frac * (hi - lo))[..., 0]
     return out
 
 
-def hist_std(counts: np.ndarray, lo: float, width: float, mean) -> np.ndarray:
-    """Standard deviation of a histogram's distribution around an exact ``mean``."""
-    centres = lo + width * (np.arange(counts.shape[-1]) + 0.5)
+def hist_std(counts: np.ndarray, bounds: np.ndarray, mean, vmax) -> np.ndarray:
+    """Standard deviation of a histogram's distribution around an exact ``mean``.
+
+    Bin midpoints stand for their values; the open last bin uses ``vmax``.
+    """
+    vmax = np.asarray(vmax, dtype=float)[..., None]
+    hi = np.minimum(bounds[:, 1], vmax)
+    centres = 0.5 * (bounds[:, 0] + np.maximum(hi, bounds[:, 0]))
     n = counts.sum(axis=-1)
     dev = centres - np.asarray(mean)[..., None]
     var = (counts * dev * dev).sum(axis=-1) / np.maximum(n, 1)
