@@ -648,6 +648,9 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
         events[week + 1, L.E_TALKS_OPENED] = talks_open
         events[week + 1, L.E_CEASEFIRE] = ceasefire
         events[week + 1, L.E_COLLAPSE] = collapsed
+        events[week + 1, L.E_DECIDED_STABLE] = outcome == L.OUT_STABLE_FRONT
+        events[week + 1, L.E_DECIDED_BREST] = outcome == L.OUT_BREST_LITOVSK
+        events[week + 1, L.E_DECIDED_COLLAPSE] = outcome == L.OUT_COLLAPSE
         finite = (territory, infantry, quality, trailing_advance, ru_force)
         if not all(math.isfinite(x) for x in finite):
             break

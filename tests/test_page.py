@@ -39,6 +39,7 @@ def test_writes_html_and_pngs_into_report_folder(results, report):
     assert {
         "territory_fan.png",
         "outcomes.png",
+        "outcomes_over_time.png",
         "event_probabilities.png",
         "kursk_manpower_fan.png",
     } <= names
@@ -104,7 +105,7 @@ def test_extra_sections_and_scenario_from_metadata(results, report, tmp_path):
     text = html_path.read_text(encoding="utf-8")
     assert (html_path.parent / "sweep_tornado.png").is_file()
     assert "Tornado" in text and "Lever sweep (placeholder)" in text
-    assert text.count("data:image/png;base64,") == len(_pngs(html_path.parent)) == 5
+    assert text.count("data:image/png;base64,") == len(_pngs(html_path.parent)) == 6
 
 
 @pytest.mark.parametrize("missing", ["summary.parquet", "bands.parquet"])

@@ -62,6 +62,18 @@ def test_records_are_consistent(small):
     assert b.loc[("p_talks_opened", 60), "mean"] == pytest.approx(talks.mean(), abs=1e-12)
 
 
+def test_decided_outcome_curves_end_at_the_outcome_probabilities(small):
+    b = small.bands().set_index(["metric", "week"])["mean"]
+    p = dict(zip(model.OUTCOMES, small.outcome_counts / small.n, strict=True))
+    h = small.horizon
+    assert b[("p_decided_brest_litovsk", h)] == pytest.approx(p["brest_litovsk"], abs=1e-15)
+    assert b[("p_decided_collapse", h)] == pytest.approx(p["collapse"], abs=1e-15)
+    # stable fronts are decided at talks or, without talks, only at the horizon
+    assert b[("p_decided_stable_front", h)] <= p["stable_front"]
+    for name in ("p_decided_stable_front", "p_decided_brest_litovsk", "p_decided_collapse"):
+        assert (b[name].diff().dropna() >= 0).all()  # cumulative
+
+
 def test_bands_quantiles_ordered_and_close_to_sample(small):
     b = small.bands()
     cont = b[b.metric.isin(model.BAND_METRICS.values())]

@@ -572,6 +572,9 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
         events[t + 1, L.E_TALKS_OPENED] = talks_open
         events[t + 1, L.E_CEASEFIRE] = ceasefire
         events[t + 1, L.E_COLLAPSE] = collapsed
+        events[t + 1, L.E_DECIDED_STABLE] = outcome == L.OUT_STABLE_FRONT
+        events[t + 1, L.E_DECIDED_BREST] = outcome == L.OUT_BREST_LITOVSK
+        events[t + 1, L.E_DECIDED_COLLAPSE] = outcome == L.OUT_COLLAPSE
         if not (
             math.isfinite(territory)
             and math.isfinite(inf)

@@ -173,7 +173,10 @@ N_BAND_METRICS = 4
 E_TALKS_OPENED = 0  # cumulative: talks have opened by this week
 E_CEASEFIRE = 1  # a cease-fire is in effect this week
 E_COLLAPSE = 2  # cumulative: collapse regime reached by this week
-N_EVENTS = 3
+E_DECIDED_STABLE = 3  # cumulative: outcome decided as stable_front (talks from strength)
+E_DECIDED_BREST = 4  # cumulative: outcome decided as brest_litovsk
+E_DECIDED_COLLAPSE = 5  # cumulative: outcome decided as collapse
+N_EVENTS = 6
 
 # --- random-number streams -----------------------------------------------------------------------
 STREAM_PARAMS = 0

@@ -940,6 +940,9 @@ EVENT_METRICS = {
     L.E_TALKS_OPENED: "p_talks_opened",
     L.E_CEASEFIRE: "p_ceasefire",
     L.E_COLLAPSE: "p_collapse",
+    L.E_DECIDED_STABLE: "p_decided_stable_front",
+    L.E_DECIDED_BREST: "p_decided_brest_litovsk",
+    L.E_DECIDED_COLLAPSE: "p_decided_collapse",
 }
 OUTCOMES = ("stable_front", "brest_litovsk", "collapse", "grinding")
 

@@ -299,6 +299,60 @@ def _chart_events(data: RunData, out: Path) -> Section:
     )
 
 
+def _chart_decided(data: RunData, out: Path) -> Section | list:
+    """Stacked cumulative probability that each outcome has been decided by each week."""
+    layers = (
+        ("p_decided_collapse", "collapse", "0.15", None),
+        ("p_decided_brest_litovsk", "Brest-Litovsk talks", "0.45", "//"),
+        ("p_decided_stable_front", "talks from a stable front", "0.8", ".."),
+    )
+    if any(metric not in data.bands["metric"].unique() for metric, *_ in layers):
+        return []  # results written before these curves existed
+    fig, (ax,) = _new_figure(8.0, 4.4)
+    bottom = None
+    dates = None
+    for metric, label, grey, hatch in layers:
+        frame = data.band(metric)
+        dates = frame["date"].to_numpy()
+        p = 100 * frame["mean"].to_numpy(float)
+        base = np.zeros_like(p) if bottom is None else bottom
+        ax.fill_between(
+            dates,
+            base,
+            base + p,
+            color=grey,
+            hatch=hatch,
+            edgecolor="0.3",
+            linewidth=0.5,
+            label=label,
+        )
+        bottom = base + p
+    ax.fill_between(
+        dates,
+        bottom,
+        100.0,
+        color="white",
+        edgecolor="0.3",
+        hatch="\\\\",
+        linewidth=0.5,
+        label="not decided yet (grinding; stable if still so at the end)",
+    )
+    ax.set_xlim(dates[0], dates[-1])
+    ax.set_ylim(0, 100)
+    _style_axes(
+        ax, "share of trajectories (%)", "Outcomes decided by week (cumulative, stacked)", dates[0]
+    )
+    ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    caption = (
+        "Cumulative share of trajectories whose outcome has been decided by each week: collapse "
+        "(Russia advancing with impunity before any talks), talks opened while the front "
+        "unravels (Brest-Litovsk) and talks opened from a stable front. The rest are still "
+        "undecided; at the horizon they count as grinding, or as a stable front if the advance "
+        f"has stalled by then. N = {data.n:,}."
+    )
+    return Section("Outcomes over time", _save(fig, out / "outcomes_over_time.png"), caption)
+
+
 def _chart_outcomes(data: RunData, out: Path) -> Section:
     rows = []
     for name in model.OUTCOMES:
@@ -742,6 +796,7 @@ SectionBuilder = Callable[[RunData, Path], "Section | list[Section]"]
 SECTION_BUILDERS: list[SectionBuilder] = [
     _chart_territory,
     _chart_outcomes,
+    _chart_decided,
     _chart_events,
     _chart_kursk_manpower,
     _sweep_sections,
