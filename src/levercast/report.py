@@ -46,30 +46,23 @@ def print_run(result, console: Console, folder) -> None:
     odds = Table(title=title, title_justify="left")
     for col in ("outcome", "probability", "95% Wilson interval", "std error", "N"):
         odds.add_column(col, justify="left" if col == "outcome" else "right")
-    for name in model.OUTCOMES:
-        r = summary.loc[f"outcome_{name}"]
-        odds.add_row(
-            name,
-            _pct(r.probability),
-            f"{_pct(r.ci_low)} - {_pct(r.ci_high)}",
-            _pct(r.std_error, 3),
-            f"{int(r.n):,}",
-        )
-    odds.add_section()
-    for name in (
+    events = (
         "talks_opened",
         "ceasefire_agreed",
         "ceasefire_held_to_horizon",
         "kursk_held_at_horizon",
-    ):
-        r = summary.loc[name]
-        odds.add_row(
-            name,
-            _pct(r.probability),
-            f"{_pct(r.ci_low)} - {_pct(r.ci_high)}",
-            _pct(r.std_error, 3),
-            f"{int(r.n):,}",
-        )
+    )
+    for group in ([(o, f"outcome_{o}") for o in model.OUTCOMES], [(e, e) for e in events]):
+        for label, metric in group:
+            r = summary.loc[metric]
+            odds.add_row(
+                label,
+                _pct(r.probability),
+                f"{_pct(r.ci_low)} - {_pct(r.ci_high)}",
+                _pct(r.std_error, 3),
+                f"{int(r.n):,}",
+            )
+        odds.add_section()
     console.print(odds)
 
     terr = Table(
