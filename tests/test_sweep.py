@@ -47,6 +47,20 @@ def test_latin_hypercube_has_one_point_per_stratum_and_is_seeded():
     assert all(0.1 <= v <= 0.9 for v in vals) and len(vals) == 10
 
 
+def test_sweep_table_declares_every_design_kind():
+    ranges = {"ew_support": [0.1, 0.6], "sensor_density": [0.2, 0.8]}
+    grid = sw.design_from_table({"grid": {"ew_support": [0.1, 0.5]}}, seed=0)
+    lhs = sw.design_from_table({"lhs": {"samples": 5, "ranges": ranges}}, seed=0)
+    sobol = sw.design_from_table({"sobol": {"samples": 8, "ranges": ranges}}, seed=0)
+    oat = sw.design_from_table({"oat": {"ranges": ranges}}, seed=0)
+    assert [d.kind for d in (grid, lhs, sobol, oat)] == ["grid", "lhs", "sobol", "oat"]
+    assert len(lhs.cells) == 6 and len(sobol.cells) == 1 + 8 * (2 + 2) and len(oat.cells) == 5
+    with pytest.raises(sw.SweepError, match="exactly one of"):
+        sw.design_from_table({"grid": {}, "lhs": {}}, seed=0)
+    with pytest.raises(sw.SweepError, match=r"\[sweep\]\.sobol: expected"):
+        sw.design_from_table({"sobol": {"ranges": ranges}}, seed=0)
+
+
 @pytest.mark.parametrize("bad", ["x", "x=", "=1,2"])
 def test_bad_grid_is_a_clear_error(bad):
     with pytest.raises(sw.SweepError, match="--grid"):

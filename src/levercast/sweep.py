@@ -140,28 +140,39 @@ def lhs_design(ranges: Mapping[str, tuple[float, float]], samples: int, seed: in
 
 
 def design_from_table(table: Mapping, seed: int) -> Design:
-    """A design declared in a scenario's ``[sweep]`` table.
+    """A design declared in a scenario's ``[sweep]`` table: exactly one of
 
-    ``grid = { lever = [v1, v2] }`` or ``lhs = { samples = N, ranges = { lever = [lo, hi] } }``.
+    ``grid = { lever = [v1, v2] }``,
+    ``lhs = { samples = N, ranges = { lever = [lo, hi] }, seed = S }``,
+    ``sobol = { samples = N, ranges = { ... }, seed = S }`` (N a power of 2) or
+    ``oat = { ranges = { ... } }``.
     """
+    kinds = ("grid", "lhs", "sobol", "oat")
     table = dict(table)
-    unknown = set(table) - {"grid", "lhs"}
-    if unknown or len(table) != 1:
-        raise SweepError(f"[sweep]: expected exactly one of 'grid' or 'lhs', got {sorted(table)}")
-    if "grid" in table:
-        grid = table["grid"]
-        if not isinstance(grid, Mapping) or not all(isinstance(v, list) for v in grid.values()):
-            raise SweepError("[sweep].grid: expected a table of lever = [values]")
-        return grid_design(grid)
-    lhs = dict(table["lhs"])
-    try:
-        ranges = {k: (float(v[0]), float(v[1])) for k, v in dict(lhs["ranges"]).items()}
-        samples = int(lhs["samples"])
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    if len(table) != 1 or next(iter(table)) not in kinds:
         raise SweepError(
-            "[sweep].lhs: expected samples = N and ranges = { lever = [lo, hi] }"
-        ) from exc
-    return lhs_design(ranges, samples, int(lhs.get("seed", seed)))
+            f"[sweep]: expected exactly one of {', '.join(kinds)}; got {sorted(table)}"
+        )
+    kind, spec = next(iter(table.items()))
+    if kind == "grid":
+        if not isinstance(spec, Mapping) or not all(isinstance(v, list) for v in spec.values()):
+            raise SweepError("[sweep].grid: expected a table of lever = [values]")
+        return grid_design(spec)
+    try:
+        spec = dict(spec)
+        ranges = {k: (float(v[0]), float(v[1])) for k, v in dict(spec["ranges"]).items()}
+        samples = int(spec["samples"]) if kind != "oat" else 0
+        design_seed = int(spec.get("seed", seed))
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        needs = "ranges = { lever = [lo, hi] }" + ("" if kind == "oat" else " and samples = N")
+        raise SweepError(f"[sweep].{kind}: expected {needs}") from exc
+    if kind == "lhs":
+        return lhs_design(ranges, samples, design_seed)
+    from levercast import analysis
+
+    if kind == "sobol":
+        return analysis.sobol_design(ranges, samples, design_seed)
+    return analysis.oat_design(ranges)
 
 
 # ----------------------------------------------------------------------------- running
