@@ -1031,41 +1031,49 @@ def _check_top(where: _Where, doc: Mapping[str, Any]) -> None:
             raise where.error((key,), f"expected a table, got {_show(value)}")
 
 
+def _section(where: _Where, doc: Mapping[str, Any], section: str, kind: str, params, parse):
+    """Validate one parameter table; parameters it does not set take the registry default."""
+    table = doc.get(section, {})
+    _check_section_keys(where, section, table, kind)
+    registry = _Where(_REGISTRY_FILE)
+    out = {}
+    for p in params:
+        if p.name in table:
+            out[p.name] = parse(where, (section, p.name), table[p.name], p)
+        else:
+            out[p.name] = parse(registry, (section, p.name), p.default, p)
+    return out
+
+
 def _build(doc: Mapping[str, Any], where: _Where) -> Scenario:
     """Validate a merged document (no ``extends`` left) into a :class:`Scenario`."""
     _check_top(where, {k: v for k, v in doc.items() if k != "extends"})
     meta = _meta(where, doc.get("scenario", {}))
 
-    lever_table = doc.get("levers", {})
-    _check_section_keys(where, "levers", lever_table, model.LEVER)
-    levers = {}
-    for p in model.LEVERS:
-        if p.name in lever_table:
-            levers[p.name] = _lever_value(where, ("levers", p.name), lever_table[p.name], p)
-        else:
-            registry = _Where(_REGISTRY_FILE)
-            levers[p.name] = _lever_value(registry, ("levers", p.name), p.default, p)
-
-    unc_table = doc.get("uncertainties", {})
-    _check_section_keys(where, "uncertainties", unc_table, model.UNCERTAINTY)
-    uncertainties = {}
-    for p in model.UNCERTAINTIES:
-        path = ("uncertainties", p.name)
-        if p.name in unc_table:
-            uncertainties[p.name] = parse_dist(unc_table[p.name], p, where=where, path=path)
-        else:
-            registry = _Where(_REGISTRY_FILE)
-            uncertainties[p.name] = parse_dist(p.default, p, where=registry, path=path)
-
-    const_table = doc.get("constants", {})
-    _check_section_keys(where, "constants", const_table, model.CONSTANT)
-    constants = {}
-    for p in model.CONSTANTS:
-        if p.name in const_table:
-            constants[p.name] = _plain_number(where, ("constants", p.name), const_table[p.name], p)
-        else:
-            registry = _Where(_REGISTRY_FILE)
-            constants[p.name] = _plain_number(registry, ("constants", p.name), p.default, p)
+    levers = _section(
+        where,
+        doc,
+        "levers",
+        model.LEVER,
+        model.LEVERS,
+        _lever_value,
+    )
+    uncertainties = _section(
+        where,
+        doc,
+        "uncertainties",
+        model.UNCERTAINTY,
+        model.UNCERTAINTIES,
+        lambda w, path, v, p: parse_dist(v, p, where=w, path=path),
+    )
+    constants = _section(
+        where,
+        doc,
+        "constants",
+        model.CONSTANT,
+        model.CONSTANTS,
+        _plain_number,
+    )
 
     return Scenario(
         name=meta.name,
