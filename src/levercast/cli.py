@@ -76,16 +76,17 @@ def _fail(message: str, code: int = 1):
     raise typer.Exit(code=code)
 
 
+_LIMIT_OPTIONS = {"trajectories": "--trajectories/-n", "horizon": "--horizon-weeks"}
+
+
 def _check_limits(trajectories: int, horizon: int) -> None:
+    """The library's limits, reported with the option that set the value."""
     from levercast import simulate
 
-    if not 1 <= trajectories <= simulate.MAX_TRAJECTORIES:
-        _fail(
-            f"--trajectories/-n must be between 1 and {simulate.MAX_TRAJECTORIES:,}, "
-            f"got {trajectories:,}"
-        )
-    if not 1 <= horizon <= simulate.MAX_HORIZON_WEEKS:
-        _fail(f"--horizon-weeks must be between 1 and {simulate.MAX_HORIZON_WEEKS}, got {horizon}")
+    try:
+        simulate.check_limits(trajectories, horizon)
+    except simulate.LimitError as exc:
+        _fail(f"{_LIMIT_OPTIONS[exc.quantity]}: {exc}")
 
 
 def _load(config: Path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -50,7 +50,6 @@ class RunResult:
     joint: np.ndarray | None = None  # int64[N_OUTCOMES, N_OUTCOMES]: (reference, this run)
     threads: int = 1
     chunk_size: int = DEFAULT_CHUNK
-    extra: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ tables
     def summary(self) -> pd.DataFrame:
@@ -246,12 +245,20 @@ RECORD_COLUMNS = {
 _CALIBRATION_RECORDS = (L.R_RU_CASUALTIES_FIRST_WEEK, L.R_KURSK_LOSS_FIRST_WEEKS)
 
 
+class LimitError(ValueError):
+    """A run size outside its limits; ``quantity`` is ``"trajectories"`` or ``"horizon"``."""
+
+    def __init__(self, quantity: str, value: int, high: int):
+        self.quantity = quantity
+        super().__init__(f"{quantity} must be between 1 and {high:,}, got {value:,}")
+
+
 def check_limits(n: int, horizon: int) -> None:
     """Reject run sizes that cannot be honoured, before any work is done."""
     if not 1 <= n <= MAX_TRAJECTORIES:
-        raise ValueError(f"trajectories must be between 1 and {MAX_TRAJECTORIES:,}, got {n:,}")
+        raise LimitError("trajectories", n, MAX_TRAJECTORIES)
     if not 1 <= horizon <= MAX_HORIZON_WEEKS:
-        raise ValueError(f"horizon must be between 1 and {MAX_HORIZON_WEEKS} weeks, got {horizon}")
+        raise LimitError("horizon", horizon, MAX_HORIZON_WEEKS)
 
 
 def run(
