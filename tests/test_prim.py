@@ -1,5 +1,7 @@
 """PRIM (Friedman & Fisher 1999): definitions on a hand-computed case, known-answer boxes."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -179,3 +181,166 @@ def test_bad_data():
         prim(pd.DataFrame({"x": [1.0, np.nan, 2.0]}), np.array([True, False, True]))
     with pytest.raises(KeyError, match="nope"):
         evaluate(TINY_X, TINY_Y, {"nope": (0, 1)})
+
+
+def test_midpoint_cuts_and_a_lenient_objective_by_hand():
+    # cuts="midpoint", peel_alpha = 0.1 on x = 1..10: the lower cut sits half-way between the
+    # order statistics around position (m - 1) * 0.1, i.e. between x = 1 and x = 2.
+    # Step 1 (m = 10): dropping x = 1 gains 5/9 - 1/2 > 0, dropping x = 10 loses -> (1.5, 10).
+    # Step 2 (m = 9): likewise x = 2 -> (2.5, 10), density 5/8.
+    # Step 3 (m = 8): dropping x = 3 or x = 10 both leave 4/7 < 5/8: no gain, peeling stops
+    # (the patient default goes on, see test_first_peels_by_hand).
+    res = prim(
+        TINY_X[["x"]],
+        TINY_Y,
+        peel_alpha=0.1,
+        mass_min=0.0,
+        paste=False,
+        objective="lenient1",
+        cuts="midpoint",
+    )
+    assert [b.limits["x"] for b in res.boxes] == [(1, 10), (1.5, 10), (2.5, 10)]
+    assert [b.density for b in res.boxes] == pytest.approx([5 / 10, 5 / 9, 5 / 8])
+    # lenient2 (gain times points kept) with the default cuts on data values: the same two
+    # peels, then the same stop, with the limits on data values
+    res2 = prim(
+        TINY_X[["x"]], TINY_Y, peel_alpha=0.1, mass_min=0.0, paste=False, objective="lenient2"
+    )
+    assert [b.limits["x"] for b in res2.boxes] == [(1, 10), (2, 10), (3, 10)]
+    # ties in a midpoint cut are stepped over: the lower cut at position 0.9 falls inside the
+    # run of 1.0s, so it moves to half-way between 1.0 and 2.0
+    x = pd.DataFrame({"x": [1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]})
+    y = np.array([0, 0, 0, 1, 1, 1, 0, 1, 0, 1], dtype=bool)
+    res = prim(x, y, peel_alpha=0.1, mass_min=0.0, paste=False, cuts="midpoint")
+    assert res.boxes[1].limits["x"] == (1.5, 8.0) and res.boxes[1].n == 7
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"objective": "mean"}, "objective"), ({"cuts": "quantile"}, "cuts")],
+)
+def test_bad_rule_names(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        prim(TINY_X, TINY_Y, **kwargs)
+
+
+# --- Published reference: the EMA Workbench's PRIM on the Bryant & Lempert (2010) data -------
+# tests/data/prim/README.md gives the source, licence and the published output. The published
+# shares are ratios of counts (67/89 = 0.752809...), so the counts are compared exactly; the
+# limits were printed with six decimals, so they are compared to within 1e-6.
+
+BRYANT = Path(__file__).parent / "data" / "prim" / "bryant_et_al_2010.csv"
+EMA_RULES = {"peel_alpha": 0.1, "objective": "lenient1", "cuts": "midpoint", "paste": False}
+
+
+@pytest.fixture(scope="module")
+def bryant():
+    data = pd.read_csv(BRYANT, index_col=False)
+    X = data.iloc[:, 2:11]  # as in the published example: the 9 uncertain inputs
+    y = data.iloc[:, 15].to_numpy()  # "Greater than 90%"
+    assert list(X.columns) == [
+        "Cellulosic cost",
+        "Total biomass",
+        "Feedstock distribution",
+        "Cellulosic yield",
+        "Oil elasticity",
+        "Demand elasticity",
+        "Electricity coproduction",
+        "oil supply shift",
+        "Biomass backstop price",
+    ]
+    assert data.columns[15] == "Greater than 90%"
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def bryant_run(bryant):
+    X, y = bryant
+    return prim(X, y, threshold=0.8, **EMA_RULES)
+
+
+def test_bryant_data_as_published(bryant):
+    X, y = bryant
+    assert (len(X), int(y.sum())) == (882, 89)  # "882 points remaining, containing 89 cases"
+
+
+def test_bryant_last_box_of_the_trajectory_matches_the_published_run(bryant_run):
+    # "mean: 1.0, mass: 0.05102040816326531, coverage: 0.5056179775280899, density: 1.0
+    #  restricted_dimensions: 6"
+    last = bryant_run.boxes[-1]
+    assert (last.n, last.n_cases) == (45, 45)
+    assert last.mass == 0.05102040816326531
+    assert last.coverage == 0.5056179775280899
+    assert last.density == 1.0
+    assert len(last.restricted) == 6
+    assert len(bryant_run.boxes) == 28  # boxes 0..27: box 21 below is 6 peels before the end
+
+
+def test_bryant_box_21_matches_the_published_run(bryant_run):
+    # box1.inspect(21): coverage 0.752809, density 0.770115, mass 0.0986395, res_dim 4
+    box = bryant_run.boxes[21]
+    assert (box.n, box.n_cases, box.n_total, box.n_total_cases) == (87, 67, 882, 89)
+    assert box.coverage == pytest.approx(0.752809, abs=5e-7)
+    assert box.density == pytest.approx(0.770115, abs=5e-7)
+    assert box.mass == pytest.approx(0.0986395, abs=5e-8)
+    published = {
+        "Total biomass": (450.000000, 755.799988),
+        "Demand elasticity": (-0.422000, -0.202000),
+        "Biomass backstop price": (150.049995, 199.600006),
+        "Cellulosic cost": (72.650002, 133.699997),
+    }
+    assert set(box.restricted) == set(published)
+    for name, (low, high) in published.items():
+        assert box.limits[name] == pytest.approx((low, high), abs=1e-6), name
+
+
+def test_bryant_box_21_without_cellulosic_cost_matches_the_published_run(bryant, bryant_run):
+    # box1.drop_restriction("Cellulosic cost"), then stats_to_dataframe():
+    # coverage 0.764045, density 0.715789, mass 0.10771, res_dim 3
+    X, y = bryant
+    row = bryant_run.box_table(21).set_index("dimension").loc["Cellulosic cost"]
+    assert row["coverage_without"] == pytest.approx(0.764045, abs=5e-7)
+    assert row["density_without"] == pytest.approx(0.715789, abs=5e-7)
+    limits = dict(bryant_run.boxes[21].limits)
+    del limits["Cellulosic cost"]
+    box = evaluate(X, y, limits)
+    assert (box.n, box.n_cases) == (95, 68)
+    assert box.mass == pytest.approx(0.10771, abs=5e-6)
+    assert len(box.restricted) == 3
+
+
+def test_bryant_second_box_matches_the_published_run(bryant, bryant_run):
+    # prim_alg.find_box() again, on the points outside the first box: "787 points remaining,
+    # containing 21 cases of interest", then "box does not meet threshold criteria, value is
+    # 0.3541666666666667". The Workbench measures mass against all 882 points, so mass_min is
+    # rescaled to the 787 points left.
+    X, y = bryant
+    limits = dict(bryant_run.boxes[21].limits)
+    del limits["Cellulosic cost"]
+    outside = ~evaluate(X, y, limits).contains(X)
+    X2, y2 = X[outside], y[outside]
+    assert (len(X2), int(y2.sum())) == (787, 21)
+    res = prim(X2, y2, threshold=0.8, mass_min=0.05 * 882 / 787, **EMA_RULES)
+    assert not res.threshold_met
+    assert max(b.density for b in res.boxes) == 0.3541666666666667
+    assert (res.boxes[-1].n, res.boxes[-1].n_cases) == (48, 17)
+
+
+def test_bryant_default_rules_find_a_comparable_box(bryant):
+    # Not a published figure: the default rules (patient peeling on the density, cuts on data
+    # values) reach a box of the same kind on this data.
+    X, y = bryant
+    res = prim(X, y, peel_alpha=0.1, threshold=0.8, paste=False)
+    box = res.box
+    assert box.density >= 0.8 and box.coverage >= 0.6
+    assert {"Total biomass", "Demand elasticity", "Biomass backstop price"} <= set(box.restricted)
+
+
+def test_bryant_pasting_with_the_workbench_rules(bryant):
+    # Not a published figure (the Workbench's run ends at density 1.0, where pasting cannot
+    # help): the chosen box is pasted from midpoint limits without losing density.
+    X, y = bryant
+    res = prim(X, y, threshold=0.8, **{**EMA_RULES, "paste": True})
+    peeled = res.boxes[res.chosen]
+    assert res.box.density >= peeled.density and res.box.n >= peeled.n
+    np.testing.assert_array_equal(res.box.contains(X), evaluate(X, y, res.box.limits).contains(X))

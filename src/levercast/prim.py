@@ -11,10 +11,24 @@ outcome is much more frequent than overall. Three numbers describe a box ``B``:
 dimension, to remove a thin slice: for a continuous column the ``peel_alpha`` share of the
 box's points with the lowest values, or with the highest; for a categorical or boolean
 column all points of one category. The slice whose removal leaves the highest density is
-removed (ties: the one that removes fewest points, then the first column), even when that
-lowers the density a little: a patient peel can cross a plateau. Peeling stops when no peel
-would leave at least ``mass_min`` of all points. Coverage never rises along the trajectory;
-density rises overall, not necessarily at every step.
+removed (ties: the one that removes fewest points, then one on a column already restricted,
+then the first column, lower end first), even when that lowers the density a little: a
+patient peel can cross a plateau. Peeling stops when no peel would leave at least
+``mass_min`` of all points. Coverage never rises along the trajectory; density rises
+overall, not necessarily at every step.
+
+**The EMA Workbench's rules.** ``objective="lenient1"`` and ``cuts="midpoint"`` reproduce
+the peeling trajectory of the EMA Workbench's PRIM (Kwakkel), itself modelled on RAND's
+sdtoolkit; ``tests/test_prim.py`` checks it against that project's published run on the
+Bryant & Lempert (2010) data. ``objective`` scores a peel by the density it gains per point
+it removes (``"lenient1"``), or that times the points it keeps (``"lenient2"``), instead of
+by the density it leaves; with either, peeling stops as soon as no allowed peel raises the
+density (no patience). ``cuts="midpoint"`` places a continuous cut half-way between two
+neighbouring distinct values of the box, at the ``(m - 1) * peel_alpha`` order statistic
+of its ``m`` points (moved past ties), so limits lie between data values and a peel removes
+``floor((m - 1) * peel_alpha) + 1`` points when there are no ties. One difference remains:
+the Workbench takes the best peel and stops if it leaves less than ``mass_min``, where this
+module skips such peels and takes the best of the others.
 
 **Choosing a box.** With a ``threshold`` density, the first box of the trajectory that
 reaches it (the one with the most coverage among the dense-enough ones); otherwise the
@@ -25,7 +39,8 @@ time (or one category), in whichever direction keeps the density highest, for as
 density does not fall: peeling in fixed steps can overshoot an edge, and pasting recovers
 the coverage lost.
 
-Continuous limits are inclusive and lie on data values: a box keeps ``low <= x <= high``.
+Continuous limits are inclusive and, with the default ``cuts="data"``, lie on data values: a
+box keeps ``low <= x <= high``.
 """
 
 from __future__ import annotations
@@ -38,6 +53,8 @@ import pandas as pd
 
 CONTINUOUS = "continuous"
 CATEGORICAL = "categorical"
+OBJECTIVES = ("density", "lenient1", "lenient2")
+CUTS = ("data", "midpoint")
 
 
 @dataclass(frozen=True)
@@ -163,7 +180,27 @@ def _copy(lims) -> list:
     return [lim.copy() if isinstance(lim, np.ndarray) else tuple(lim) for lim in lims]
 
 
-def _peel_candidates(data: _Data, lims, idx: np.ndarray, alpha: float):
+def _midpoint_cuts(v: np.ndarray, alpha: float) -> tuple[float, float]:
+    """Lower and upper cuts at the ``alpha`` and ``1 - alpha`` quantiles, sdtoolkit style.
+
+    The quantile position ``(m - 1) * q`` on the sorted values falls between two order
+    statistics; the cut is half-way between them, the outer one moved inwards past any ties
+    with the inner one, so the cut separates two distinct values when the box has them.
+    """
+    s = np.sort(v)
+    m = s.size
+    p = (m - 1) * alpha
+    lo = int(np.floor(p))
+    hi = min(max(int(np.ceil(p)), int(np.searchsorted(s, s[lo], side="right"))), m - 1)
+    lower = (s[lo] + s[hi]) / 2
+    p = (m - 1) * (1 - alpha)
+    hi = int(np.ceil(p))
+    lo = max(min(int(np.floor(p)), int(np.searchsorted(s, s[hi], side="left")) - 1), 0)
+    upper = (s[lo] + s[hi]) / 2
+    return float(lower), float(upper)
+
+
+def _peel_candidates(data: _Data, lims, idx: np.ndarray, alpha: float, cuts: str = "data"):
     """Yield ``(dim, new_limit, keep)`` for every allowed peel of the box holding ``idx``."""
     m = idx.size
     for j, (kind, values) in enumerate(zip(data.kinds, data.values, strict=True)):
@@ -177,11 +214,20 @@ def _peel_candidates(data: _Data, lims, idx: np.ndarray, alpha: float):
                 new[c] = False
                 yield j, new, v != c
             continue
-        k = max(1, int(alpha * m))
-        if k >= m:
-            continue
         lo, hi = v.min(), v.max()
         if lo == hi:
+            continue
+        if cuts == "midpoint":
+            low_cut, high_cut = _midpoint_cuts(v, alpha)
+            for new, keep in (
+                ((low_cut, lims[j][1]), v >= low_cut),
+                ((lims[j][0], high_cut), v <= high_cut),
+            ):
+                if not keep.all():
+                    yield j, new, keep
+            continue
+        k = max(1, int(alpha * m))
+        if k >= m:
             continue
         # Lower peel: keep v >= cut, where about k points lie below cut.
         cut = np.partition(v, k)[k]
@@ -194,21 +240,46 @@ def _peel_candidates(data: _Data, lims, idx: np.ndarray, alpha: float):
         yield j, (lims[j][0], float(cut)), v <= cut
 
 
-def _peel(data: _Data, alpha: float, mass_min: float) -> list[tuple[list, np.ndarray]]:
+def _restricted_flags(data: _Data, lims) -> list[bool]:
+    return [
+        (lim[0] > full[0] or lim[1] < full[1]) if kind == CONTINUOUS else not lim.all()
+        for kind, lim, full in zip(data.kinds, lims, data.full, strict=True)
+    ]
+
+
+def _peel(
+    data: _Data,
+    alpha: float,
+    mass_min: float,
+    objective: str = "density",
+    cuts: str = "data",
+) -> list[tuple[list, np.ndarray]]:
     lims = _copy(data.full)
     idx = np.arange(data.n)
     out = [(lims, idx)]
     min_points = mass_min * data.n
+    gain = objective != "density"
     while True:
+        m = idx.size
+        density = data.y[idx].sum() / m
+        restricted = _restricted_flags(data, lims)
         best = None
-        for j, new, keep in _peel_candidates(data, lims, idx, alpha):
+        for j, new, keep in _peel_candidates(data, lims, idx, alpha, cuts):
             n_keep = int(keep.sum())
             if n_keep < min_points or n_keep == 0:
                 continue
-            key = (data.y[idx[keep]].sum() / n_keep, n_keep)
+            new_density = data.y[idx[keep]].sum() / n_keep
+            if objective == "density":
+                score = new_density
+            else:  # density gained per point removed (times points kept, for lenient2)
+                score = (new_density - density) / (m - n_keep)
+                if objective == "lenient2":
+                    score *= n_keep
+            # ties: fewer points removed, then a column already restricted, then the first
+            key = (score, n_keep, restricted[j])
             if best is None or key > best[0]:
                 best = (key, j, new, keep)
-        if best is None:
+        if best is None or (gain and best[0][0] <= 0):
             return out
         _, j, new, keep = best
         lims = _copy(lims)
@@ -400,6 +471,8 @@ def prim(
     *,
     min_coverage: float = 0.5,
     paste: bool = True,
+    objective: str = "density",
+    cuts: str = "data",
 ) -> PrimResult:
     """Find a box of ``X`` where ``y`` is dense (Friedman & Fisher 1999).
 
@@ -423,6 +496,15 @@ def prim(
         Without ``threshold``: the densest box with at least this coverage is chosen.
     paste : bool
         Whether to paste the chosen box.
+    objective : {"density", "lenient1", "lenient2"}
+        How a peel is scored: by the density it leaves (patient peeling, the default), or
+        by the density gained per point removed (``"lenient1"``, the EMA Workbench's
+        default), or that times the points kept (``"lenient2"``); with a gain, peeling
+        stops when no peel raises the density.
+    cuts : {"data", "midpoint"}
+        Where a continuous peel cuts: on a data value, ``int(peel_alpha * m)`` points in
+        (the default), or half-way between two data values as sdtoolkit and the EMA
+        Workbench do (see the module docstring).
 
     Returns
     -------
@@ -434,8 +516,12 @@ def prim(
         raise ValueError(f"paste_alpha must be in (0, 0.5), got {paste_alpha}")
     if not 0 <= mass_min < 1:
         raise ValueError(f"mass_min must be in [0, 1), got {mass_min}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    if cuts not in CUTS:
+        raise ValueError(f"cuts must be one of {CUTS}, got {cuts!r}")
     data = _Data(X, y)
-    steps = _peel(data, float(peel_alpha), float(mass_min))
+    steps = _peel(data, float(peel_alpha), float(mass_min), objective, cuts)
     lims = [s[0] for s in steps]
     boxes = []
     for lim, idx in steps:
