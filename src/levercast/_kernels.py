@@ -10,13 +10,13 @@ import math
 import numpy as np
 from numba import prange
 
+from levercast import _fmath
 from levercast import _layout as L
 from levercast._jit import jit
-from levercast._rng import ndtr, ndtri, normal, stream_key, uniform
+from levercast._rng import P_LOW, ndtr, ndtri, ndtri_central, normal, stream_key, uniform
 
 WEEKS_PER_YEAR = 52.0
 FIXED_POINT = 1024.0  # band sums are kept as int64 multiples of 1/1024 so they add exactly
-BATCH = 16  # trajectories simulated before their weeks are binned
 
 STATUS_OK = 0
 STATUS_NONFINITE = 1
@@ -152,454 +152,921 @@ def _sample_prepared(rows, bounds, seed, trajectory, theta):
         theta[i] = _draw(rows[i], bounds[i, 0], bounds[i, 1], key, i)
 
 
-# ----------------------------------------------------------------------------- one trajectory
-
-
 @jit
-def _surveillance(th, interceptors, sensors, ew):
-    """Targeting value V in [0, 1] of Russian drone surveillance (model.md, step 1)."""
-    drones = max(th[L.P_RECON_DRONES_PER_DAY], 1.0)
-    cue = th[L.P_SENSOR_CUE_FLOOR] + (1.0 - th[L.P_SENSOR_CUE_FLOOR]) * sensors
-    downed = 1.0 - math.exp(-interceptors * th[L.P_INTERCEPTOR_KILL_PROB] * cue / drones)
-    coverage = min(1.0, th[L.P_COVERAGE_MAX] * th[L.P_DRONE_EFFECTIVENESS]) * (1.0 - downed)
-    return coverage * (1.0 - th[L.P_EW_EFFECT_MAX] * ew)
+def sample_lanes(rows, bounds, seed, first, nl, th, scratch):
+    """Draw the parameters of trajectories ``first .. first + nl - 1`` into ``th[:, :nl]``
+    (float64[N_PARAMS, LANES]: a parameter's lanes are contiguous).
 
-
-@jit
-def _guarantee(th, code, standoff, us_now):
-    """Credibility in [0, 1] of the guarantee on offer (step 9)."""
-    if code == L.GUARANTEE_NONE:
-        base = 0.0
-    elif code == L.GUARANTEE_COALITION:
-        base = th[L.P_GUARANTEE_COALITION]
-    elif code == L.GUARANTEE_NATO and th[L.P_NATO_ACCESSION] > 0.5:
-        base = th[L.P_GUARANTEE_NATO]
-    else:
-        base = th[L.P_GUARANTEE_BILATERAL]
-    return base * (0.4 + 0.6 * standoff) * (0.5 + 0.5 * us_now)
-
-
-@jit
-def _lerp(sq, th, i, g):
-    return sq[i] + g * (th[i] - sq[i])
-
-
-@jit
-def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, record):
-    """Simulate one trajectory week by week (equations of ``docs/model.md``).
-
-    Parameters
-    ----------
-    th : float64[N_PARAMS]
-        The trajectory's parameters (levers at their scenario values, uncertainties drawn).
-    sq : float64[N_PARAMS]
-        Status-quo (October 2024) lever values; levers ramp from ``sq`` to ``th``.
-    seed, trajectory : int
-        Key of the trajectory's random streams.
-    horizon : int
-        Number of weeks simulated.
-    weekly : float64[horizon + 1, N_BAND_METRICS]
-        Out: state at the end of each week (row 0 is the start).
-    events : int8[horizon + 1, N_EVENTS]
-        Out: 0/1 event flags per week.
-    record : float64[N_RECORD]
-        Out: the trajectory's record (outcome, talks week, ...).
-
-    Returns
-    -------
-    int
-        ``STATUS_OK`` or ``STATUS_NONFINITE``.
-
-    Notes
-    -----
-    Lever-dependent quantities are recomputed only in weeks where the lever ramp moves, and
-    the talks and cease-fire hazards run against exponential clocks drawn once per
-    trajectory, so that a typical week costs one normal draw, two exps and a sqrt.
+    The same draws as ``_sample_prepared`` trajectory by trajectory, bit for bit, but one
+    parameter at a time across lanes: uniform, normal and lognormal rows (most of a scenario)
+    then run as vectorised loops; the inverse CDF's tails, the lognormal's ``exp`` and the
+    other distributions are evaluated lane by lane. ``scratch``: float64[LANES] workspace.
     """
-    key = stream_key(seed, trajectory, L.STREAM_WEEKLY)
-    ekey = stream_key(seed, trajectory, L.STREAM_EVENTS)
-    talks_clock = -math.log(uniform(ekey, L.DRAW_TALKS_CLOCK))
-    u_ceasefire = uniform(ekey, L.DRAW_CEASEFIRE)
-    break_clock = -math.log(uniform(ekey, L.DRAW_BREAK_CLOCK))
+    keys = np.empty(LANES, dtype=np.uint64)
+    for i in range(nl):
+        keys[i] = stream_key(seed, first + i, L.STREAM_PARAMS)
+    for p in range(rows.shape[0]):
+        row = rows[p]
+        code = int(row[L.ROW_CODE])
+        a = row[L.ROW_A]
+        b = row[L.ROW_B]
+        base = p * L.DRAWS_PER_PARAM
+        if code == L.DIST_FIXED:
+            for i in range(nl):
+                th[p, i] = a
+        elif code == L.DIST_UNIFORM:
+            for i in range(nl):
+                th[p, i] = a + uniform(keys[i], base) * (b - a)
+        elif code == L.DIST_NORMAL or code == L.DIST_LOGNORMAL:
+            plo = bounds[p, 0]
+            phi = bounds[p, 1]
+            lo = row[L.ROW_LO]
+            hi = row[L.ROW_HI]
+            for i in range(nl):
+                q = plo + uniform(keys[i], base) * (phi - plo)
+                scratch[i] = q
+                th[p, i] = ndtri_central(q)
+            for i in range(nl):
+                q = scratch[i]
+                if q < P_LOW or q > 1.0 - P_LOW:
+                    th[p, i] = ndtri(q)
+            for i in range(nl):
+                th[p, i] = a + b * th[p, i]
+            if code == L.DIST_LOGNORMAL:
+                for i in range(nl):
+                    th[p, i] = math.exp(th[p, i])
+            for i in range(nl):
+                th[p, i] = min(max(th[p, i], lo), hi)
+        else:
+            plo = bounds[p, 0]
+            phi = bounds[p, 1]
+            for i in range(nl):
+                th[p, i] = _draw(row, plo, phi, keys[i], p)
 
-    delay = th[L.P_SUPPORT_DELAY_WEEKS]
-    inv_ramp = 1.0 / th[L.P_RAMP_WEEKS]
+
+# ----------------------------------------------------------------------- lanes of trajectories
+
+LANES = 32  # trajectories advanced together, week by week
+
+# The state of a group of lanes lives in one float64 buffer: slot ``k`` of lane ``i`` is
+# ``buf[k * LANES + i]``. Every weekly step is a loop over lanes whose body has no branch
+# (conditions become selects) and no opaque call (``_fmath.exp`` instead of the C library's),
+# so LLVM compiles it to SIMD instructions. All slots live in one buffer at constant offsets,
+# so the compiler can prove that lanes do not overlap.
+_SLOT_NAMES = (
+    # constants of the trajectory (set once)
+    "delay inv_ramp withdraw square g0 noise_sd noise_shift exponent threshold convexity"
+    " collapse_mult collapse_weeks manning_floor max_gain tolerance inv_tolerance stable dictate"
+    " inv_dictate w_trail loss_ua0 loss_ru0 ru_inflow perm_share inv_force inv_stock prod_cut"
+    " production burn stock_loss inv_i0 inv_required cf_activity cf_cut dom inv_need glide cb"
+    " w_fire w_exposure s_share f_share kursk_cost us_share eu_growth us_week us_after log_h0"
+    " h_time h_support h_loss base_willing break_rate cohesion_rec w_cohesion k_rate"
+    " k_withdraw inv_p0 inv_e0 inv_f0 inv_ru0 ratio_scale talks_clock u_ceasefire break_clock"
+    " guarantee_base kursk_initial inv_kursk_peak lev_front lev_kursk lev_sanctions"
+    " lev_guarantee ceasefire_prob"
+    # lever terms, recomputed in the weeks where the ramp moves
+    " g_prev inv_v0 v_rel forward supply_base capacity intake inv_training q_recruit reform_loss"
+    " line_gain strike_delta reserve kursk_hold standoff sustain sanctions fatigue_step"
+    " glide_term"
+    # state
+    " territory kursk inf pipeline quality cohesion r_force tempo munitions rho trail fatigue"
+    " talks_hazard break_hazard above collapsed cum_loss_ua talks_open ceasefire outcome"
+    " collapse_week talks_week cf_agreed cf_broken leverage adv_at_talks credibility ru_first"
+    " kursk_first bad gain u z"
+).split()
+(
+    DELAY,
+    INV_RAMP,
+    WITHDRAW,
+    SQUARE,
+    G0,
+    NOISE_SD,
+    NOISE_SHIFT,
+    EXPONENT,
+    THRESHOLD,
+    CONVEXITY,
+    COLLAPSE_MULT,
+    COLLAPSE_WEEKS,
+    MANNING_FLOOR,
+    MAX_GAIN,
+    TOLERANCE,
+    INV_TOLERANCE,
+    STABLE,
+    DICTATE,
+    INV_DICTATE,
+    W_TRAIL,
+    LOSS_UA0,
+    LOSS_RU0,
+    RU_INFLOW,
+    PERM_SHARE,
+    INV_FORCE,
+    INV_STOCK,
+    PROD_CUT,
+    PRODUCTION,
+    BURN,
+    STOCK_LOSS,
+    INV_I0,
+    INV_REQUIRED,
+    CF_ACTIVITY,
+    CF_CUT,
+    DOM,
+    INV_NEED,
+    GLIDE,
+    CB,
+    W_FIRE,
+    W_EXPOSURE,
+    S_SHARE,
+    F_SHARE,
+    KURSK_COST,
+    US_SHARE,
+    EU_GROWTH,
+    US_WEEK,
+    US_AFTER,
+    LOG_H0,
+    H_TIME,
+    H_SUPPORT,
+    H_LOSS,
+    BASE_WILLING,
+    BREAK_RATE,
+    COHESION_REC,
+    W_COHESION,
+    K_RATE,
+    K_WITHDRAW,
+    INV_P0,
+    INV_E0,
+    INV_F0,
+    INV_RU0,
+    RATIO_SCALE,
+    TALKS_CLOCK,
+    U_CEASEFIRE,
+    BREAK_CLOCK,
+    GUARANTEE_BASE,
+    KURSK_INITIAL,
+    INV_KURSK_PEAK,
+    LEV_FRONT,
+    LEV_KURSK,
+    LEV_SANCTIONS,
+    LEV_GUARANTEE,
+    CEASEFIRE_PROB,
+    G_PREV,
+    INV_V0,
+    V_REL,
+    FORWARD,
+    SUPPLY_BASE,
+    CAPACITY,
+    INTAKE,
+    INV_TRAINING,
+    Q_RECRUIT,
+    REFORM_LOSS,
+    LINE_GAIN,
+    STRIKE_DELTA,
+    RESERVE,
+    KURSK_HOLD,
+    STANDOFF,
+    SUSTAIN,
+    SANCTIONS,
+    FATIGUE_STEP,
+    GLIDE_TERM,
+    TERRITORY,
+    KURSK,
+    INF,
+    PIPELINE,
+    QUALITY,
+    COHESION,
+    R_FORCE,
+    TEMPO,
+    MUNITIONS,
+    RHO,
+    TRAIL,
+    FATIGUE,
+    TALKS_HAZARD,
+    BREAK_HAZARD,
+    ABOVE,
+    COLLAPSED,
+    CUM_LOSS_UA,
+    TALKS_OPEN,
+    CEASEFIRE,
+    OUTCOME,
+    COLLAPSE_WEEK,
+    TALKS_WEEK,
+    CF_AGREED,
+    CF_BROKEN,
+    LEVERAGE,
+    ADV_AT_TALKS,
+    CREDIBILITY,
+    RU_FIRST,
+    KURSK_FIRST,
+    BAD,
+    GAIN,
+    U,
+    Z,
+) = range(len(_SLOT_NAMES))
+N_SLOTS = len(_SLOT_NAMES)
+# the slot of each banded metric, in M_* order
+_METRIC_SLOTS = (TERRITORY, KURSK, INF, GAIN)
+
+
+@jit
+def _set_if(b, slot, i, cond, value):
+    """``slot`` of lane ``i`` becomes ``value`` where ``cond`` holds (a select: both sides are
+    loaded unconditionally, which keeps the lane loop free of branches)."""
+    old = b[slot * LANES + i]
+    b[slot * LANES + i] = value if cond else old
+
+
+@jit
+def _surveillance(th, i, interceptors, sensors, ew):
+    """Targeting value V in [0, 1] of Russian drone surveillance (model.md, step 1), for the
+    parameters ``th[:, i]`` of lane ``i``."""
+    drones = max(th[L.P_RECON_DRONES_PER_DAY, i], 1.0)
+    cue_floor = th[L.P_SENSOR_CUE_FLOOR, i]
+    cue = cue_floor + (1.0 - cue_floor) * sensors
+    downed = 1.0 - _fmath.exp(-interceptors * th[L.P_INTERCEPTOR_KILL_PROB, i] * cue / drones)
+    reach = min(1.0, th[L.P_COVERAGE_MAX, i] * th[L.P_DRONE_EFFECTIVENESS, i])
+    return reach * (1.0 - downed) * (1.0 - th[L.P_EW_EFFECT_MAX, i] * ew)
+
+
+@jit
+def _guarantee_base(th):
+    """Credibility of the guarantee on offer before standoff and US terms (step 9)."""
+    code = int(th[L.P_SECURITY_GUARANTEE] + 0.5)
+    if code == L.GUARANTEE_NONE:
+        return 0.0
+    if code == L.GUARANTEE_COALITION:
+        return th[L.P_GUARANTEE_COALITION]
+    if code == L.GUARANTEE_NATO and th[L.P_NATO_ACCESSION] > 0.5:
+        return th[L.P_GUARANTEE_NATO]
+    return th[L.P_GUARANTEE_BILATERAL]
+
+
+@jit
+def _setup_lane(b, i, lanes_th, sq, seed, trajectory):
+    """Constants and initial state of lane ``i`` (trajectory parameters ``lanes_th[:, i]``)."""
+    th = lanes_th[:, i]
+    ekey = stream_key(seed, trajectory, L.STREAM_EVENTS)
+
+    def put(slot, value):
+        b[slot * LANES + i] = value
+
+    put(TALKS_CLOCK, -math.log(uniform(ekey, L.DRAW_TALKS_CLOCK)))
+    put(U_CEASEFIRE, uniform(ekey, L.DRAW_CEASEFIRE))
+    put(BREAK_CLOCK, -math.log(uniform(ekey, L.DRAW_BREAK_CLOCK)))
+    put(DELAY, th[L.P_SUPPORT_DELAY_WEEKS])
+    put(INV_RAMP, 1.0 / th[L.P_RAMP_WEEKS])
     withdraw = th[L.P_KURSK_POLICY] > 0.5
-    guarantee_code = int(th[L.P_SECURITY_GUARANTEE] + 0.5)
-    reliability = th[L.P_DELIVERY_RELIABILITY]
+    put(WITHDRAW, 1.0 if withdraw else 0.0)
+    put(SQUARE, 1.0 if th[L.P_ADVANCE_EXPONENT] == 2.0 else 0.0)
     g0 = th[L.P_BASE_ADVANCE_KM2_PER_WEEK]
+    put(G0, g0)
     noise_sd = th[L.P_ADVANCE_NOISE_SD]
-    noise_shift = -0.5 * noise_sd * noise_sd
-    exponent = th[L.P_ADVANCE_EXPONENT]
-    square = exponent == 2.0
-    threshold = th[L.P_COLLAPSE_THRESHOLD]
-    convexity = th[L.P_COLLAPSE_CONVEXITY]
-    collapse_mult = th[L.P_COLLAPSE_MULTIPLIER]
-    collapse_weeks = th[L.P_COLLAPSE_WEEKS]
-    manning_floor = th[L.P_MANNING_FLOOR]
-    max_gain = th[L.P_MAX_ADVANCE_KM2_PER_WEEK]
+    put(NOISE_SD, noise_sd)
+    put(NOISE_SHIFT, -0.5 * noise_sd * noise_sd)
+    put(EXPONENT, th[L.P_ADVANCE_EXPONENT])
+    put(THRESHOLD, th[L.P_COLLAPSE_THRESHOLD])
+    put(CONVEXITY, th[L.P_COLLAPSE_CONVEXITY])
+    put(COLLAPSE_MULT, th[L.P_COLLAPSE_MULTIPLIER])
+    put(COLLAPSE_WEEKS, th[L.P_COLLAPSE_WEEKS])
+    put(MANNING_FLOOR, th[L.P_MANNING_FLOOR])
+    put(MAX_GAIN, th[L.P_MAX_ADVANCE_KM2_PER_WEEK])
     tolerance = th[L.P_RUSSIA_LOSS_TOLERANCE]
-    stable = th[L.P_STABLE_ADVANCE_KM2_PER_WEEK]
-    dictate = th[L.P_DICTATE_ADVANCE_KM2_PER_WEEK]
-    w_trail = th[L.P_TRAILING_WEIGHT]
-    inf_share = th[L.P_INFANTRY_SHARE_OF_RECRUITS]
+    put(TOLERANCE, tolerance)
+    put(INV_TOLERANCE, 1.0 / tolerance)
+    put(STABLE, th[L.P_STABLE_ADVANCE_KM2_PER_WEEK])
+    put(DICTATE, th[L.P_DICTATE_ADVANCE_KM2_PER_WEEK])
+    put(INV_DICTATE, 1.0 / th[L.P_DICTATE_ADVANCE_KM2_PER_WEEK])
+    put(W_TRAIL, th[L.P_TRAILING_WEIGHT])
     loss_ua0 = th[L.P_UA_CASUALTIES_PER_WEEK]
     loss_ru0 = th[L.P_RUSSIA_CASUALTIES_PER_WEEK]
-    ru_inflow = (
+    put(LOSS_UA0, loss_ua0)
+    put(LOSS_RU0, loss_ru0)
+    put(
+        RU_INFLOW,
         th[L.P_RUSSIA_RECRUITS_PER_MONTH]
         * 12.0
         / WEEKS_PER_YEAR
-        * th[L.P_RUSSIA_ASSAULT_SHARE_OF_RECRUITS]
+        * th[L.P_RUSSIA_ASSAULT_SHARE_OF_RECRUITS],
     )
-    perm_share = th[L.P_RUSSIA_PERMANENT_LOSS_SHARE]
-    inv_force = 1.0 / th[L.P_RUSSIA_FORCE]
-    inv_stock = 1.0 / th[L.P_RUSSIA_STOCK_WEEKS]
-    prod_cut = th[L.P_STRIKE_PRODUCTION_CUT]
-    production = th[L.P_RUSSIA_SHELLS_PER_YEAR] / th[L.P_RUSSIA_SHELL_USE_PER_YEAR]
-    burn = th[L.P_STRIKE_BURN]
-    stock_loss = th[L.P_STRIKE_STOCK_LOSS]
+    put(PERM_SHARE, th[L.P_RUSSIA_PERMANENT_LOSS_SHARE])
+    put(INV_FORCE, 1.0 / th[L.P_RUSSIA_FORCE])
+    put(INV_STOCK, 1.0 / th[L.P_RUSSIA_STOCK_WEEKS])
+    put(PROD_CUT, th[L.P_STRIKE_PRODUCTION_CUT])
+    put(PRODUCTION, th[L.P_RUSSIA_SHELLS_PER_YEAR] / th[L.P_RUSSIA_SHELL_USE_PER_YEAR])
+    put(BURN, th[L.P_STRIKE_BURN])
+    put(STOCK_LOSS, th[L.P_STRIKE_STOCK_LOSS])
     i0 = th[L.P_UA_INFANTRY_INITIAL]
     inv_i0 = 1.0 / i0
-    inv_required = th[L.P_MANNING_INITIAL] * inv_i0
-    cf_activity = th[L.P_CEASEFIRE_ACTIVITY]
-    cf_cut = th[L.P_CEASEFIRE_SUPPORT_CUT]
-    dom = th[L.P_DOMESTIC_AMMO_SHARE]
+    put(INV_I0, inv_i0)
+    put(INV_REQUIRED, th[L.P_MANNING_INITIAL] * inv_i0)
+    put(CF_ACTIVITY, th[L.P_CEASEFIRE_ACTIVITY])
+    put(CF_CUT, th[L.P_CEASEFIRE_SUPPORT_CUT])
+    put(DOM, th[L.P_DOMESTIC_AMMO_SHARE])
     inv_need = WEEKS_PER_YEAR / th[L.P_ROUNDS_NEEDED_PER_YEAR]
+    put(INV_NEED, inv_need)
     loiter = th[L.P_LOITERING_THREAT]
     glide = th[L.P_GLIDE_SHARE_OF_PRESSURE]
     glide_eff = th[L.P_GLIDE_BOMB_EFFECTIVENESS]
     cb = th[L.P_COUNTER_BATTERY_WEIGHT]
     w_fire = th[L.P_FIRE_DEFENCE_WEIGHT]
     w_exposure = th[L.P_EXPOSURE_WEIGHT]
-    s_share = th[L.P_SURVEILLANCE_SHARE_OF_LOSSES]
-    f_share = th[L.P_FIRE_SHARE_OF_RUSSIAN_LOSSES]
-    kursk_cost = th[L.P_KURSK_HOLD_COST] * loss_ua0
-    us_share = th[L.P_US_SHARE_OF_SUPPORT]
-    eu_growth = th[L.P_EUROPEAN_RAMPUP_PER_YEAR] / WEEKS_PER_YEAR
-    fatigue_rate = th[L.P_PARTNER_FATIGUE_PER_YEAR] / WEEKS_PER_YEAR
-    us_week = th[L.P_US_TRANSITION_WEEK]
-    us_after = th[L.P_US_SUPPORT_AFTER_ELECTION]
-    log_h0 = math.log(th[L.P_TALKS_HAZARD_PER_YEAR] / WEEKS_PER_YEAR + 1e-300)
-    h_time = th[L.P_TALKS_TIME_GROWTH] / WEEKS_PER_YEAR
-    h_support = th[L.P_TALKS_FATIGUE_WEIGHT]
-    h_loss = th[L.P_TALKS_LOSS_WEIGHT] * inv_i0
-    base_willing = th[L.P_RUSSIA_BASE_WILLINGNESS]
-    break_rate = th[L.P_CEASEFIRE_BREAK_PER_YEAR] / WEEKS_PER_YEAR
-    cohesion_rec = th[L.P_COHESION_RECOVERY]
-    cannibal = th[L.P_CANNIBALISATION_RATE]
-    w_cohesion = th[L.P_COHESION_LOSS_WEIGHT]
-    line_max = th[L.P_LINE_BONUS_MAX]
-    k_rate = th[L.P_KURSK_COUNTERATTACK_RATE]
-    k_off = th[L.P_KURSK_HOLD_OFFSET]
-    k_withdraw = th[L.P_KURSK_WITHDRAW_RATE]
-    strike_sq = sq[L.P_LONG_RANGE_STRIKE_INTENSITY]
+    put(GLIDE, glide)
+    put(CB, cb)
+    put(W_FIRE, w_fire)
+    put(W_EXPOSURE, w_exposure)
+    put(S_SHARE, th[L.P_SURVEILLANCE_SHARE_OF_LOSSES])
+    put(F_SHARE, th[L.P_FIRE_SHARE_OF_RUSSIAN_LOSSES])
+    put(KURSK_COST, th[L.P_KURSK_HOLD_COST] * loss_ua0)
+    put(US_SHARE, th[L.P_US_SHARE_OF_SUPPORT])
+    put(EU_GROWTH, th[L.P_EUROPEAN_RAMPUP_PER_YEAR] / WEEKS_PER_YEAR)
+    put(US_WEEK, th[L.P_US_TRANSITION_WEEK])
+    put(US_AFTER, th[L.P_US_SUPPORT_AFTER_ELECTION])
+    put(LOG_H0, math.log(th[L.P_TALKS_HAZARD_PER_YEAR] / WEEKS_PER_YEAR + 1e-300))
+    put(H_TIME, th[L.P_TALKS_TIME_GROWTH] / WEEKS_PER_YEAR)
+    put(H_SUPPORT, th[L.P_TALKS_FATIGUE_WEIGHT])
+    put(H_LOSS, th[L.P_TALKS_LOSS_WEIGHT] * inv_i0)
+    put(BASE_WILLING, th[L.P_RUSSIA_BASE_WILLINGNESS])
+    put(BREAK_RATE, th[L.P_CEASEFIRE_BREAK_PER_YEAR] / WEEKS_PER_YEAR)
+    put(COHESION_REC, th[L.P_COHESION_RECOVERY])
+    put(W_COHESION, th[L.P_COHESION_LOSS_WEIGHT])
+    put(K_RATE, th[L.P_KURSK_COUNTERATTACK_RATE])
+    put(K_WITHDRAW, th[L.P_KURSK_WITHDRAW_RATE])
+    put(GUARANTEE_BASE, _guarantee_base(th))
+    put(KURSK_INITIAL, th[L.P_KURSK_INITIAL_KM2])
+    put(INV_KURSK_PEAK, 1.0 / th[L.P_KURSK_PEAK_KM2])
+    put(LEV_FRONT, th[L.P_LEVERAGE_FRONT_WEIGHT])
+    put(LEV_KURSK, th[L.P_LEVERAGE_KURSK_WEIGHT])
+    put(LEV_SANCTIONS, th[L.P_LEVERAGE_SANCTIONS_WEIGHT])
+    put(LEV_GUARANTEE, th[L.P_LEVERAGE_GUARANTEE_WEIGHT])
+    put(CEASEFIRE_PROB, th[L.P_CEASEFIRE_PROB])
 
     # Status quo at week 0: normalisers, so that October 2024 reproduces the calibrated pace.
     v0 = _surveillance(
-        th, sq[L.P_INTERCEPTOR_DRONES_PER_DAY], sq[L.P_SENSOR_DENSITY], sq[L.P_EW_SUPPORT]
+        lanes_th, i, sq[L.P_INTERCEPTOR_DRONES_PER_DAY], sq[L.P_SENSOR_DENSITY], sq[L.P_EW_SUPPORT]
     )
-    supply0 = sq[L.P_ARTILLERY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR * reliability
+    supply0 = sq[L.P_ARTILLERY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR * th[L.P_DELIVERY_RELIABILITY]
     cap0 = sq[L.P_HOWITZER_FLEET_INDEX] * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR
     f0 = min(supply0, cap0) * inv_need * (1.0 - v0 * loiter * (1.0 - sq[L.P_GUN_PROTECTION_SHARE]))
     p0 = ((1.0 - glide) + glide * glide_eff) / (1.0 + cb * f0)
     q0 = th[L.P_UA_QUALITY_INITIAL]
     k0 = th[L.P_UA_COHESION_INITIAL]
-    line0 = 1.0 + line_max * sq[L.P_DEFENSIVE_LINE_DEPTH] * sq[L.P_LINE_SITING_QUALITY] * min(
-        1.0, th[L.P_MANNING_INITIAL]
-    )
+    line0 = 1.0 + th[L.P_LINE_BONUS_MAX] * sq[L.P_DEFENSIVE_LINE_DEPTH] * sq[
+        L.P_LINE_SITING_QUALITY
+    ] * min(1.0, th[L.P_MANNING_INITIAL])
     d0 = (0.5 + 0.5 * q0) * (0.5 + 0.5 * k0) * line0 * (
         1.0 - sq[L.P_KURSK_RESERVE_SHARE]
     ) + w_fire * f0
     e0 = 1.0 + w_exposure * max(0.0, 1.0 - f0)
     inv_p0 = 1.0 / p0
-    inv_e0 = 1.0 / e0
-    inv_f0 = 1.0 / f0
-    inv_v0 = 1.0 / v0
-    inv_ru0 = 1.0 / loss_ru0
-    ratio_scale = d0 * inv_p0
+    put(INV_P0, inv_p0)
+    put(INV_E0, 1.0 / e0)
+    put(INV_F0, 1.0 / f0)
+    put(INV_RU0, 1.0 / loss_ru0)
+    put(RATIO_SCALE, d0 * inv_p0)
+    # the lever terms start at the status quo; the first week's refresh overwrites them
+    put(G_PREV, -1.0)
+    put(INV_V0, 1.0 / v0)
+    put(V_REL, 1.0)
 
-    # State.
-    territory = 0.0
-    kursk = th[L.P_KURSK_INITIAL_KM2]
-    inf = i0
-    pipeline = (
-        sq[L.P_RECRUITS_PER_MONTH] * 12.0 / WEEKS_PER_YEAR * inf_share * sq[L.P_TRAINING_WEEKS]
+    put(TERRITORY, 0.0)
+    put(KURSK, th[L.P_KURSK_INITIAL_KM2])
+    put(INF, i0)
+    put(
+        PIPELINE,
+        sq[L.P_RECRUITS_PER_MONTH]
+        * 12.0
+        / WEEKS_PER_YEAR
+        * th[L.P_INFANTRY_SHARE_OF_RECRUITS]
+        * sq[L.P_TRAINING_WEEKS],
     )
-    quality = q0
-    cohesion = k0
-    r_force = 1.0
-    tempo = 1.0
-    munitions = 1.0
-    rho = 1.0  # trailing Russian loss rate relative to September 2024
-    trail = g0  # trailing advance rate, km2/week
-    fatigue = 1.0
-    talks_hazard = 0.0  # cumulative, against talks_clock
-    break_hazard = 0.0  # cumulative, against break_clock
-    above = 0
-    collapsed = False
-    cum_loss_ua = 0.0
-    talks_open = False
-    ceasefire = False
-    outcome = -1
-    collapse_week = -1
-    talks_week = -1
-    cf_agreed = 0
-    cf_broken = -1
-    leverage = math.nan
-    adv_at_talks = math.nan
-    credibility = 0.0
-    ru_first = 0.0
-    kursk_first = math.nan
-    status = STATUS_OK
-    gain = 0.0
+    put(QUALITY, q0)
+    put(COHESION, k0)
+    put(R_FORCE, 1.0)
+    put(TEMPO, 1.0)
+    put(MUNITIONS, 1.0)
+    put(RHO, 1.0)  # trailing Russian loss rate relative to September 2024
+    put(TRAIL, g0)  # trailing advance rate, km2/week
+    put(FATIGUE, 1.0)
+    put(TALKS_HAZARD, 0.0)  # cumulative, against the talks clock
+    put(BREAK_HAZARD, 0.0)  # cumulative, against the break clock
+    put(ABOVE, 0.0)
+    put(COLLAPSED, 0.0)
+    put(CUM_LOSS_UA, 0.0)
+    put(TALKS_OPEN, 0.0)
+    put(CEASEFIRE, 0.0)
+    put(OUTCOME, -1.0)
+    put(COLLAPSE_WEEK, -1.0)
+    put(TALKS_WEEK, -1.0)
+    put(CF_AGREED, 0.0)
+    put(CF_BROKEN, -1.0)
+    put(LEVERAGE, math.nan)
+    put(ADV_AT_TALKS, math.nan)
+    put(CREDIBILITY, 0.0)
+    put(RU_FIRST, 0.0)
+    put(KURSK_FIRST, math.nan)
+    put(BAD, 0.0)
+    put(GAIN, 0.0)
 
-    # Lever-dependent quantities, refreshed whenever the ramp g moves.
-    g_prev = -1.0
-    v = v0
-    v_rel = 1.0
-    forward = 1.0
-    supply_base = 0.0
-    capacity = 0.0
-    intake = 0.0
-    inv_training = 1.0
-    q_recruit = 0.0
-    line_gain = 0.0
-    reserve = 0.0
-    kursk_hold = 1.0
-    reform_loss = 0.0
-    strike_delta = 0.0
-    standoff = 0.0
-    sustain = 0.0
-    sanctions = 0.0
-    fatigue_step = 1.0
-    glide_term = 0.0
 
-    weekly[0, L.M_TERRITORY] = 0.0
-    weekly[0, L.M_KURSK] = kursk
-    weekly[0, L.M_MANPOWER] = inf
-    weekly[0, L.M_WEEKLY_GAIN] = 0.0
-    for e in range(L.N_EVENTS):
-        events[0, e] = 0
+@jit
+def _lerp(sq, th, i, p, g):
+    """Lever ``p`` of lane ``i`` a share ``g`` of the way from the status quo to its value."""
+    return sq[p] + g * (th[p, i] - sq[p])
 
-    for t in range(horizon):
+
+@jit
+def _refresh_levers(b, nl, t, th, sq):
+    """Recompute the lever terms of the lanes whose ramp ``g`` moved this week (every lane in
+    week 0). Skipped when no lane's ramp moved; otherwise one vectorised loop that keeps the
+    old terms of the lanes whose ramp did not move."""
+    moved_any = False
+    for i in range(nl):
+        delay = b[DELAY * LANES + i]
+        inv_ramp = b[INV_RAMP * LANES + i]
         g = min(1.0, (t - delay) * inv_ramp) if t >= delay else 0.0
-        if g != g_prev:
-            g_prev = g
-            v = _surveillance(
-                th,
-                _lerp(sq, th, L.P_INTERCEPTOR_DRONES_PER_DAY, g),
-                _lerp(sq, th, L.P_SENSOR_DENSITY, g),
-                _lerp(sq, th, L.P_EW_SUPPORT, g),
-            )
-            v_rel = v * inv_v0
-            forward = 1.0 - v * loiter * (1.0 - _lerp(sq, th, L.P_GUN_PROTECTION_SHARE, g))
-            supply_base = (
-                _lerp(sq, th, L.P_ARTILLERY_ROUNDS_PER_YEAR, g) / WEEKS_PER_YEAR * reliability
-            )
-            capacity = (
-                _lerp(sq, th, L.P_HOWITZER_FLEET_INDEX, g)
-                * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR]
-                / WEEKS_PER_YEAR
-            )
-            intake = _lerp(sq, th, L.P_RECRUITS_PER_MONTH, g) * 12.0 / WEEKS_PER_YEAR * inf_share
-            training = _lerp(sq, th, L.P_TRAINING_WEEKS, g)
-            inv_training = 1.0 / training
-            q_recruit = 1.0 - math.exp(-training / th[L.P_TRAINING_QUALITY_TAU_WEEKS])
-            reform_loss = cannibal * (1.0 - _lerp(sq, th, L.P_COHESION_REFORM, g))
-            line_gain = (
-                line_max
-                * _lerp(sq, th, L.P_DEFENSIVE_LINE_DEPTH, g)
-                * _lerp(sq, th, L.P_LINE_SITING_QUALITY, g)
-            )
-            strike_delta = _lerp(sq, th, L.P_LONG_RANGE_STRIKE_INTENSITY, g) - strike_sq
-            reserve = _lerp(sq, th, L.P_KURSK_RESERVE_SHARE, g)
-            kursk_hold = (sq[L.P_KURSK_RESERVE_SHARE] + k_off) / (reserve + k_off)
-            standoff = _lerp(sq, th, L.P_EUROPEAN_STANDOFF_MUNITIONS, g)
-            sustain = _lerp(sq, th, L.P_SUSTAINMENT_COMMITMENT, g)
-            sanctions = _lerp(sq, th, L.P_SANCTIONS_COLLATERAL, g)
-            fatigue_step = math.exp(-fatigue_rate * (1.0 - sustain))
-            glide_term = glide * glide_eff * v_rel
+        moved_any = moved_any or g != b[G_PREV * LANES + i]
+    if not moved_any:
+        return
+    strike_sq = sq[L.P_LONG_RANGE_STRIKE_INTENSITY]
+    reserve_sq = sq[L.P_KURSK_RESERVE_SHARE]
+    for i in range(nl):
+        delay = b[DELAY * LANES + i]
+        inv_ramp = b[INV_RAMP * LANES + i]
+        g = min(1.0, (t - delay) * inv_ramp) if t >= delay else 0.0
+        moved = g != b[G_PREV * LANES + i]
+        _set_if(b, G_PREV, i, moved, g)
+        v = _surveillance(
+            th,
+            i,
+            _lerp(sq, th, i, L.P_INTERCEPTOR_DRONES_PER_DAY, g),
+            _lerp(sq, th, i, L.P_SENSOR_DENSITY, g),
+            _lerp(sq, th, i, L.P_EW_SUPPORT, g),
+        )
+        v_rel = v * b[INV_V0 * LANES + i]
+        _set_if(b, V_REL, i, moved, v_rel)
+        protection = _lerp(sq, th, i, L.P_GUN_PROTECTION_SHARE, g)
+        forward = 1.0 - v * th[L.P_LOITERING_THREAT, i] * (1.0 - protection)
+        _set_if(b, FORWARD, i, moved, forward)
+        rounds = _lerp(sq, th, i, L.P_ARTILLERY_ROUNDS_PER_YEAR, g)
+        supply = rounds / WEEKS_PER_YEAR * th[L.P_DELIVERY_RELIABILITY, i]
+        _set_if(b, SUPPLY_BASE, i, moved, supply)
+        fleet = _lerp(sq, th, i, L.P_HOWITZER_FLEET_INDEX, g)
+        capacity = fleet * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR, i] / WEEKS_PER_YEAR
+        _set_if(b, CAPACITY, i, moved, capacity)
+        recruits = _lerp(sq, th, i, L.P_RECRUITS_PER_MONTH, g)
+        intake = recruits * 12.0 / WEEKS_PER_YEAR * th[L.P_INFANTRY_SHARE_OF_RECRUITS, i]
+        _set_if(b, INTAKE, i, moved, intake)
+        training = _lerp(sq, th, i, L.P_TRAINING_WEEKS, g)
+        _set_if(b, INV_TRAINING, i, moved, 1.0 / training)
+        q_recruit = 1.0 - _fmath.exp(-training / th[L.P_TRAINING_QUALITY_TAU_WEEKS, i])
+        _set_if(b, Q_RECRUIT, i, moved, q_recruit)
+        reform = _lerp(sq, th, i, L.P_COHESION_REFORM, g)
+        _set_if(b, REFORM_LOSS, i, moved, th[L.P_CANNIBALISATION_RATE, i] * (1.0 - reform))
+        depth = _lerp(sq, th, i, L.P_DEFENSIVE_LINE_DEPTH, g)
+        siting = _lerp(sq, th, i, L.P_LINE_SITING_QUALITY, g)
+        _set_if(b, LINE_GAIN, i, moved, th[L.P_LINE_BONUS_MAX, i] * depth * siting)
+        strike = _lerp(sq, th, i, L.P_LONG_RANGE_STRIKE_INTENSITY, g)
+        _set_if(b, STRIKE_DELTA, i, moved, strike - strike_sq)
+        reserve = _lerp(sq, th, i, L.P_KURSK_RESERVE_SHARE, g)
+        k_off = th[L.P_KURSK_HOLD_OFFSET, i]
+        _set_if(b, RESERVE, i, moved, reserve)
+        _set_if(b, KURSK_HOLD, i, moved, (reserve_sq + k_off) / (reserve + k_off))
+        standoff = _lerp(sq, th, i, L.P_EUROPEAN_STANDOFF_MUNITIONS, g)
+        _set_if(b, STANDOFF, i, moved, standoff)
+        sustain = _lerp(sq, th, i, L.P_SUSTAINMENT_COMMITMENT, g)
+        _set_if(b, SUSTAIN, i, moved, sustain)
+        sanctions = _lerp(sq, th, i, L.P_SANCTIONS_COLLATERAL, g)
+        _set_if(b, SANCTIONS, i, moved, sanctions)
+        fatigue_rate = th[L.P_PARTNER_FATIGUE_PER_YEAR, i] / WEEKS_PER_YEAR
+        _set_if(b, FATIGUE_STEP, i, moved, _fmath.exp(-fatigue_rate * (1.0 - sustain)))
+        glide = th[L.P_GLIDE_SHARE_OF_PRESSURE, i] * th[L.P_GLIDE_BOMB_EFFECTIVENESS, i]
+        _set_if(b, GLIDE_TERM, i, moved, glide * v_rel)
 
+
+@jit
+def _draw_normals(b, nl, keys, t):
+    """The week's standard normal of every lane: the central branch of the inverse CDF for
+    all lanes in one vectorised loop, then the rare tails (5% of draws) one by one."""
+    for i in range(nl):
+        u = uniform(keys[i], t)
+        b[U * LANES + i] = u
+        b[Z * LANES + i] = ndtri_central(u)
+    for i in range(nl):
+        u = b[U * LANES + i]
+        if u < P_LOW or u > 1.0 - P_LOW:
+            b[Z * LANES + i] = ndtri(u)
+
+
+@jit
+def _step(b, nl, t, any_power):
+    """Advance every lane by week ``t`` (model.md, steps 1-9); branch-free, so vectorised.
+
+    ``any_power``: some lane's advance exponent is not 2, so ``ratio ** exponent`` needs a
+    ``log`` and an ``exp`` (lanes with exponent 2 square instead; the result is the same).
+    """
+    tf = np.float64(t)
+    for i in range(nl):
         # 8. Partners.
-        us_now = 1.0 if t < us_week else us_after
-        support = (us_share * us_now + (1.0 - us_share) * (1.0 + eu_growth * t)) * fatigue
-        fatigue *= fatigue_step
-        if ceasefire:
-            support *= 1.0 - cf_cut * (1.0 - sustain)
+        ceasefire = b[CEASEFIRE * LANES + i] > 0.5
+        collapsed = b[COLLAPSED * LANES + i] > 0.5
+        sustain = b[SUSTAIN * LANES + i]
+        us_share = b[US_SHARE * LANES + i]
+        us_after = b[US_AFTER * LANES + i]
+        us_now = 1.0 if tf < b[US_WEEK * LANES + i] else us_after
+        fatigue = b[FATIGUE * LANES + i]
+        support = (
+            us_share * us_now + (1.0 - us_share) * (1.0 + b[EU_GROWTH * LANES + i] * tf)
+        ) * fatigue
+        b[FATIGUE * LANES + i] = fatigue * b[FATIGUE_STEP * LANES + i]
+        cut = support * (1.0 - b[CF_CUT * LANES + i] * (1.0 - sustain))
+        support = cut if ceasefire else support
 
-        # 1-2. Surveillance (refreshed above) and fire.
-        fire = min(supply_base * (dom + (1.0 - dom) * support), capacity) * inv_need * forward
+        # 1-2. Surveillance (lever terms) and fire.
+        dom = b[DOM * LANES + i]
+        fire = (
+            min(b[SUPPLY_BASE * LANES + i] * (dom + (1.0 - dom) * support), b[CAPACITY * LANES + i])
+            * b[INV_NEED * LANES + i]
+            * b[FORWARD * LANES + i]
+        )
 
-        # 3. Russian pressure.
-        # mun = 1.25 M / (M + 0.25) folded into one division with the counter-fire term
+        # 3. Russian pressure: mun = 1.25 M / (M + 0.25) folded into one division with the
+        # counter-fire term.
+        munitions = b[MUNITIONS * LANES + i]
+        r_force = b[R_FORCE * LANES + i]
+        tempo = b[TEMPO * LANES + i]
+        glide = b[GLIDE * LANES + i]
         m_den = munitions + 0.25
         pressure = (
             r_force
             * tempo
-            * ((1.0 - glide) * m_den + glide_term * 1.25 * munitions)
-            / (m_den * (1.0 + cb * fire))
+            * ((1.0 - glide) * m_den + b[GLIDE_TERM * LANES + i] * 1.25 * munitions)
+            / (m_den * (1.0 + b[CB * LANES + i] * fire))
         )
-        p_rel = pressure * inv_p0
+        p_rel = pressure * b[INV_P0 * LANES + i]
 
         # 4. Ukrainian defence.
-        inf_rel = inf * inv_i0
-        manning = inf * inv_required
+        inf = b[INF * LANES + i]
+        kursk = b[KURSK * LANES + i]
+        withdraw = b[WITHDRAW * LANES + i] > 0.5
+        inf_rel = inf * b[INV_I0 * LANES + i]
+        manning = inf * b[INV_REQUIRED * LANES + i]
+        reserve = b[RESERVE * LANES + i]
         diversion = 0.0 if (withdraw or kursk <= 0.0) else reserve
+        quality = b[QUALITY * LANES + i]
+        cohesion = b[COHESION * LANES + i]
         defence = (
             inf_rel
             * (0.5 + 0.5 * quality)
             * (0.5 + 0.5 * cohesion)
-            * (1.0 + line_gain * min(1.0, manning))
+            * (1.0 + b[LINE_GAIN * LANES + i] * min(1.0, manning))
             * (1.0 - diversion)
-            + w_fire * fire
+            + b[W_FIRE * LANES + i] * fire
         )
-        ratio = pressure * ratio_scale / defence
+        ratio = pressure * b[RATIO_SCALE * LANES + i] / defence
 
-        # 5. Advance, collapse regime.
-        z = normal(key, t)
-        if ceasefire:
-            gain = 0.0
-        else:
-            if not collapsed:
-                above = above + 1 if ratio > threshold else 0
-                if above >= collapse_weeks or manning < manning_floor:
-                    collapsed = True
-                    collapse_week = t + 1
-                    if outcome < 0:
-                        outcome = L.OUT_COLLAPSE
-            r = max(ratio, 1.0) if collapsed else max(ratio, 1e-9)
-            # r**exponent; the default exponent 2 needs no log
-            scale = r * r if square else math.exp(exponent * math.log(r))
-            expo = noise_sd * z + noise_shift
-            if collapsed:
-                scale *= collapse_mult
-            elif ratio > threshold:
-                expo += convexity * (ratio - threshold)
-            gain = g0 * scale * math.exp(expo)
-            gain = min(gain, max_gain)
-        territory += gain
+        # 5. Advance and the collapse regime (no advance during a cease-fire).
+        threshold = b[THRESHOLD * LANES + i]
+        above = b[ABOVE * LANES + i]
+        outcome = b[OUTCOME * LANES + i]
+        watch = not ceasefire and not collapsed
+        above = (above + 1.0 if ratio > threshold else 0.0) if watch else above
+        too_long = above >= b[COLLAPSE_WEEKS * LANES + i]
+        too_thin = manning < b[MANNING_FLOOR * LANES + i]
+        falls = watch and (too_long or too_thin)
+        b[ABOVE * LANES + i] = above
+        next_week = tf + 1.0
+        _set_if(b, COLLAPSE_WEEK, i, falls, next_week)
+        outcome = np.float64(L.OUT_COLLAPSE) if (falls and outcome < 0.0) else outcome
+        collapsed = collapsed or falls
+        r = max(ratio, 1.0) if collapsed else max(ratio, 1e-9)
+        scale = r * r
+        if any_power:
+            exponent = b[EXPONENT * LANES + i]
+            square = b[SQUARE * LANES + i] > 0.5
+            power = _fmath.exp(exponent * _fmath.log(r))
+            scale = scale if square else power
+        expo = b[NOISE_SD * LANES + i] * b[Z * LANES + i] + b[NOISE_SHIFT * LANES + i]
+        collapse_mult = b[COLLAPSE_MULT * LANES + i]
+        scale = scale * collapse_mult if collapsed else scale
+        steep = expo + b[CONVEXITY * LANES + i] * (ratio - threshold)
+        expo = steep if (not collapsed and ratio > threshold) else expo
+        gain = min(b[G0 * LANES + i] * scale * _fmath.exp(expo), b[MAX_GAIN * LANES + i])
+        gain = 0.0 if ceasefire else gain
+        b[GAIN * LANES + i] = gain
+        b[TERRITORY * LANES + i] += gain
+        w_trail = b[W_TRAIL * LANES + i]
+        trail = b[TRAIL * LANES + i]
         trail += w_trail * (gain - trail)
+        b[TRAIL * LANES + i] = trail
 
         # 6. Attrition, recruitment, quality and cohesion.
+        cf_activity = b[CF_ACTIVITY * LANES + i]
         activity = cf_activity if ceasefire else 1.0
-        exposure = 1.0 + w_exposure * max(0.0, 1.0 - fire)
+        exposure = 1.0 + b[W_EXPOSURE * LANES + i] * max(0.0, 1.0 - fire)
+        s_share = b[S_SHARE * LANES + i]
         loss_ua = (
-            loss_ua0
+            b[LOSS_UA0 * LANES + i]
             * p_rel
-            * ((1.0 - s_share) + s_share * v_rel)
-            * (exposure * inv_e0)
+            * ((1.0 - s_share) + s_share * b[V_REL * LANES + i])
+            * (exposure * b[INV_E0 * LANES + i])
             * math.sqrt(inf_rel)
             * activity
-            + kursk_cost * diversion * activity
+            + b[KURSK_COST * LANES + i] * diversion * activity
         )
+        f_share = b[F_SHARE * LANES + i]
         loss_ru = (
-            loss_ru0 * r_force * tempo * ((1.0 - f_share) + f_share * fire * inv_f0) * activity
+            b[LOSS_RU0 * LANES + i]
+            * r_force
+            * tempo
+            * ((1.0 - f_share) + f_share * fire * b[INV_F0 * LANES + i])
+            * activity
         )
-        if collapsed:
-            loss_ru *= 0.7
-        if t == 0:
-            ru_first = loss_ru
-        cum_loss_ua += loss_ua
+        loss_ru = loss_ru * 0.7 if collapsed else loss_ru
+        _set_if(b, RU_FIRST, i, t == 0, loss_ru)
+        cum_loss_ua = b[CUM_LOSS_UA * LANES + i] + loss_ua
+        b[CUM_LOSS_UA * LANES + i] = cum_loss_ua
 
-        pipeline += intake
-        graduates = pipeline * inv_training
-        pipeline -= graduates
+        pipeline = b[PIPELINE * LANES + i] + b[INTAKE * LANES + i]
+        graduates = pipeline * b[INV_TRAINING * LANES + i]
+        b[PIPELINE * LANES + i] = pipeline - graduates
         survivors = max(inf - loss_ua, 0.0)
         inf = survivors + graduates
+        b[INF * LANES + i] = inf
         inv_inf = 1.0 / max(inf, 1.0)
-        quality = (quality * survivors + q_recruit * graduates) * inv_inf
-        cohesion += cohesion_rec * (1.0 - cohesion) - reform_loss - w_cohesion * loss_ua * inv_inf
-        cohesion = min(1.0, max(0.0, cohesion))
+        b[QUALITY * LANES + i] = (
+            quality * survivors + b[Q_RECRUIT * LANES + i] * graduates
+        ) * inv_inf
+        cohesion += (
+            b[COHESION_REC * LANES + i] * (1.0 - cohesion)
+            - b[REFORM_LOSS * LANES + i]
+            - b[W_COHESION * LANES + i] * loss_ua * inv_inf
+        )
+        b[COHESION * LANES + i] = min(1.0, max(0.0, cohesion))
 
         # Russian force, tempo and munitions.
-        rho += w_trail * (loss_ru * inv_ru0 - rho)
-        tempo = tolerance / rho if rho > tolerance else 1.0
-        r_force = max(r_force + (ru_inflow - loss_ru * perm_share) * inv_force, 0.05)
-        use = r_force * tempo * activity * (1.0 + burn * strike_delta)
-        munitions += (production * (1.0 - prod_cut * strike_delta) - use) * inv_stock
-        munitions -= stock_loss * max(strike_delta, 0.0) * munitions
-        munitions = min(2.0, max(0.0, munitions))
+        tolerance = b[TOLERANCE * LANES + i]
+        rho = b[RHO * LANES + i]
+        rho += w_trail * (loss_ru * b[INV_RU0 * LANES + i] - rho)
+        b[RHO * LANES + i] = rho
+        b[TEMPO * LANES + i] = tolerance / rho if rho > tolerance else 1.0
+        r_force = max(
+            r_force
+            + (b[RU_INFLOW * LANES + i] - loss_ru * b[PERM_SHARE * LANES + i])
+            * b[INV_FORCE * LANES + i],
+            0.05,
+        )
+        b[R_FORCE * LANES + i] = r_force
+        strike_delta = b[STRIKE_DELTA * LANES + i]
+        use = r_force * b[TEMPO * LANES + i] * activity * (1.0 + b[BURN * LANES + i] * strike_delta)
+        munitions += (
+            b[PRODUCTION * LANES + i] * (1.0 - b[PROD_CUT * LANES + i] * strike_delta) - use
+        ) * b[INV_STOCK * LANES + i]
+        munitions -= b[STOCK_LOSS * LANES + i] * max(strike_delta, 0.0) * munitions
+        b[MUNITIONS * LANES + i] = min(2.0, max(0.0, munitions))
 
         # 7. Kursk.
-        if withdraw:
-            kursk *= 1.0 - k_withdraw
-        elif not ceasefire:
-            retake = k_rate * kursk_hold
-            kursk *= 1.0 - min(retake, 1.0)
-        if kursk < 5.0:
-            kursk = 0.0
-        if t == 7:
-            kursk_first = (th[L.P_KURSK_INITIAL_KM2] - kursk) / 8.0
+        withdrawn = kursk * (1.0 - b[K_WITHDRAW * LANES + i])
+        retaken = kursk * (1.0 - min(b[K_RATE * LANES + i] * b[KURSK_HOLD * LANES + i], 1.0))
+        kursk = withdrawn if withdraw else (kursk if ceasefire else retaken)
+        kursk = 0.0 if kursk < 5.0 else kursk
+        b[KURSK * LANES + i] = kursk
+        first = (b[KURSK_INITIAL * LANES + i] - kursk) / 8.0
+        _set_if(b, KURSK_FIRST, i, t == 7, first)
 
         # 9. Talks and cease-fire, against the trajectory's exponential clocks.
-        if ceasefire:
-            break_hazard += break_rate * (1.0 - credibility)
-            if break_hazard >= break_clock:
-                ceasefire = False
-                cf_broken = t + 1
-        if not talks_open:
-            if collapsed or trail > dictate:
-                willing = 1.0
-            elif trail <= stable:
-                willing = max(base_willing, min(1.0, rho / tolerance))
-            else:
-                willing = base_willing
-            talks_hazard += willing * math.exp(
-                log_h0 + h_time * t + h_support * max(0.0, 1.0 - support) + h_loss * cum_loss_ua
-            )
-            if talks_hazard >= talks_clock:
-                talks_open = True
-                talks_week = t + 1
-                adv_at_talks = trail
-                if outcome < 0:
-                    outcome = L.OUT_STABLE_FRONT if trail <= stable else L.OUT_BREST_LITOVSK
-                credibility = _guarantee(th, guarantee_code, standoff, us_now)
-                front_term = min(1.0, max(0.0, 1.0 - trail / dictate))
-                leverage = (
-                    th[L.P_LEVERAGE_FRONT_WEIGHT] * front_term
-                    + th[L.P_LEVERAGE_KURSK_WEIGHT] * min(1.0, kursk / th[L.P_KURSK_PEAK_KM2])
-                    + th[L.P_LEVERAGE_SANCTIONS_WEIGHT] * sanctions
-                    + th[L.P_LEVERAGE_GUARANTEE_WEIGHT] * credibility
-                )
-                if u_ceasefire < th[L.P_CEASEFIRE_PROB]:
-                    ceasefire = True
-                    cf_agreed = 1
+        credibility = b[CREDIBILITY * LANES + i]
+        hazard = b[BREAK_HAZARD * LANES + i] + b[BREAK_RATE * LANES + i] * (1.0 - credibility)
+        _set_if(b, BREAK_HAZARD, i, ceasefire, hazard)
+        breaks = ceasefire and hazard >= b[BREAK_CLOCK * LANES + i]
+        ceasefire = ceasefire and not breaks
+        _set_if(b, CF_BROKEN, i, breaks, next_week)
 
-        weekly[t + 1, L.M_TERRITORY] = territory
-        weekly[t + 1, L.M_KURSK] = kursk
-        weekly[t + 1, L.M_MANPOWER] = inf
-        weekly[t + 1, L.M_WEEKLY_GAIN] = gain
-        events[t + 1, L.E_TALKS_OPENED] = talks_open
-        events[t + 1, L.E_CEASEFIRE] = ceasefire
-        events[t + 1, L.E_COLLAPSE] = collapsed
-        events[t + 1, L.E_DECIDED_STABLE] = outcome == L.OUT_STABLE_FRONT
-        events[t + 1, L.E_DECIDED_BREST] = outcome == L.OUT_BREST_LITOVSK
-        events[t + 1, L.E_DECIDED_COLLAPSE] = outcome == L.OUT_COLLAPSE
-        if not (
-            math.isfinite(territory)
+        talks_open = b[TALKS_OPEN * LANES + i] > 0.5
+        stable = b[STABLE * LANES + i]
+        dictate = b[DICTATE * LANES + i]
+        base_willing = b[BASE_WILLING * LANES + i]
+        calm = max(base_willing, min(1.0, rho * b[INV_TOLERANCE * LANES + i]))
+        willing = (
+            1.0 if (collapsed or trail > dictate) else (calm if trail <= stable else base_willing)
+        )
+        talks_hazard = b[TALKS_HAZARD * LANES + i] + willing * _fmath.exp(
+            b[LOG_H0 * LANES + i]
+            + b[H_TIME * LANES + i] * tf
+            + b[H_SUPPORT * LANES + i] * max(0.0, 1.0 - support)
+            + b[H_LOSS * LANES + i] * cum_loss_ua
+        )
+        b[TALKS_HAZARD * LANES + i] = b[TALKS_HAZARD * LANES + i] if talks_open else talks_hazard
+        opens = not talks_open and talks_hazard >= b[TALKS_CLOCK * LANES + i]
+        b[TALKS_OPEN * LANES + i] = 1.0 if (talks_open or opens) else 0.0
+        _set_if(b, TALKS_WEEK, i, opens, next_week)
+        _set_if(b, ADV_AT_TALKS, i, opens, trail)
+        decided = (
+            np.float64(L.OUT_STABLE_FRONT) if trail <= stable else np.float64(L.OUT_BREST_LITOVSK)
+        )
+        outcome = decided if (opens and outcome < 0.0) else outcome
+        b[OUTCOME * LANES + i] = outcome
+        offered = (
+            b[GUARANTEE_BASE * LANES + i]
+            * (0.4 + 0.6 * b[STANDOFF * LANES + i])
+            * (0.5 + 0.5 * us_now)
+        )
+        b[CREDIBILITY * LANES + i] = offered if opens else credibility
+        front_term = min(1.0, max(0.0, 1.0 - trail * b[INV_DICTATE * LANES + i]))
+        leverage = (
+            b[LEV_FRONT * LANES + i] * front_term
+            + b[LEV_KURSK * LANES + i] * min(1.0, kursk * b[INV_KURSK_PEAK * LANES + i])
+            + b[LEV_SANCTIONS * LANES + i] * b[SANCTIONS * LANES + i]
+            + b[LEV_GUARANTEE * LANES + i] * offered
+        )
+        _set_if(b, LEVERAGE, i, opens, leverage)
+        takes = b[U_CEASEFIRE * LANES + i] < b[CEASEFIRE_PROB * LANES + i]
+        agrees = opens and takes
+        _set_if(b, CF_AGREED, i, agrees, 1.0)
+        b[CEASEFIRE * LANES + i] = 1.0 if (ceasefire or agrees) else 0.0
+        b[COLLAPSED * LANES + i] = 1.0 if collapsed else 0.0
+
+        finite = (
+            math.isfinite(b[TERRITORY * LANES + i])
             and math.isfinite(inf)
-            and math.isfinite(quality)
+            and math.isfinite(b[QUALITY * LANES + i])
             and math.isfinite(trail)
             and math.isfinite(r_force)
-        ):
-            status = STATUS_NONFINITE
-            break
+        )
+        b[BAD * LANES + i] = b[BAD * LANES + i] if finite else 1.0
 
-    if outcome < 0:
-        outcome = L.OUT_STABLE_FRONT if trail <= stable else L.OUT_GRINDING
-    record[L.R_OUTCOME] = outcome
-    record[L.R_TALKS_WEEK] = talks_week
-    record[L.R_CEASEFIRE] = cf_agreed
-    record[L.R_CEASEFIRE_BROKEN_WEEK] = cf_broken
-    record[L.R_COLLAPSE_WEEK] = collapse_week
-    record[L.R_TERRITORY_KM2] = territory
-    record[L.R_KURSK_KM2] = kursk
-    record[L.R_UA_MANPOWER] = inf
-    record[L.R_LEVERAGE] = leverage
-    record[L.R_ADVANCE_AT_TALKS] = adv_at_talks
-    record[L.R_RU_CASUALTIES_FIRST_WEEK] = ru_first
-    record[L.R_KURSK_LOSS_FIRST_WEEKS] = kursk_first
-    return status
+
+@jit
+def _aggregate_week(b, nl, w, bins, hist, sums, extrema, events, idx, trace):
+    """Add week ``w`` of every lane to the histograms, fixed-point sums, extrema and event
+    counts of one block (``hist[w]`` etc.); with a non-empty ``trace``, also copy the lanes'
+    banded metrics and event flags into ``trace[w]``."""
+    n_bins = hist.shape[2]
+    top = np.float64(n_bins - 1)
+    for m in range(L.N_BAND_METRICS):
+        base = _METRIC_SLOTS[m] * LANES
+        scale = bins[m]
+        s = np.int64(0)
+        for i in range(nl):
+            x = b[base + i]
+            pos = math.sqrt(x) * scale if x > 0.0 else 0.0  # NaN lands in bin 0
+            idx[i] = np.int64(min(pos, top))
+            s += np.int64(x * FIXED_POINT + 0.5)
+        row = hist[w, m]
+        for i in range(nl):
+            row[idx[i]] += 1
+        sums[w, m] += s
+        xmin = extrema[w, m, 0]
+        xmax = extrema[w, m, 1]
+        for i in range(nl):
+            x = b[base + i]
+            xmin = min(xmin, x)
+            xmax = max(xmax, x)
+        extrema[w, m, 0] = xmin
+        extrema[w, m, 1] = xmax
+    talks = 0
+    ceasefire = 0
+    collapsed = 0
+    stable = 0
+    brest = 0
+    collapse = 0
+    for i in range(nl):
+        outcome = b[OUTCOME * LANES + i]
+        talks += b[TALKS_OPEN * LANES + i] > 0.5
+        ceasefire += b[CEASEFIRE * LANES + i] > 0.5
+        collapsed += b[COLLAPSED * LANES + i] > 0.5
+        stable += outcome == L.OUT_STABLE_FRONT
+        brest += outcome == L.OUT_BREST_LITOVSK
+        collapse += outcome == L.OUT_COLLAPSE
+    events[w, L.E_TALKS_OPENED] += talks
+    events[w, L.E_CEASEFIRE] += ceasefire
+    events[w, L.E_COLLAPSE] += collapsed
+    events[w, L.E_DECIDED_STABLE] += stable
+    events[w, L.E_DECIDED_BREST] += brest
+    events[w, L.E_DECIDED_COLLAPSE] += collapse
+    if trace.shape[0] > 0:
+        for i in range(nl):
+            for m in range(L.N_BAND_METRICS):
+                trace[w, m, i] = b[_METRIC_SLOTS[m] * LANES + i]
+            outcome = b[OUTCOME * LANES + i]
+            trace[w, L.N_BAND_METRICS + L.E_TALKS_OPENED, i] = b[TALKS_OPEN * LANES + i]
+            trace[w, L.N_BAND_METRICS + L.E_CEASEFIRE, i] = b[CEASEFIRE * LANES + i]
+            trace[w, L.N_BAND_METRICS + L.E_COLLAPSE, i] = b[COLLAPSED * LANES + i]
+            trace[w, L.N_BAND_METRICS + L.E_DECIDED_STABLE, i] = outcome == L.OUT_STABLE_FRONT
+            trace[w, L.N_BAND_METRICS + L.E_DECIDED_BREST, i] = outcome == L.OUT_BREST_LITOVSK
+            trace[w, L.N_BAND_METRICS + L.E_DECIDED_COLLAPSE, i] = outcome == L.OUT_COLLAPSE
+
+
+@jit
+def simulate_lanes(
+    th, sq, seed, first, nl, horizon, bins, hist, sums, extrema, events, records, status, trace
+):
+    """Simulate trajectories ``first .. first + nl - 1`` (``nl <= LANES``) week by week and
+    add them to one block's aggregates.
+
+    Parameters
+    ----------
+    th : float64[N_PARAMS, LANES]
+        Parameters of each lane (levers at their scenario values, uncertainties drawn).
+    sq : float64[N_PARAMS]
+        Status-quo (October 2024) lever values; levers ramp from ``sq`` to ``th``.
+    seed, first : int
+        Run seed and global index of the first lane's trajectory (keys of the random streams).
+    nl, horizon : int
+        Lanes in use and weeks simulated.
+    bins, hist, sums, extrema, events
+        As for ``simulate_chunk``, for one block (``hist[horizon + 1, N_BAND_METRICS,
+        n_bins]``, ...).
+    records : float64[nl, N_RECORD]
+        Out: each lane's record (outcome, talks week, ...).
+    status : int8[nl]
+        Out: ``STATUS_OK``, or ``STATUS_NONFINITE`` when the lane's state turned non-finite.
+    trace : float64[horizon + 1, N_BAND_METRICS + N_EVENTS, LANES] or empty
+        Out when not empty: banded metrics then event flags of every lane and week.
+
+    Notes
+    -----
+    The ``docs/model.md`` equations, advanced for all lanes at once: every operation is the
+    same in every lane and nothing mixes lanes, so a trajectory's results do not depend on
+    which lane or group it is simulated in.
+    """
+    b = np.empty(N_SLOTS * LANES)
+    keys = np.empty(LANES, dtype=np.uint64)
+    idx = np.empty(LANES, dtype=np.int64)
+    any_power = False
+    for i in range(nl):
+        _setup_lane(b, i, th, sq, seed, first + i)
+        keys[i] = stream_key(seed, first + i, L.STREAM_WEEKLY)
+        any_power = any_power or th[L.P_ADVANCE_EXPONENT, i] != 2.0
+    _aggregate_week(b, nl, 0, bins, hist, sums, extrema, events, idx, trace)
+    for t in range(horizon):
+        _refresh_levers(b, nl, t, th, sq)
+        _draw_normals(b, nl, keys, t)
+        _step(b, nl, t, any_power)
+        _aggregate_week(b, nl, t + 1, bins, hist, sums, extrema, events, idx, trace)
+    for i in range(nl):
+        outcome = b[OUTCOME * LANES + i]
+        if outcome < 0.0:
+            outcome = (
+                L.OUT_STABLE_FRONT
+                if b[TRAIL * LANES + i] <= b[STABLE * LANES + i]
+                else L.OUT_GRINDING
+            )
+        rec = records[i]
+        rec[L.R_OUTCOME] = outcome
+        rec[L.R_TALKS_WEEK] = b[TALKS_WEEK * LANES + i]
+        rec[L.R_CEASEFIRE] = b[CF_AGREED * LANES + i]
+        rec[L.R_CEASEFIRE_BROKEN_WEEK] = b[CF_BROKEN * LANES + i]
+        rec[L.R_COLLAPSE_WEEK] = b[COLLAPSE_WEEK * LANES + i]
+        rec[L.R_TERRITORY_KM2] = b[TERRITORY * LANES + i]
+        rec[L.R_KURSK_KM2] = b[KURSK * LANES + i]
+        rec[L.R_UA_MANPOWER] = b[INF * LANES + i]
+        rec[L.R_LEVERAGE] = b[LEVERAGE * LANES + i]
+        rec[L.R_ADVANCE_AT_TALKS] = b[ADV_AT_TALKS * LANES + i]
+        rec[L.R_RU_CASUALTIES_FIRST_WEEK] = b[RU_FIRST * LANES + i]
+        rec[L.R_KURSK_LOSS_FIRST_WEEKS] = b[KURSK_FIRST * LANES + i]
+        status[i] = STATUS_NONFINITE if b[BAD * LANES + i] > 0.5 else STATUS_OK
+
+
+@jit
+def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, record):
+    """One trajectory on its own (tests and diagnostics): ``simulate_lanes`` with one lane.
+
+    ``weekly`` (float64[horizon + 1, N_BAND_METRICS]) and ``events`` (int8[horizon + 1,
+    N_EVENTS]) receive the state and event flags of every week, ``record`` (float64[N_RECORD])
+    the record; returns the status.
+    """
+    lanes_th = np.empty((th.shape[0], LANES))
+    lanes_th[:, 0] = th
+    n_bins = 1
+    hist = np.zeros((horizon + 1, L.N_BAND_METRICS, n_bins), dtype=np.int32)
+    sums = np.zeros((horizon + 1, L.N_BAND_METRICS), dtype=np.int64)
+    extrema = np.zeros((horizon + 1, L.N_BAND_METRICS, 2))
+    counts = np.zeros((horizon + 1, L.N_EVENTS), dtype=np.int64)
+    records = np.empty((1, L.N_RECORD))
+    status = np.empty(1, dtype=np.int8)
+    trace = np.empty((horizon + 1, L.N_BAND_METRICS + L.N_EVENTS, LANES))
+    bins = np.zeros(L.N_BAND_METRICS)
+    simulate_lanes(
+        lanes_th,
+        sq,
+        seed,
+        trajectory,
+        1,
+        horizon,
+        bins,
+        hist,
+        sums,
+        extrema,
+        counts,
+        records,
+        status,
+        trace,
+    )
+    for w in range(horizon + 1):
+        for m in range(L.N_BAND_METRICS):
+            weekly[w, m] = trace[w, m, 0]
+        for e in range(L.N_EVENTS):
+            events[w, e] = np.int8(trace[w, L.N_BAND_METRICS + e, 0])
+    record[:] = records[0]
+    return status[0]
 
 
 # ----------------------------------------------------------------------------- a chunk
@@ -646,52 +1113,39 @@ def simulate_chunk(
     Notes
     -----
     Every aggregate is an integer, so the totals do not depend on how trajectories are spread
-    over blocks, threads or chunks.
+    over blocks, threads or chunks; and a trajectory's own results do not depend on the lane
+    group it is simulated in.
     """
     n = records.shape[0]
     n_blocks = hist.shape[0]
-    n_bins = hist.shape[3]
     per = (n + n_blocks - 1) // n_blocks
     bounds = bounds_table(rows)
+    no_trace = np.empty((0, 0, 0))
     for blk in prange(n_blocks):
-        th = np.empty(rows.shape[0])
-        # A batch of trajectories is simulated first and binned afterwards week by week, so
-        # that the histogram rows being incremented stay in cache.
-        weekly = np.empty((BATCH, horizon + 1, L.N_BAND_METRICS))
-        ev = np.empty((BATCH, horizon + 1, L.N_EVENTS), dtype=np.int8)
+        th = np.empty((rows.shape[0], LANES))
+        scratch = np.empty(LANES)
         lo = blk * per
         hi = min(n, lo + per)
-        for b0 in range(lo, hi, BATCH):
-            b1 = min(hi, b0 + BATCH)
-            for j in range(b0, b1):
-                traj = first + j
-                _sample_prepared(rows, bounds, seed, traj, th)
-                status[j] = simulate_trajectory(
-                    th, sq, seed, traj, horizon, weekly[j - b0], ev[j - b0], records[j]
-                )
+        for g0 in range(lo, hi, LANES):
+            nl = min(hi, g0 + LANES) - g0
+            sample_lanes(rows, bounds, seed, first + g0, nl, th, scratch)
+            for i in range(nl):
+                j = g0 + i
                 if j < theta_keep.shape[0]:
-                    theta_keep[j, :] = th
-            nb = b1 - b0
-            for w in range(horizon + 1):
-                for m in range(L.N_BAND_METRICS):
-                    row = hist[blk, w, m]
-                    scale = bins[m]
-                    s = np.int64(0)
-                    xmin = extrema[blk, w, m, 0]
-                    xmax = extrema[blk, w, m, 1]
-                    for j in range(nb):
-                        x = weekly[j, w, m]
-                        pos = math.sqrt(max(x, 0.0)) * scale
-                        k = n_bins - 1 if pos >= n_bins - 1 else int(pos)
-                        row[k] += 1
-                        s += np.int64(x * FIXED_POINT + 0.5)
-                        xmin = min(xmin, x)
-                        xmax = max(xmax, x)
-                    sums[blk, w, m] += s
-                    extrema[blk, w, m, 0] = xmin
-                    extrema[blk, w, m, 1] = xmax
-                for e in range(L.N_EVENTS):
-                    c = np.int64(0)
-                    for j in range(nb):
-                        c += ev[j, w, e]
-                    events[blk, w, e] += c
+                    theta_keep[j, :] = th[:, i]
+            simulate_lanes(
+                th,
+                sq,
+                seed,
+                first + g0,
+                nl,
+                horizon,
+                bins,
+                hist[blk],
+                sums[blk],
+                extrema[blk],
+                events[blk],
+                records[g0 : g0 + nl],
+                status[g0 : g0 + nl],
+                no_trace,
+            )

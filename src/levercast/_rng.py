@@ -69,22 +69,29 @@ _D1, _D2, _D3, _D4 = (
     2.445134137142996e00,
     3.754408661907416e00,
 )
-_P_LOW = 0.02425
+P_LOW = 0.02425  # below it (and above 1 - P_LOW) the tail branch applies
 
 
 @jit
 def ndtri(p):
     """Inverse standard normal CDF for ``p`` in (0, 1) (Acklam's approximation)."""
-    if p < _P_LOW:
+    if p < P_LOW:
         q = math.sqrt(-2.0 * math.log(p))
         return (((((_C1 * q + _C2) * q + _C3) * q + _C4) * q + _C5) * q + _C6) / (
             (((_D1 * q + _D2) * q + _D3) * q + _D4) * q + 1.0
         )
-    if p > 1.0 - _P_LOW:
+    if p > 1.0 - P_LOW:
         q = math.sqrt(-2.0 * math.log(1.0 - p))
         return -(((((_C1 * q + _C2) * q + _C3) * q + _C4) * q + _C5) * q + _C6) / (
             (((_D1 * q + _D2) * q + _D3) * q + _D4) * q + 1.0
         )
+    return ndtri_central(p)
+
+
+@jit
+def ndtri_central(p):
+    """The central branch of ``ndtri``, for ``p`` in [P_LOW, 1 - P_LOW] (no call, no branch:
+    a loop of it vectorises)."""
     q = p - 0.5
     r = q * q
     return (
