@@ -135,3 +135,12 @@ def test_limits_are_checked_up_front(baseline):
         simulate.run(baseline, 10, horizon=10_000)
     with pytest.raises(ValueError, match="seed"):
         simulate.run(baseline, 10, seed=-1)
+
+
+def test_histogram_slabs_do_not_overflow_on_one_thread(baseline):
+    """Every trajectory starts in bin 0 of week 0: more of them than a uint16 slab can count,
+    in one chunk on one thread, must still be counted exactly."""
+    n = simulate.SLAB_MAX + 1_000
+    result = simulate.run(baseline, n=n, seed=3, horizon=1, threads=1, chunk_size=n)
+    assert result.hist[0, 0, 0] == n
+    assert result.hist[1].sum(axis=-1).tolist() == [n] * result.hist.shape[1]

@@ -1036,7 +1036,7 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     lanes_th = np.empty((th.shape[0], LANES))
     lanes_th[:, 0] = th
     n_bins = 1
-    hist = np.zeros((horizon + 1, L.N_BAND_METRICS, n_bins), dtype=np.int32)
+    hist = np.zeros((horizon + 1, L.N_BAND_METRICS, n_bins), dtype=np.uint16)
     sums = np.zeros((horizon + 1, L.N_BAND_METRICS), dtype=np.int64)
     extrema = np.zeros((horizon + 1, L.N_BAND_METRICS, 2))
     counts = np.zeros((horizon + 1, L.N_EVENTS), dtype=np.int64)
@@ -1097,10 +1097,10 @@ def simulate_chunk(
         Out: one record per trajectory of the chunk.
     theta_keep : float64[k, N_PARAMS]
         Out: parameters of the chunk's first ``k`` trajectories (``k`` may be 0).
-    hist : int32[B, horizon + 1, N_BAND_METRICS, n_bins]
+    hist : uint16[B, horizon + 1, N_BAND_METRICS, n_bins]
         In/out: histogram counts, one slab per block ``B``; the caller adds the slabs to its
-        int64 totals after each chunk and zeroes them (int32 keeps the slabs small enough to
-        stay in cache; a chunk never holds 2**31 trajectories).
+        int64 totals after each chunk and zeroes them, and gives a block at most 65,535
+        trajectories of a chunk (uint16 keeps the slabs small enough to stay in cache).
     sums : int64[B, horizon + 1, N_BAND_METRICS]
         In/out: sums of the banded metrics in units of 1/FIXED_POINT (exact integer sums).
     extrema : float64[B, horizon + 1, N_BAND_METRICS, 2]

@@ -16,6 +16,7 @@ from levercast._kernels import FIXED_POINT, STATUS_OK, sample_params, simulate_c
 
 DEFAULT_TRAJECTORIES = 1_000_000
 DEFAULT_CHUNK = 65_536
+SLAB_MAX = np.iinfo(np.uint16).max  # trajectories of a chunk one histogram slab may hold
 MAX_TRAJECTORIES = 10**10
 MAX_HORIZON_WEEKS = 520
 MAX_KEEP = 2_000_000  # rows of trajectories.parquet: about 2.1 kB each in memory while written
@@ -336,9 +337,12 @@ def _run(
     rows = np.ascontiguousarray(scenario.param_rows(), dtype=np.float64)
     sq = model.status_quo()
     bins = model.bin_scales()
-    blocks = threads
+    size = min(chunk_size, n)
+    # a block's histogram slab counts in uint16 (small enough to stay in cache), so a block
+    # holds at most 65,535 trajectories of a chunk; the slabs are flushed after every chunk
+    blocks = max(threads, -(-size // SLAB_MAX))
     hist = np.zeros((horizon + 1, L.N_BAND_METRICS, model.N_BINS), dtype=np.int64)
-    chunk_hist = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS, model.N_BINS), dtype=np.int32)
+    chunk_hist = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS, model.N_BINS), dtype=np.uint16)
     sums = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS), dtype=np.int64)
     extrema = np.empty((blocks, horizon + 1, L.N_BAND_METRICS, 2))
     extrema[..., 0] = np.inf
@@ -362,7 +366,6 @@ def _run(
         if arr is not None and arr.shape != (n,):
             raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
 
-    size = min(chunk_size, n)
     records = np.empty((size, L.N_RECORD))
     status = np.empty(size, dtype=np.int8)
     done = 0
