@@ -28,7 +28,6 @@ from levercast import simulate
 
 THREADS = (1, min(2, numba.config.NUMBA_NUM_THREADS))
 SLOWDOWN = int(os.environ.get("LEVERCAST_BENCH_SLOWDOWN", "1"))
-PROFILE_N = 20_000  # trajectories of the reference run that sizes the floor
 MIN_MATCH = 0.999  # kernel and NumPy: same outcome for this share of trajectories
 
 
@@ -37,10 +36,9 @@ def compiled(ctx):
     """Compile (or load from cache) every jitted function before anything is timed."""
     for threads in THREADS:
         simulate.run(ctx.scenario, 1_000, ctx.seed, threads=threads)
-    reference = simulate.run(ctx.scenario, PROFILE_N, ctx.seed)
-    prof = floor.profile(ctx.rows, ctx.horizon, reference)
+    prof = floor.profile(ctx.rows, ctx.horizon)
     for threads in THREADS:
-        floor.run_floor(prof, ctx.seed, 1_000, threads)
+        floor.run_floor(ctx.rows, prof, ctx.seed, 1_000, threads)
     vectorised.run_vectorised(ctx.rows, ctx.sq, ctx.seed, 100, ctx.horizon)
     ctx.info["threads"] = list(THREADS)
     ctx.info["kernel_n"] = ctx.kernel_n
@@ -105,14 +103,14 @@ def test_floor(benchmark, ctx, compiled, threads):
     prof = compiled
 
     def floor_loop():
-        return floor.run_floor(prof, ctx.seed, n, threads)
+        return floor.run_floor(ctx.rows, prof, ctx.seed, n, threads)
 
     benchmark.group = "kernel vs numpy vs floor"
     total = ctx.measure(benchmark, f"floor_{threads}", floor_loop, work=ctx.trajectory_weeks(n))
     assert math.isfinite(total)
-    # a sqrt every week, and at most 3 (ramp) + 1 (advance) + 1 (talks) + 2 (power) more
-    assert 1.0 <= prof.calls_per_week() <= 8.0
-    assert all(0 <= w <= ctx.horizon for w in prof.per_week)
+    # five sqrt and two exp every week, at most 3 (ramp) + 2 (power) more
+    assert 7.0 <= prof.calls_per_week() <= 12.0
+    assert 0 < prof.ramp_weeks <= ctx.horizon
     # the same draws give the same sum whatever the number of threads, up to summation order
     first = ctx.cache.setdefault("floor", total)
     assert total == pytest.approx(first, rel=1e-9)
@@ -133,7 +131,7 @@ def test_interleaved_ratios(ctx, compiled):
     n_floor = FLOOR_FACTOR * n
     jobs = {
         "kernel": (n, lambda: simulate.run(ctx.scenario, n, ctx.seed, threads=1)),
-        "floor": (n_floor, lambda: floor.run_floor(compiled, ctx.seed, n_floor, 1)),
+        "floor": (n_floor, lambda: floor.run_floor(ctx.rows, compiled, ctx.seed, n_floor, 1)),
         "numpy": (
             n,
             lambda: vectorised.run_vectorised(

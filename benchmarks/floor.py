@@ -1,16 +1,24 @@
 """The "floor": what the kernel's random numbers and transcendental calls cost on their own.
 
-:func:`floor_chunk` is a jitted ``prange`` loop over trajectories that draws as many
-counter-based random numbers and evaluates as many ``log``, ``exp``, ``sqrt``, ``erfc`` and
-``pow`` calls per trajectory and per trajectory-week as ``levercast._kernels`` does for a
-scenario, and adds them into a sum so that nothing can be optimised away, but does no model
-arithmetic, keeps no state and writes no output. ``floor time / kernel time`` is the share of
-the kernel's cost that is unavoidable given its random numbers and transcendental calls; the
-rest is the model itself (and the kernel's histograms).
+:func:`floor_chunk` has the kernel's shape (blocks of trajectories over threads, groups of
+``LANES`` trajectories advanced week by week in vectorised loops) and makes the kernel's
+draws and calls, with no model in between:
 
-The counts come from :func:`profile`, which reads them off the scenario's distribution rows
-(per trajectory) and off a short reference run (how many weeks, on average, the talks hazard
-and the advance are evaluated).
+- per trajectory: the parameter draws (``_kernels.sample_lanes`` itself: the counter-based
+  uniforms, inverse normal CDFs, lognormal ``exp`` and beta draws of the scenario's rows),
+  the three event-stream uniforms with two ``log`` for the exponential clocks, the ``log`` of
+  the base talks hazard and the ``exp`` of the status-quo surveillance term;
+- per week: the weekly normal (``_kernels._draw_normals``: uniform, central inverse CDF for
+  every lane, tails lane by lane), the five ``sqrt`` (the infantry term of the losses and the
+  square-root histogram bins of the four banded metrics) and the two ``exp`` that the kernel
+  evaluates for every lane every week (advance noise, talks hazard); three ``exp`` more in the
+  weeks the lever ramp moves; and an ``exp`` and a ``log`` more when the advance exponent is
+  not 2.
+
+The results are added into per-lane sums so that nothing can be optimised away, but no model
+arithmetic is done and nothing is written. ``floor time / kernel time`` is the share of the
+kernel's cost that its random numbers and transcendental calls take when evaluated the way
+the kernel evaluates them; the rest is the model itself and the aggregation.
 """
 
 import math
@@ -20,179 +28,145 @@ import numba
 import numpy as np
 from numba import prange
 
+from levercast import _fmath
+from levercast import _kernels as K
 from levercast import _layout as L
 from levercast._jit import jit
-from levercast._rng import ndtri, normal, stream_key, uniform
+from levercast._rng import stream_key, uniform
 
-# per-trajectory counts, in the order of the ``per_trajectory`` array of floor_chunk
-DRAWS, NORMALS, LOGS, EXPS, SQRTS, ERFCS, POWS = range(7)
-# per-week counts: weeks (from week 0) in which each conditional part of the step runs
-RAMP_WEEKS, GAIN_WEEKS, TALKS_WEEKS, POWER_WEEKS = range(4)
+WEEKLY_SQRTS = 1 + L.N_BAND_METRICS  # infantry losses, and one histogram bin per metric
+WEEKLY_EXPS = 2  # advance noise and talks hazard, every lane every week
+RAMP_EXPS = 3  # surveillance, recruit quality and partner fatigue, when the ramp moves
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Random numbers and transcendental calls of one trajectory of a scenario.
+    """The calls of one trajectory of a scenario that depend on it.
 
-    ``per_trajectory``: counter-based uniforms drawn, of which fed to the inverse normal CDF,
-    and calls of log, exp, sqrt, erfc and pow made once per trajectory (parameter draws,
-    exponential clocks, status-quo normalisers). ``per_week``: weeks in which the lever
-    terms are refreshed (3 exps), the advance is computed (1 exp), the talks hazard is
-    evaluated (1 exp) and the advance takes ``ratio ** exponent`` as an exp and a log (only
-    when the exponent is not 2, which the kernel squares); every week also draws one normal
-    and takes one sqrt.
+    ``ramp_weeks``: weeks in which the kernel recomputes the lever terms; ``power``: the
+    advance exponent is not fixed at 2, so ``ratio ** exponent`` costs a ``log`` and an
+    ``exp`` every week.
     """
 
-    per_trajectory: np.ndarray  # int64[7]
-    per_week: np.ndarray  # int64[4]
+    ramp_weeks: int
+    power: bool
     horizon: int
 
     def calls_per_week(self) -> float:
-        """Mean transcendental calls (log, exp, sqrt; ndtri excluded) per trajectory-week."""
-        ramp, gain, talks, power = (int(x) for x in self.per_week)
-        return (gain + talks + 3 * ramp + 2 * power + self.horizon) / self.horizon
+        """Mean transcendental calls (exp, log, sqrt; the weekly normal excluded) per week."""
+        weekly = WEEKLY_SQRTS + WEEKLY_EXPS + (2 if self.power else 0)
+        return weekly + RAMP_EXPS * self.ramp_weeks / self.horizon
 
     def as_dict(self) -> dict:
-        keys = ("draws", "normals", "logs", "exps", "sqrts", "erfcs", "pows")
-        counts = zip(keys, self.per_trajectory, strict=True)
-        out = {f"per_trajectory_{k}": int(v) for k, v in counts}
-        names = ("ramp_weeks", "gain_weeks", "talks_weeks", "power_weeks")
-        for k, v in zip(names, self.per_week, strict=True):
-            out[f"per_week_{k}"] = int(v)
-        out["calls_per_week"] = round(self.calls_per_week(), 3)
-        return out
+        return {
+            "ramp_weeks": self.ramp_weeks,
+            "power": self.power,
+            "horizon": self.horizon,
+            "calls_per_week": round(self.calls_per_week(), 3),
+        }
 
 
 def _ramp_weeks(delay: float, ramp: float, horizon: int) -> int:
     """Weeks in which the kernel's ramp ``g`` changes (its lever terms are recomputed)."""
     weeks, previous = 0, -1.0
     for t in range(horizon):
-        g = min(1.0, max(0.0, (t - delay) / ramp)) if t >= delay else 0.0
+        g = min(1.0, (t - delay) / ramp) if t >= delay else 0.0
         if g != previous:
             weeks += 1
             previous = g
     return weeks
 
 
-def profile(rows: np.ndarray, horizon: int, result) -> Profile:
-    """Count the kernel's random numbers and transcendental calls for a scenario.
-
-    Parameters
-    ----------
-    rows : float64[N_PARAMS, ROW_WIDTH]
-        The scenario's distribution rows.
-    horizon : int
-        Weeks simulated.
-    result : levercast.simulate.RunResult
-        A reference run of the scenario at this horizon; its per-week event counts give the
-        mean number of weeks before talks open and outside a cease-fire.
-    """
-    draws, normals, logs, exps, sqrts, erfcs, pows = 3, 0, 3, 1, 0, 0, 0  # clocks, log h0, V0
-    for row in rows:
-        code = int(row[L.ROW_CODE])
-        if code == L.DIST_FIXED:
-            continue
-        draws += 1  # the inverse-CDF uniform, drawn for every non-fixed row
-        if code in (L.DIST_NORMAL, L.DIST_LOGNORMAL):
-            # the truncation window's CDF values (erfc, log) are computed once per chunk
-            normals += 1
-            if code == L.DIST_LOGNORMAL:
-                exps += 1
-        elif code == L.DIST_BETA:
-            for shape in (row[L.ROW_A], row[L.ROW_B]):
-                if shape < 1.0:
-                    draws += 1
-                    pows += 1
-                # one Marsaglia-Tsang attempt (accepted with probability above 0.95)
-                sqrts += 1
-                draws += 2
-                normals += 1
-                logs += 2
-        elif code == L.DIST_TRIANGULAR:
-            sqrts += 1
-    n = result.n
-    talks_open = result.events[:horizon, L.E_TALKS_OPENED]
-    in_ceasefire = result.events[:horizon, L.E_CEASEFIRE]
-    talks_weeks = round(float((n - talks_open).sum()) / n)
-    gain_weeks = round(float((n - in_ceasefire).sum()) / n)
+def profile(rows: np.ndarray, horizon: int) -> Profile:
+    """The floor's profile of a scenario (float64[N_PARAMS, ROW_WIDTH] distribution rows)."""
     delay = rows[L.P_SUPPORT_DELAY_WEEKS, L.ROW_A]
     ramp = rows[L.P_RAMP_WEEKS, L.ROW_A]
     exponent = rows[L.P_ADVANCE_EXPONENT]
     squared = exponent[L.ROW_CODE] == L.DIST_FIXED and exponent[L.ROW_A] == 2.0
-    power_weeks = 0 if squared else gain_weeks
-    per_week = [_ramp_weeks(delay, ramp, horizon), gain_weeks, talks_weeks, power_weeks]
-    return Profile(
-        np.array([draws, normals, logs, exps, sqrts, erfcs, pows], dtype=np.int64),
-        np.array(per_week, dtype=np.int64),
-        horizon,
-    )
+    return Profile(_ramp_weeks(delay, ramp, horizon), not squared, horizon)
 
 
 @jit
-def _floor_one(seed, trajectory, horizon, per_trajectory, per_week):
-    kp = stream_key(seed, trajectory, L.STREAM_PARAMS)
-    kw = stream_key(seed, trajectory, L.STREAM_WEEKLY)
-    ke = stream_key(seed, trajectory, L.STREAM_EVENTS)
-    acc = 0.0
-    u = 0.5
-    for i in range(per_trajectory[DRAWS]):
-        u = uniform(ke, i) if i < 3 else uniform(kp, i)  # the three event draws, then params
-        if i < per_trajectory[NORMALS]:
-            acc += ndtri(u)
-        else:
-            acc += u
-    for i in range(per_trajectory[LOGS]):
-        acc += math.log(u + 1e-3 * i)
-    for i in range(per_trajectory[EXPS]):
-        acc += math.exp(-u - 1e-3 * i)
-    for i in range(per_trajectory[SQRTS]):
-        acc += math.sqrt(u + 1e-3 * i)
-    for i in range(per_trajectory[ERFCS]):
-        acc += math.erfc(u - 1e-3 * i)
-    for i in range(per_trajectory[POWS]):
-        acc += u ** (1.0 / (1.5 + i))
+def _floor_lanes(rows, bounds, seed, first, nl, horizon, ramp_weeks, power, th, scratch, b):
+    """The draws and calls of trajectories ``first .. first + nl - 1``; returns their sum."""
+    K.sample_lanes(rows, bounds, seed, first, nl, th, scratch)
+    keys = np.empty(K.LANES, dtype=np.uint64)
+    acc = np.zeros(K.LANES)
+    for i in range(nl):
+        keys[i] = stream_key(seed, first + i, L.STREAM_WEEKLY)
+        ekey = stream_key(seed, first + i, L.STREAM_EVENTS)
+        clocks = -math.log(uniform(ekey, L.DRAW_TALKS_CLOCK))
+        clocks -= math.log(uniform(ekey, L.DRAW_BREAK_CLOCK))
+        acc[i] = clocks + uniform(ekey, L.DRAW_CEASEFIRE) + th[L.P_KURSK_INITIAL_KM2, i]
+        acc[i] += math.log(th[L.P_TALKS_HAZARD_PER_YEAR, i] + 1e-300)
+        acc[i] += _fmath.exp(-th[L.P_INTERCEPTOR_KILL_PROB, i])
     for t in range(horizon):
-        z = normal(kw, t)
-        acc += math.sqrt(1.5 + 0.1 * z)
-        # square-root histogram bins: one sqrt per banded metric and week
-        for m in range(L.N_BAND_METRICS):
-            acc += math.sqrt(2.0 + m + 0.1 * z)
-        if t < per_week[GAIN_WEEKS]:
-            acc += math.exp(0.3 * z - 0.045)
-        if t < per_week[POWER_WEEKS]:
-            acc += math.exp(2.0 * math.log(1.5 + 0.05 * z))
-        if t < per_week[TALKS_WEEKS]:
-            acc += math.exp(-3.0 + 0.01 * t + 0.1 * z)
-        if t < per_week[RAMP_WEEKS]:
-            acc += math.exp(-0.1 * z) + math.exp(-0.2 * z) + math.exp(-0.3 * z)
-    return acc
+        K._draw_normals(b, nl, keys, t)
+        tf = np.float64(t)
+        for i in range(nl):
+            z = b[K.Z * K.LANES + i]
+            x = 1.5 + 0.1 * z
+            s = math.sqrt(x) + math.sqrt(x + 1.0) + math.sqrt(x + 2.0)
+            s += math.sqrt(x + 3.0) + math.sqrt(x + 4.0)
+            s += _fmath.exp(0.3 * z - 0.045) + _fmath.exp(0.01 * tf - 3.0 + 0.1 * z)
+            acc[i] += s
+        if t < ramp_weeks:
+            for i in range(nl):
+                z = b[K.Z * K.LANES + i]
+                e = _fmath.exp(-0.1 * z) + _fmath.exp(-0.2 * z) + _fmath.exp(-0.3 * z)
+                acc[i] += e
+        if power:
+            for i in range(nl):
+                z = b[K.Z * K.LANES + i]
+                acc[i] += _fmath.exp(1.7 * _fmath.log(1.5 + 0.05 * z))
+    total = 0.0
+    for i in range(nl):
+        total += acc[i]
+    return total
 
 
 @jit(parallel=True)
-def floor_chunk(seed, first, n, horizon, per_trajectory, per_week):
+def floor_chunk(rows, seed, first, n, horizon, ramp_weeks, power, n_blocks):
     """Sum of the floor's draws and calls over trajectories ``first .. first + n - 1``.
 
     Parameters
     ----------
+    rows : float64[N_PARAMS, ROW_WIDTH]
+        The scenario's distribution rows (the parameter draws are the kernel's).
     seed, first, n, horizon : int
         As for the kernel.
-    per_trajectory : int64[7]
-        Counts per trajectory (``Profile.per_trajectory``).
-    per_week : int64[4]
-        Weeks of each conditional part of the step (``Profile.per_week``).
+    ramp_weeks : int
+        Weeks in which the lever terms are recomputed (``Profile.ramp_weeks``).
+    power : bool
+        The advance exponent is not 2 (``Profile.power``).
+    n_blocks : int
+        Blocks of trajectories, one per thread, as the kernel splits a chunk.
 
     Returns
     -------
     float
         The sum (finite; it only exists so that no call can be optimised away).
     """
-    total = 0.0
-    for j in prange(n):
-        total += _floor_one(seed, first + j, horizon, per_trajectory, per_week)
-    return total
+    per = (n + n_blocks - 1) // n_blocks
+    bounds = K.bounds_table(rows)
+    totals = np.zeros(n_blocks)
+    for blk in prange(n_blocks):
+        th = np.empty((rows.shape[0], K.LANES))
+        scratch = np.empty(K.LANES)
+        b = np.empty(K.N_SLOTS * K.LANES)
+        lo = blk * per
+        hi = min(n, lo + per)
+        for g0 in range(lo, hi, K.LANES):
+            nl = min(hi, g0 + K.LANES) - g0
+            totals[blk] += _floor_lanes(
+                rows, bounds, seed, first + g0, nl, horizon, ramp_weeks, power, th, scratch, b
+            )
+    return totals.sum()
 
 
-def run_floor(prof: Profile, seed: int, n: int, threads: int, chunk: int = 65_536) -> float:
+def run_floor(
+    rows: np.ndarray, prof: Profile, seed: int, n: int, threads: int, chunk: int = 65_536
+) -> float:
     """Run the floor over ``n`` trajectories in chunks, on ``threads`` numba threads."""
     previous = numba.get_num_threads()
     numba.set_num_threads(threads)
@@ -200,7 +174,9 @@ def run_floor(prof: Profile, seed: int, n: int, threads: int, chunk: int = 65_53
         total = 0.0
         for first in range(0, n, chunk):
             m = min(chunk, n - first)
-            total += floor_chunk(seed, first, m, prof.horizon, prof.per_trajectory, prof.per_week)
+            total += floor_chunk(
+                rows, seed, first, m, prof.horizon, prof.ramp_weeks, prof.power, threads
+            )
         return total
     finally:
         numba.set_num_threads(previous)

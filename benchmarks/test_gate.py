@@ -115,7 +115,7 @@ def test_gate_catches_a_real_2x_slowdown(baseline_inputs):
     for _ in range(3):
         times["kernel"].append(_best(kernel, 1))
         times["slow"].append(_best(slow_kernel, 1))
-        times["floor"].append(_best(lambda: floor.run_floor(prof, 1, n, THREADS), 1))
+        times["floor"].append(_best(lambda: floor.run_floor(rows, prof, 1, n, THREADS), 1))
         times["numpy"].append(
             _best(
                 lambda: vectorised.run_vectorised(rows, sq, 1, n, horizon, 5_000, threads=THREADS),
@@ -142,7 +142,7 @@ def baseline_inputs(ctx):
     n = 10_000
     scenario = ctx.scenario
     rows, sq = scenario.param_rows(), model.status_quo()
-    prof = floor.profile(rows, scenario.horizon_weeks, simulate.run(scenario, n, 1))
+    prof = floor.profile(rows, scenario.horizon_weeks)
     simulate.run(scenario, 100, 1, threads=THREADS)
-    floor.run_floor(prof, 1, 100, THREADS)
+    floor.run_floor(rows, prof, 1, 100, THREADS)
     return scenario, rows, sq, prof, n
