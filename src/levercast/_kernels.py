@@ -217,22 +217,23 @@ _SLOT_NAMES = (
     # constants of the trajectory (set once)
     "delay inv_ramp withdraw square g0 noise_sd noise_shift exponent threshold convexity"
     " collapse_mult collapse_weeks manning_floor max_gain tolerance inv_tolerance stable dictate"
-    " inv_dictate w_trail loss_ua0 loss_ru0 ru_inflow perm_share inv_force inv_stock prod_cut"
-    " production burn stock_loss inv_i0 inv_required cf_activity cf_cut dom inv_need glide cb"
-    " w_fire w_exposure s_share f_share kursk_cost us_share eu_growth us_week us_after log_h0"
-    " h_time h_support h_loss base_willing break_rate cohesion_rec w_cohesion k_rate"
-    " k_withdraw inv_p0 inv_e0 inv_f0 inv_ru0 ratio_scale talks_clock u_ceasefire break_clock"
-    " guarantee_base kursk_initial inv_kursk_peak lev_front lev_kursk lev_sanctions"
-    " lev_guarantee ceasefire_prob"
+    " inv_dictate w_trail loss_ua0 ru_inflow inv_force inv_stock prod_cut production burn"
+    " stock_loss inv_i0 inv_required cf_activity cf_cut dom inv_need cb w_fire w_exposure"
+    " s_share kursk_cost us_share eu_growth us_week us_after log_h0 h_time h_support h_loss"
+    " base_willing break_rate cohesion_rec w_cohesion k_rate inv_p0 inv_e0 inv_ru0 ratio_scale"
+    " talks_clock u_ceasefire break_clock guarantee_base kursk_initial inv_kursk_peak lev_front"
+    " lev_kursk lev_sanctions lev_guarantee ceasefire_prob"
     # lever terms, recomputed in the weeks where the ramp moves
-    " g_prev inv_v0 v_rel forward supply_base capacity intake inv_training q_recruit reform_loss"
-    " line_gain strike_delta reserve kursk_hold standoff sustain sanctions fatigue_step"
-    " glide_term"
+    " g_prev inv_v0 forward supply_base capacity intake inv_training q_recruit reform_loss"
+    " line_gain reserve standoff sanctions fatigue_step"
     # state
     " territory kursk inf pipeline quality cohesion r_force tempo munitions rho trail fatigue"
     " talks_hazard break_hazard above collapsed cum_loss_ua talks_open ceasefire outcome"
     " collapse_week talks_week cf_agreed cf_broken leverage adv_at_talks credibility ru_first"
     " kursk_first bad gain u z"
+    # folded products of constants and lever terms
+    " one_minus_dom one_minus_glide ru_a ru_b inflow_f perm_f keep_withdrawn cf_keep glide_125"
+    " ua_base prod_net use_f stock_f keep_retaken"
 ).split()
 (
     DELAY,
@@ -256,9 +257,7 @@ _SLOT_NAMES = (
     INV_DICTATE,
     W_TRAIL,
     LOSS_UA0,
-    LOSS_RU0,
     RU_INFLOW,
-    PERM_SHARE,
     INV_FORCE,
     INV_STOCK,
     PROD_CUT,
@@ -271,12 +270,10 @@ _SLOT_NAMES = (
     CF_CUT,
     DOM,
     INV_NEED,
-    GLIDE,
     CB,
     W_FIRE,
     W_EXPOSURE,
     S_SHARE,
-    F_SHARE,
     KURSK_COST,
     US_SHARE,
     EU_GROWTH,
@@ -291,10 +288,8 @@ _SLOT_NAMES = (
     COHESION_REC,
     W_COHESION,
     K_RATE,
-    K_WITHDRAW,
     INV_P0,
     INV_E0,
-    INV_F0,
     INV_RU0,
     RATIO_SCALE,
     TALKS_CLOCK,
@@ -310,7 +305,6 @@ _SLOT_NAMES = (
     CEASEFIRE_PROB,
     G_PREV,
     INV_V0,
-    V_REL,
     FORWARD,
     SUPPLY_BASE,
     CAPACITY,
@@ -319,14 +313,10 @@ _SLOT_NAMES = (
     Q_RECRUIT,
     REFORM_LOSS,
     LINE_GAIN,
-    STRIKE_DELTA,
     RESERVE,
-    KURSK_HOLD,
     STANDOFF,
-    SUSTAIN,
     SANCTIONS,
     FATIGUE_STEP,
-    GLIDE_TERM,
     TERRITORY,
     KURSK,
     INF,
@@ -360,6 +350,20 @@ _SLOT_NAMES = (
     GAIN,
     U,
     Z,
+    ONE_MINUS_DOM,
+    ONE_MINUS_GLIDE,
+    RU_A,
+    RU_B,
+    INFLOW_F,
+    PERM_F,
+    KEEP_WITHDRAWN,
+    CF_KEEP,
+    GLIDE_125,
+    UA_BASE,
+    PROD_NET,
+    USE_F,
+    STOCK_F,
+    KEEP_RETAKEN,
 ) = range(len(_SLOT_NAMES))
 N_SLOTS = len(_SLOT_NAMES)
 # the slot of each banded metric, in M_* order
@@ -438,7 +442,6 @@ def _setup_lane(b, i, lanes_th, sq, seed, trajectory):
     loss_ua0 = th[L.P_UA_CASUALTIES_PER_WEEK]
     loss_ru0 = th[L.P_RUSSIA_CASUALTIES_PER_WEEK]
     put(LOSS_UA0, loss_ua0)
-    put(LOSS_RU0, loss_ru0)
     put(
         RU_INFLOW,
         th[L.P_RUSSIA_RECRUITS_PER_MONTH]
@@ -446,7 +449,6 @@ def _setup_lane(b, i, lanes_th, sq, seed, trajectory):
         / WEEKS_PER_YEAR
         * th[L.P_RUSSIA_ASSAULT_SHARE_OF_RECRUITS],
     )
-    put(PERM_SHARE, th[L.P_RUSSIA_PERMANENT_LOSS_SHARE])
     put(INV_FORCE, 1.0 / th[L.P_RUSSIA_FORCE])
     put(INV_STOCK, 1.0 / th[L.P_RUSSIA_STOCK_WEEKS])
     put(PROD_CUT, th[L.P_STRIKE_PRODUCTION_CUT])
@@ -468,12 +470,10 @@ def _setup_lane(b, i, lanes_th, sq, seed, trajectory):
     cb = th[L.P_COUNTER_BATTERY_WEIGHT]
     w_fire = th[L.P_FIRE_DEFENCE_WEIGHT]
     w_exposure = th[L.P_EXPOSURE_WEIGHT]
-    put(GLIDE, glide)
     put(CB, cb)
     put(W_FIRE, w_fire)
     put(W_EXPOSURE, w_exposure)
     put(S_SHARE, th[L.P_SURVEILLANCE_SHARE_OF_LOSSES])
-    put(F_SHARE, th[L.P_FIRE_SHARE_OF_RUSSIAN_LOSSES])
     put(KURSK_COST, th[L.P_KURSK_HOLD_COST] * loss_ua0)
     put(US_SHARE, th[L.P_US_SHARE_OF_SUPPORT])
     put(EU_GROWTH, th[L.P_EUROPEAN_RAMPUP_PER_YEAR] / WEEKS_PER_YEAR)
@@ -488,9 +488,13 @@ def _setup_lane(b, i, lanes_th, sq, seed, trajectory):
     put(COHESION_REC, th[L.P_COHESION_RECOVERY])
     put(W_COHESION, th[L.P_COHESION_LOSS_WEIGHT])
     put(K_RATE, th[L.P_KURSK_COUNTERATTACK_RATE])
-    put(K_WITHDRAW, th[L.P_KURSK_WITHDRAW_RATE])
     put(GUARANTEE_BASE, _guarantee_base(th))
     put(KURSK_INITIAL, th[L.P_KURSK_INITIAL_KM2])
+    put(ONE_MINUS_DOM, 1.0 - th[L.P_DOMESTIC_AMMO_SHARE])
+    put(ONE_MINUS_GLIDE, 1.0 - glide)
+    put(INFLOW_F, b[RU_INFLOW * LANES + i] * b[INV_FORCE * LANES + i])
+    put(PERM_F, th[L.P_RUSSIA_PERMANENT_LOSS_SHARE] * b[INV_FORCE * LANES + i])
+    put(KEEP_WITHDRAWN, 1.0 - th[L.P_KURSK_WITHDRAW_RATE])
     put(INV_KURSK_PEAK, 1.0 / th[L.P_KURSK_PEAK_KM2])
     put(LEV_FRONT, th[L.P_LEVERAGE_FRONT_WEIGHT])
     put(LEV_KURSK, th[L.P_LEVERAGE_KURSK_WEIGHT])
@@ -518,13 +522,14 @@ def _setup_lane(b, i, lanes_th, sq, seed, trajectory):
     inv_p0 = 1.0 / p0
     put(INV_P0, inv_p0)
     put(INV_E0, 1.0 / e0)
-    put(INV_F0, 1.0 / f0)
+    f_share = th[L.P_FIRE_SHARE_OF_RUSSIAN_LOSSES]
+    put(RU_A, loss_ru0 * (1.0 - f_share))
+    put(RU_B, loss_ru0 * f_share / f0)
     put(INV_RU0, 1.0 / loss_ru0)
     put(RATIO_SCALE, d0 * inv_p0)
     # the lever terms start at the status quo; the first week's refresh overwrites them
     put(G_PREV, -1.0)
     put(INV_V0, 1.0 / v0)
-    put(V_REL, 1.0)
 
     put(TERRITORY, 0.0)
     put(KURSK, th[L.P_KURSK_INITIAL_KM2])
@@ -601,7 +606,6 @@ def _refresh_levers(b, nl, t, th, sq):
             _lerp(sq, th, i, L.P_EW_SUPPORT, g),
         )
         v_rel = v * b[INV_V0 * LANES + i]
-        _set_if(b, V_REL, i, moved, v_rel)
         protection = _lerp(sq, th, i, L.P_GUN_PROTECTION_SHARE, g)
         forward = 1.0 - v * th[L.P_LOITERING_THREAT, i] * (1.0 - protection)
         _set_if(b, FORWARD, i, moved, forward)
@@ -624,21 +628,35 @@ def _refresh_levers(b, nl, t, th, sq):
         siting = _lerp(sq, th, i, L.P_LINE_SITING_QUALITY, g)
         _set_if(b, LINE_GAIN, i, moved, th[L.P_LINE_BONUS_MAX, i] * depth * siting)
         strike = _lerp(sq, th, i, L.P_LONG_RANGE_STRIKE_INTENSITY, g)
-        _set_if(b, STRIKE_DELTA, i, moved, strike - strike_sq)
         reserve = _lerp(sq, th, i, L.P_KURSK_RESERVE_SHARE, g)
         k_off = th[L.P_KURSK_HOLD_OFFSET, i]
         _set_if(b, RESERVE, i, moved, reserve)
-        _set_if(b, KURSK_HOLD, i, moved, (reserve_sq + k_off) / (reserve + k_off))
         standoff = _lerp(sq, th, i, L.P_EUROPEAN_STANDOFF_MUNITIONS, g)
         _set_if(b, STANDOFF, i, moved, standoff)
         sustain = _lerp(sq, th, i, L.P_SUSTAINMENT_COMMITMENT, g)
-        _set_if(b, SUSTAIN, i, moved, sustain)
         sanctions = _lerp(sq, th, i, L.P_SANCTIONS_COLLATERAL, g)
         _set_if(b, SANCTIONS, i, moved, sanctions)
         fatigue_rate = th[L.P_PARTNER_FATIGUE_PER_YEAR, i] / WEEKS_PER_YEAR
         _set_if(b, FATIGUE_STEP, i, moved, _fmath.exp(-fatigue_rate * (1.0 - sustain)))
         glide = th[L.P_GLIDE_SHARE_OF_PRESSURE, i] * th[L.P_GLIDE_BOMB_EFFECTIVENESS, i]
-        _set_if(b, GLIDE_TERM, i, moved, glide * v_rel)
+        _set_if(b, GLIDE_125, i, moved, glide * v_rel * 1.25)
+        _set_if(b, CF_KEEP, i, moved, 1.0 - b[CF_CUT * LANES + i] * (1.0 - sustain))
+        s_share = b[S_SHARE * LANES + i]
+        ua_base = (
+            b[LOSS_UA0 * LANES + i]
+            * b[INV_P0 * LANES + i]
+            * ((1.0 - s_share) + s_share * v_rel)
+            * b[INV_E0 * LANES + i]
+        )
+        _set_if(b, UA_BASE, i, moved, ua_base)
+        delta = strike - strike_sq
+        inv_stock = b[INV_STOCK * LANES + i]
+        cut = 1.0 - b[PROD_CUT * LANES + i] * delta
+        _set_if(b, PROD_NET, i, moved, b[PRODUCTION * LANES + i] * cut * inv_stock)
+        _set_if(b, USE_F, i, moved, (1.0 + b[BURN * LANES + i] * delta) * inv_stock)
+        _set_if(b, STOCK_F, i, moved, b[STOCK_LOSS * LANES + i] * max(delta, 0.0))
+        retake = min(b[K_RATE * LANES + i] * (reserve_sq + k_off) / (reserve + k_off), 1.0)
+        _set_if(b, KEEP_RETAKEN, i, moved, 1.0 - retake)
 
 
 @jit
@@ -667,7 +685,6 @@ def _step(b, nl, t, any_power):
         # 8. Partners.
         ceasefire = b[CEASEFIRE * LANES + i] > 0.5
         collapsed = b[COLLAPSED * LANES + i] > 0.5
-        sustain = b[SUSTAIN * LANES + i]
         us_share = b[US_SHARE * LANES + i]
         us_after = b[US_AFTER * LANES + i]
         us_now = 1.0 if tf < b[US_WEEK * LANES + i] else us_after
@@ -676,13 +693,13 @@ def _step(b, nl, t, any_power):
             us_share * us_now + (1.0 - us_share) * (1.0 + b[EU_GROWTH * LANES + i] * tf)
         ) * fatigue
         b[FATIGUE * LANES + i] = fatigue * b[FATIGUE_STEP * LANES + i]
-        cut = support * (1.0 - b[CF_CUT * LANES + i] * (1.0 - sustain))
+        cut = support * b[CF_KEEP * LANES + i]
         support = cut if ceasefire else support
 
         # 1-2. Surveillance (lever terms) and fire.
-        dom = b[DOM * LANES + i]
+        supply = b[DOM * LANES + i] + b[ONE_MINUS_DOM * LANES + i] * support
         fire = (
-            min(b[SUPPLY_BASE * LANES + i] * (dom + (1.0 - dom) * support), b[CAPACITY * LANES + i])
+            min(b[SUPPLY_BASE * LANES + i] * supply, b[CAPACITY * LANES + i])
             * b[INV_NEED * LANES + i]
             * b[FORWARD * LANES + i]
         )
@@ -692,15 +709,13 @@ def _step(b, nl, t, any_power):
         munitions = b[MUNITIONS * LANES + i]
         r_force = b[R_FORCE * LANES + i]
         tempo = b[TEMPO * LANES + i]
-        glide = b[GLIDE * LANES + i]
         m_den = munitions + 0.25
         pressure = (
             r_force
             * tempo
-            * ((1.0 - glide) * m_den + b[GLIDE_TERM * LANES + i] * 1.25 * munitions)
+            * (b[ONE_MINUS_GLIDE * LANES + i] * m_den + b[GLIDE_125 * LANES + i] * munitions)
             / (m_den * (1.0 + b[CB * LANES + i] * fire))
         )
-        p_rel = pressure * b[INV_P0 * LANES + i]
 
         # 4. Ukrainian defence.
         inf = b[INF * LANES + i]
@@ -761,24 +776,11 @@ def _step(b, nl, t, any_power):
         cf_activity = b[CF_ACTIVITY * LANES + i]
         activity = cf_activity if ceasefire else 1.0
         exposure = 1.0 + b[W_EXPOSURE * LANES + i] * max(0.0, 1.0 - fire)
-        s_share = b[S_SHARE * LANES + i]
         loss_ua = (
-            b[LOSS_UA0 * LANES + i]
-            * p_rel
-            * ((1.0 - s_share) + s_share * b[V_REL * LANES + i])
-            * (exposure * b[INV_E0 * LANES + i])
-            * math.sqrt(inf_rel)
-            * activity
-            + b[KURSK_COST * LANES + i] * diversion * activity
-        )
-        f_share = b[F_SHARE * LANES + i]
-        loss_ru = (
-            b[LOSS_RU0 * LANES + i]
-            * r_force
-            * tempo
-            * ((1.0 - f_share) + f_share * fire * b[INV_F0 * LANES + i])
-            * activity
-        )
+            b[UA_BASE * LANES + i] * pressure * exposure * math.sqrt(inf_rel)
+            + b[KURSK_COST * LANES + i] * diversion
+        ) * activity
+        loss_ru = r_force * tempo * (b[RU_A * LANES + i] + b[RU_B * LANES + i] * fire) * activity
         loss_ru = loss_ru * 0.7 if collapsed else loss_ru
         _set_if(b, RU_FIRST, i, t == 0, loss_ru)
         cum_loss_ua = b[CUM_LOSS_UA * LANES + i] + loss_ua
@@ -807,24 +809,16 @@ def _step(b, nl, t, any_power):
         rho += w_trail * (loss_ru * b[INV_RU0 * LANES + i] - rho)
         b[RHO * LANES + i] = rho
         b[TEMPO * LANES + i] = tolerance / rho if rho > tolerance else 1.0
-        r_force = max(
-            r_force
-            + (b[RU_INFLOW * LANES + i] - loss_ru * b[PERM_SHARE * LANES + i])
-            * b[INV_FORCE * LANES + i],
-            0.05,
-        )
+        r_force = max(r_force + b[INFLOW_F * LANES + i] - loss_ru * b[PERM_F * LANES + i], 0.05)
         b[R_FORCE * LANES + i] = r_force
-        strike_delta = b[STRIKE_DELTA * LANES + i]
-        use = r_force * b[TEMPO * LANES + i] * activity * (1.0 + b[BURN * LANES + i] * strike_delta)
-        munitions += (
-            b[PRODUCTION * LANES + i] * (1.0 - b[PROD_CUT * LANES + i] * strike_delta) - use
-        ) * b[INV_STOCK * LANES + i]
-        munitions -= b[STOCK_LOSS * LANES + i] * max(strike_delta, 0.0) * munitions
+        use = r_force * b[TEMPO * LANES + i] * activity * b[USE_F * LANES + i]
+        munitions += b[PROD_NET * LANES + i] - use
+        munitions -= b[STOCK_F * LANES + i] * munitions
         b[MUNITIONS * LANES + i] = min(2.0, max(0.0, munitions))
 
         # 7. Kursk.
-        withdrawn = kursk * (1.0 - b[K_WITHDRAW * LANES + i])
-        retaken = kursk * (1.0 - min(b[K_RATE * LANES + i] * b[KURSK_HOLD * LANES + i], 1.0))
+        withdrawn = kursk * b[KEEP_WITHDRAWN * LANES + i]
+        retaken = kursk * b[KEEP_RETAKEN * LANES + i]
         kursk = withdrawn if withdraw else (kursk if ceasefire else retaken)
         kursk = 0.0 if kursk < 5.0 else kursk
         b[KURSK * LANES + i] = kursk
