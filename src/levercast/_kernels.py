@@ -231,6 +231,8 @@ _SLOT_NAMES = (
     " talks_hazard break_hazard above collapsed cum_loss_ua talks_open ceasefire outcome"
     " collapse_week talks_week cf_agreed cf_broken leverage adv_at_talks credibility ru_first"
     " kursk_first bad gain u z"
+    # the week's values _advance hands to _attrition
+    " fire pressure support us_now"
     # folded products of constants and lever terms
     " one_minus_dom one_minus_glide ru_a ru_b inflow_f perm_f keep_withdrawn cf_keep glide_125"
     " ua_base prod_net use_f stock_f keep_retaken"
@@ -350,6 +352,10 @@ _SLOT_NAMES = (
     GAIN,
     U,
     Z,
+    FIRE,
+    PRESSURE,
+    SUPPORT,
+    US_NOW,
     ONE_MINUS_DOM,
     ONE_MINUS_GLIDE,
     RU_A,
@@ -674,8 +680,9 @@ def _draw_normals(b, nl, keys, t):
 
 
 @jit
-def _step(b, nl, t, any_power):
-    """Advance every lane by week ``t`` (model.md, steps 1-9); branch-free, so vectorised.
+def _advance(b, nl, t, any_power):
+    """First half of week ``t`` for every lane (model.md, steps 8 and 1-5: partners, fire,
+    pressure, defence, the advance and the collapse regime); branch-free, so vectorised.
 
     ``any_power``: some lane's advance exponent is not 2, so ``ratio ** exponent`` needs a
     ``log`` and an ``exp`` (lanes with exponent 2 square instead; the result is the same).
@@ -704,18 +711,18 @@ def _step(b, nl, t, any_power):
             * b[FORWARD * LANES + i]
         )
 
-        # 3. Russian pressure: mun = 1.25 M / (M + 0.25) folded into one division with the
-        # counter-fire term.
+        # 3. Russian pressure: mun = 1.25 M / (M + 0.25), the counter-fire term and the
+        # defence below share one division.
         munitions = b[MUNITIONS * LANES + i]
         r_force = b[R_FORCE * LANES + i]
         tempo = b[TEMPO * LANES + i]
         m_den = munitions + 0.25
-        pressure = (
+        push = (
             r_force
             * tempo
             * (b[ONE_MINUS_GLIDE * LANES + i] * m_den + b[GLIDE_125 * LANES + i] * munitions)
-            / (m_den * (1.0 + b[CB * LANES + i] * fire))
         )
+        resist = m_den * (1.0 + b[CB * LANES + i] * fire)
 
         # 4. Ukrainian defence.
         inf = b[INF * LANES + i]
@@ -735,7 +742,9 @@ def _step(b, nl, t, any_power):
             * (1.0 - diversion)
             + b[W_FIRE * LANES + i] * fire
         )
-        ratio = pressure * b[RATIO_SCALE * LANES + i] / defence
+        share = push / (resist * defence)
+        pressure = share * defence
+        ratio = share * b[RATIO_SCALE * LANES + i]
 
         # 5. Advance and the collapse regime (no advance during a cease-fire).
         threshold = b[THRESHOLD * LANES + i]
@@ -771,6 +780,43 @@ def _step(b, nl, t, any_power):
         trail = b[TRAIL * LANES + i]
         trail += w_trail * (gain - trail)
         b[TRAIL * LANES + i] = trail
+        b[COLLAPSED * LANES + i] = 1.0 if collapsed else 0.0
+        b[OUTCOME * LANES + i] = outcome
+        b[FIRE * LANES + i] = fire
+        b[PRESSURE * LANES + i] = pressure
+        b[SUPPORT * LANES + i] = support
+        b[US_NOW * LANES + i] = us_now
+
+
+@jit
+def _attrition(b, nl, t):
+    """Second half of week ``t`` for every lane (model.md, steps 6, 7 and 9: losses,
+    recruitment, the Russian force, Kursk, talks and cease-fire), from the state ``_advance``
+    left; branch-free, so vectorised. Two loops instead of one: each body is short enough
+    for the CPU to overlap the dependency chains of neighbouring lanes."""
+    tf = np.float64(t)
+    next_week = tf + 1.0
+    for i in range(nl):
+        ceasefire = b[CEASEFIRE * LANES + i] > 0.5
+        collapsed = b[COLLAPSED * LANES + i] > 0.5
+        outcome = b[OUTCOME * LANES + i]
+        fire = b[FIRE * LANES + i]
+        pressure = b[PRESSURE * LANES + i]
+        support = b[SUPPORT * LANES + i]
+        us_now = b[US_NOW * LANES + i]
+        inf = b[INF * LANES + i]
+        kursk = b[KURSK * LANES + i]
+        withdraw = b[WITHDRAW * LANES + i] > 0.5
+        inf_rel = inf * b[INV_I0 * LANES + i]
+        reserve = b[RESERVE * LANES + i]
+        diversion = 0.0 if (withdraw or kursk <= 0.0) else reserve
+        quality = b[QUALITY * LANES + i]
+        cohesion = b[COHESION * LANES + i]
+        r_force = b[R_FORCE * LANES + i]
+        tempo = b[TEMPO * LANES + i]
+        munitions = b[MUNITIONS * LANES + i]
+        w_trail = b[W_TRAIL * LANES + i]
+        trail = b[TRAIL * LANES + i]
 
         # 6. Attrition, recruitment, quality and cohesion.
         cf_activity = b[CF_ACTIVITY * LANES + i]
@@ -875,7 +921,6 @@ def _step(b, nl, t, any_power):
         agrees = opens and takes
         _set_if(b, CF_AGREED, i, agrees, 1.0)
         b[CEASEFIRE * LANES + i] = 1.0 if (ceasefire or agrees) else 0.0
-        b[COLLAPSED * LANES + i] = 1.0 if collapsed else 0.0
 
         finite = (
             math.isfinite(b[TERRITORY * LANES + i])
@@ -993,7 +1038,8 @@ def simulate_lanes(
     for t in range(horizon):
         _refresh_levers(b, nl, t, th, sq)
         _draw_normals(b, nl, keys, t)
-        _step(b, nl, t, any_power)
+        _advance(b, nl, t, any_power)
+        _attrition(b, nl, t)
         _aggregate_week(b, nl, t + 1, bins, hist, sums, extrema, events, idx, trace)
     for i in range(nl):
         outcome = b[OUTCOME * LANES + i]
