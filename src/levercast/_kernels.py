@@ -206,7 +206,7 @@ def sample_lanes(rows, bounds, seed, first, nl, th, scratch):
 
 # ----------------------------------------------------------------------- lanes of trajectories
 
-LANES = 32  # trajectories advanced together, week by week
+LANES = 48  # trajectories advanced together, week by week (48 measured fastest of 16 to 64)
 
 # The state of a group of lanes lives in one float64 buffer: slot ``k`` of lane ``i`` is
 # ``buf[k * LANES + i]``. Every weekly step is a loop over lanes whose body has no branch
