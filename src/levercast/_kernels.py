@@ -232,7 +232,7 @@ _SLOT_NAMES = (
     " collapse_week talks_week cf_agreed cf_broken leverage adv_at_talks credibility ru_first"
     " kursk_first bad gain u z"
     # the week's values _advance hands to _attrition
-    " fire pressure support us_now"
+    " fire pressure support us_now diversion"
     # folded products of constants and lever terms
     " one_minus_dom one_minus_glide ru_a ru_b inflow_f perm_f keep_withdrawn cf_keep glide_125"
     " ua_base prod_net use_f stock_f keep_retaken"
@@ -356,6 +356,7 @@ _SLOT_NAMES = (
     PRESSURE,
     SUPPORT,
     US_NOW,
+    DIVERSION,
     ONE_MINUS_DOM,
     ONE_MINUS_GLIDE,
     RU_A,
@@ -786,6 +787,7 @@ def _advance(b, nl, t, any_power):
         b[PRESSURE * LANES + i] = pressure
         b[SUPPORT * LANES + i] = support
         b[US_NOW * LANES + i] = us_now
+        b[DIVERSION * LANES + i] = diversion
 
 
 @jit
@@ -808,8 +810,7 @@ def _attrition(b, nl, t):
         kursk = b[KURSK * LANES + i]
         withdraw = b[WITHDRAW * LANES + i] > 0.5
         inf_rel = inf * b[INV_I0 * LANES + i]
-        reserve = b[RESERVE * LANES + i]
-        diversion = 0.0 if (withdraw or kursk <= 0.0) else reserve
+        diversion = b[DIVERSION * LANES + i]
         quality = b[QUALITY * LANES + i]
         cohesion = b[COHESION * LANES + i]
         r_force = b[R_FORCE * LANES + i]
