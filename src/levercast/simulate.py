@@ -339,8 +339,9 @@ def _run(
     bins = model.bin_scales()
     size = min(chunk_size, n)
     # a block's histogram slab counts in uint16 (small enough to stay in cache), so a block
-    # holds at most 65,535 trajectories of a chunk; the slabs are flushed after every chunk
-    blocks = max(threads, -(-size // SLAB_MAX))
+    # holds at most 65,535 trajectories of a chunk; the slabs are flushed after every chunk.
+    # Blocks come in multiples of the thread count, so that every thread gets as many.
+    blocks = threads * -(-size // (threads * SLAB_MAX))
     hist = np.zeros((horizon + 1, L.N_BAND_METRICS, model.N_BINS), dtype=np.int64)
     chunk_hist = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS, model.N_BINS), dtype=np.uint16)
     sums = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS), dtype=np.int64)
