@@ -232,7 +232,7 @@ _SLOT_NAMES = (
     " collapse_week talks_week cf_agreed cf_broken leverage adv_at_talks credibility ru_first"
     " kursk_first bad gain u z"
     # the week's values _advance hands to _attrition
-    " fire pressure support us_now diversion"
+    " fire pressure support us_now diversion loss_ru"
     # folded products of constants and lever terms
     " one_minus_dom one_minus_glide ru_a ru_b inflow_f perm_f keep_withdrawn cf_keep glide_125"
     " ua_base prod_net use_f stock_f keep_retaken"
@@ -357,6 +357,7 @@ _SLOT_NAMES = (
     SUPPORT,
     US_NOW,
     DIVERSION,
+    LOSS_RU,
     ONE_MINUS_DOM,
     ONE_MINUS_GLIDE,
     RU_A,
@@ -829,7 +830,7 @@ def _attrition(b, nl, t):
         ) * activity
         loss_ru = r_force * tempo * (b[RU_A * LANES + i] + b[RU_B * LANES + i] * fire) * activity
         loss_ru = loss_ru * 0.7 if collapsed else loss_ru
-        _set_if(b, RU_FIRST, i, t == 0, loss_ru)
+        b[LOSS_RU * LANES + i] = loss_ru
         cum_loss_ua = b[CUM_LOSS_UA * LANES + i] + loss_ua
         b[CUM_LOSS_UA * LANES + i] = cum_loss_ua
 
@@ -869,8 +870,6 @@ def _attrition(b, nl, t):
         kursk = withdrawn if withdraw else (kursk if ceasefire else retaken)
         kursk = 0.0 if kursk < 5.0 else kursk
         b[KURSK * LANES + i] = kursk
-        first = (b[KURSK_INITIAL * LANES + i] - kursk) / 8.0
-        _set_if(b, KURSK_FIRST, i, t == 7, first)
 
         # 9. Talks and cease-fire, against the trajectory's exponential clocks.
         credibility = b[CREDIBILITY * LANES + i]
@@ -931,6 +930,18 @@ def _attrition(b, nl, t):
             and math.isfinite(r_force)
         )
         b[BAD * LANES + i] = b[BAD * LANES + i] if finite else 1.0
+
+
+@jit
+def _calibration_records(b, nl, t):
+    """The calibration records, in the weeks they are taken (kept out of the weekly loops,
+    where a store made in one week only compiles to a scatter): Russian casualties of week 1,
+    and the mean weekly Kursk area lost in weeks 1 to 8."""
+    for i in range(nl):
+        if t == 0:
+            b[RU_FIRST * LANES + i] = b[LOSS_RU * LANES + i]
+        else:
+            b[KURSK_FIRST * LANES + i] = (b[KURSK_INITIAL * LANES + i] - b[KURSK * LANES + i]) / 8.0
 
 
 @jit
@@ -1041,6 +1052,8 @@ def simulate_lanes(
         _draw_normals(b, nl, keys, t)
         _advance(b, nl, t, any_power)
         _attrition(b, nl, t)
+        if t == 0 or t == 7:
+            _calibration_records(b, nl, t)
         _aggregate_week(b, nl, t + 1, bins, hist, sums, extrema, events, idx, trace)
     for i in range(nl):
         outcome = b[OUTCOME * LANES + i]
