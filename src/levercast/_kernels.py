@@ -386,6 +386,43 @@ def _set_if(b, slot, i, cond, value):
     b[slot * LANES + i] = value if cond else old
 
 
+# slots that hold a parameter of the trajectory as it is
+_COPIED = (
+    (DELAY, L.P_SUPPORT_DELAY_WEEKS),
+    (EXPONENT, L.P_ADVANCE_EXPONENT),
+    (THRESHOLD, L.P_COLLAPSE_THRESHOLD),
+    (CONVEXITY, L.P_COLLAPSE_CONVEXITY),
+    (COLLAPSE_MULT, L.P_COLLAPSE_MULTIPLIER),
+    (COLLAPSE_WEEKS, L.P_COLLAPSE_WEEKS),
+    (MANNING_FLOOR, L.P_MANNING_FLOOR),
+    (MAX_GAIN, L.P_MAX_ADVANCE_KM2_PER_WEEK),
+    (STABLE, L.P_STABLE_ADVANCE_KM2_PER_WEEK),
+    (DICTATE, L.P_DICTATE_ADVANCE_KM2_PER_WEEK),
+    (W_TRAIL, L.P_TRAILING_WEIGHT),
+    (PROD_CUT, L.P_STRIKE_PRODUCTION_CUT),
+    (BURN, L.P_STRIKE_BURN),
+    (STOCK_LOSS, L.P_STRIKE_STOCK_LOSS),
+    (CF_ACTIVITY, L.P_CEASEFIRE_ACTIVITY),
+    (CF_CUT, L.P_CEASEFIRE_SUPPORT_CUT),
+    (DOM, L.P_DOMESTIC_AMMO_SHARE),
+    (S_SHARE, L.P_SURVEILLANCE_SHARE_OF_LOSSES),
+    (US_SHARE, L.P_US_SHARE_OF_SUPPORT),
+    (US_WEEK, L.P_US_TRANSITION_WEEK),
+    (US_AFTER, L.P_US_SUPPORT_AFTER_ELECTION),
+    (H_SUPPORT, L.P_TALKS_FATIGUE_WEIGHT),
+    (BASE_WILLING, L.P_RUSSIA_BASE_WILLINGNESS),
+    (COHESION_REC, L.P_COHESION_RECOVERY),
+    (W_COHESION, L.P_COHESION_LOSS_WEIGHT),
+    (K_RATE, L.P_KURSK_COUNTERATTACK_RATE),
+    (KURSK_INITIAL, L.P_KURSK_INITIAL_KM2),
+    (LEV_FRONT, L.P_LEVERAGE_FRONT_WEIGHT),
+    (LEV_KURSK, L.P_LEVERAGE_KURSK_WEIGHT),
+    (LEV_SANCTIONS, L.P_LEVERAGE_SANCTIONS_WEIGHT),
+    (LEV_GUARANTEE, L.P_LEVERAGE_GUARANTEE_WEIGHT),
+    (CEASEFIRE_PROB, L.P_CEASEFIRE_PROB),
+)
+
+
 @jit
 def _surveillance(th, i, interceptors, sensors, ew):
     """Targeting value V in [0, 1] of Russian drone surveillance (model.md, step 1), for the
@@ -420,10 +457,11 @@ def _setup_lane(b, i, lanes_th, sq, seed, trajectory):
     def put(slot, value):
         b[slot * LANES + i] = value
 
+    for slot, param in _COPIED:
+        put(slot, th[param])
     put(TALKS_CLOCK, -math.log(uniform(ekey, L.DRAW_TALKS_CLOCK)))
     put(U_CEASEFIRE, uniform(ekey, L.DRAW_CEASEFIRE))
     put(BREAK_CLOCK, -math.log(uniform(ekey, L.DRAW_BREAK_CLOCK)))
-    put(DELAY, th[L.P_SUPPORT_DELAY_WEEKS])
     put(INV_RAMP, 1.0 / th[L.P_RAMP_WEEKS])
     withdraw = th[L.P_KURSK_POLICY] > 0.5
     put(WITHDRAW, 1.0 if withdraw else 0.0)
@@ -433,20 +471,10 @@ def _setup_lane(b, i, lanes_th, sq, seed, trajectory):
     noise_sd = th[L.P_ADVANCE_NOISE_SD]
     put(NOISE_SD, noise_sd)
     put(NOISE_SHIFT, -0.5 * noise_sd * noise_sd)
-    put(EXPONENT, th[L.P_ADVANCE_EXPONENT])
-    put(THRESHOLD, th[L.P_COLLAPSE_THRESHOLD])
-    put(CONVEXITY, th[L.P_COLLAPSE_CONVEXITY])
-    put(COLLAPSE_MULT, th[L.P_COLLAPSE_MULTIPLIER])
-    put(COLLAPSE_WEEKS, th[L.P_COLLAPSE_WEEKS])
-    put(MANNING_FLOOR, th[L.P_MANNING_FLOOR])
-    put(MAX_GAIN, th[L.P_MAX_ADVANCE_KM2_PER_WEEK])
     tolerance = th[L.P_RUSSIA_LOSS_TOLERANCE]
     put(TOLERANCE, tolerance)
     put(INV_TOLERANCE, 1.0 / tolerance)
-    put(STABLE, th[L.P_STABLE_ADVANCE_KM2_PER_WEEK])
-    put(DICTATE, th[L.P_DICTATE_ADVANCE_KM2_PER_WEEK])
     put(INV_DICTATE, 1.0 / th[L.P_DICTATE_ADVANCE_KM2_PER_WEEK])
-    put(W_TRAIL, th[L.P_TRAILING_WEIGHT])
     loss_ua0 = th[L.P_UA_CASUALTIES_PER_WEEK]
     loss_ru0 = th[L.P_RUSSIA_CASUALTIES_PER_WEEK]
     put(LOSS_UA0, loss_ua0)
@@ -459,17 +487,11 @@ def _setup_lane(b, i, lanes_th, sq, seed, trajectory):
     )
     put(INV_FORCE, 1.0 / th[L.P_RUSSIA_FORCE])
     put(INV_STOCK, 1.0 / th[L.P_RUSSIA_STOCK_WEEKS])
-    put(PROD_CUT, th[L.P_STRIKE_PRODUCTION_CUT])
     put(PRODUCTION, th[L.P_RUSSIA_SHELLS_PER_YEAR] / th[L.P_RUSSIA_SHELL_USE_PER_YEAR])
-    put(BURN, th[L.P_STRIKE_BURN])
-    put(STOCK_LOSS, th[L.P_STRIKE_STOCK_LOSS])
     i0 = th[L.P_UA_INFANTRY_INITIAL]
     inv_i0 = 1.0 / i0
     put(INV_I0, inv_i0)
     put(INV_REQUIRED, th[L.P_MANNING_INITIAL] * inv_i0)
-    put(CF_ACTIVITY, th[L.P_CEASEFIRE_ACTIVITY])
-    put(CF_CUT, th[L.P_CEASEFIRE_SUPPORT_CUT])
-    put(DOM, th[L.P_DOMESTIC_AMMO_SHARE])
     inv_need = WEEKS_PER_YEAR / th[L.P_ROUNDS_NEEDED_PER_YEAR]
     put(INV_NEED, inv_need)
     loiter = th[L.P_LOITERING_THREAT]
@@ -481,34 +503,19 @@ def _setup_lane(b, i, lanes_th, sq, seed, trajectory):
     put(CB, cb)
     put(W_FIRE, w_fire)
     put(W_EXPOSURE, w_exposure)
-    put(S_SHARE, th[L.P_SURVEILLANCE_SHARE_OF_LOSSES])
     put(KURSK_COST, th[L.P_KURSK_HOLD_COST] * loss_ua0)
-    put(US_SHARE, th[L.P_US_SHARE_OF_SUPPORT])
     put(EU_GROWTH, th[L.P_EUROPEAN_RAMPUP_PER_YEAR] / WEEKS_PER_YEAR)
-    put(US_WEEK, th[L.P_US_TRANSITION_WEEK])
-    put(US_AFTER, th[L.P_US_SUPPORT_AFTER_ELECTION])
     put(LOG_H0, math.log(th[L.P_TALKS_HAZARD_PER_YEAR] / WEEKS_PER_YEAR + 1e-300))
     put(H_TIME, th[L.P_TALKS_TIME_GROWTH] / WEEKS_PER_YEAR)
-    put(H_SUPPORT, th[L.P_TALKS_FATIGUE_WEIGHT])
     put(H_LOSS, th[L.P_TALKS_LOSS_WEIGHT] * inv_i0)
-    put(BASE_WILLING, th[L.P_RUSSIA_BASE_WILLINGNESS])
     put(BREAK_RATE, th[L.P_CEASEFIRE_BREAK_PER_YEAR] / WEEKS_PER_YEAR)
-    put(COHESION_REC, th[L.P_COHESION_RECOVERY])
-    put(W_COHESION, th[L.P_COHESION_LOSS_WEIGHT])
-    put(K_RATE, th[L.P_KURSK_COUNTERATTACK_RATE])
     put(GUARANTEE_BASE, _guarantee_base(th))
-    put(KURSK_INITIAL, th[L.P_KURSK_INITIAL_KM2])
     put(ONE_MINUS_DOM, 1.0 - th[L.P_DOMESTIC_AMMO_SHARE])
     put(ONE_MINUS_GLIDE, 1.0 - glide)
     put(INFLOW_F, b[RU_INFLOW * LANES + i] * b[INV_FORCE * LANES + i])
     put(PERM_F, th[L.P_RUSSIA_PERMANENT_LOSS_SHARE] * b[INV_FORCE * LANES + i])
     put(KEEP_WITHDRAWN, 1.0 - th[L.P_KURSK_WITHDRAW_RATE])
     put(INV_KURSK_PEAK, 1.0 / th[L.P_KURSK_PEAK_KM2])
-    put(LEV_FRONT, th[L.P_LEVERAGE_FRONT_WEIGHT])
-    put(LEV_KURSK, th[L.P_LEVERAGE_KURSK_WEIGHT])
-    put(LEV_SANCTIONS, th[L.P_LEVERAGE_SANCTIONS_WEIGHT])
-    put(LEV_GUARANTEE, th[L.P_LEVERAGE_GUARANTEE_WEIGHT])
-    put(CEASEFIRE_PROB, th[L.P_CEASEFIRE_PROB])
 
     # Status quo at week 0: normalisers, so that October 2024 reproduces the calibrated pace.
     v0 = _surveillance(
