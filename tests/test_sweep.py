@@ -96,24 +96,17 @@ def test_paired_interval_much_narrower_than_unpaired(baseline):
     assert paired["diff_se"] < 0.5 * unpaired
 
 
+def _sweep_cli(config: str, out, *grids: str, extra: tuple = ()):
+    """``levercast sweep`` of ``configs/<config>`` over ``grids``, 4,000 trajectories, 52 weeks."""
+    grid_args = [a for g in grids for a in ("--grid", g)]
+    cmd = ["sweep", str(CONFIGS / config), *grid_args, "-n", "4000", "--horizon-weeks", "52"]
+    return runner.invoke(app, [*cmd, "--out", str(out), *extra, "-q"])
+
+
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory, baseline):
     out = tmp_path_factory.mktemp("sweep") / "s"
-    res = runner.invoke(
-        app,
-        [
-            "sweep",
-            str(CONFIGS / "baseline.toml"),
-            *sum((["--grid", g] for g in GRID), []),
-            "-n",
-            "4000",
-            "--horizon-weeks",
-            "52",
-            "--out",
-            str(out),
-            "-q",
-        ],
-    )
+    res = _sweep_cli("baseline.toml", out, *GRID)
     assert res.exit_code == 0, res.output
     return out, res.output
 
@@ -215,41 +208,10 @@ def test_resume_after_sigkill_gives_the_same_dataset(tmp_path, baseline):
 
 def test_refuses_to_resume_a_different_sweep(sweep_dir):
     out, _ = sweep_dir
-    res = runner.invoke(
-        app,
-        [
-            "sweep",
-            str(CONFIGS / "victory-plan.toml"),
-            "--grid",
-            GRID[0],
-            "-n",
-            "4000",
-            "--horizon-weeks",
-            "52",
-            "--out",
-            str(out),
-            "--resume",
-            "-q",
-        ],
-    )
+    res = _sweep_cli("victory-plan.toml", out, GRID[0], extra=("--resume",))
     assert res.exit_code == 1
     assert "cannot resume" in res.output and "scenario_sha256" in res.output
-    res = runner.invoke(
-        app,
-        [
-            "sweep",
-            str(CONFIGS / "baseline.toml"),
-            "--grid",
-            GRID[0],
-            "-n",
-            "4000",
-            "--horizon-weeks",
-            "52",
-            "--out",
-            str(out),
-            "-q",
-        ],
-    )
+    res = _sweep_cli("baseline.toml", out, GRID[0])
     assert res.exit_code == 1 and "--resume" in res.output
 
 
