@@ -11,19 +11,20 @@ from levercast import _fmath
 
 
 @njit
+def _each(f, xs):
+    """``f`` (a jitted function) of every element, in one compiled loop."""
+    out = np.empty_like(xs)
+    for i in range(xs.size):
+        out[i] = f(xs[i])
+    return out
+
+
 def _exp_loop(xs):
-    out = np.empty_like(xs)
-    for i in range(xs.size):
-        out[i] = _fmath.exp(xs[i])
-    return out
+    return _each(_fmath.exp, xs)
 
 
-@njit
 def _log_loop(xs):
-    out = np.empty_like(xs)
-    for i in range(xs.size):
-        out[i] = _fmath.log(xs[i])
-    return out
+    return _each(_fmath.log, xs)
 
 
 def _ulps(got, want):
