@@ -28,7 +28,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from levercast import _fmath
+from levercast import _fmath, model
 from levercast import _kernels as K
 from levercast import _layout as L
 from levercast._jit import jit
@@ -83,7 +83,13 @@ def profile(rows: np.ndarray, horizon: int) -> Profile:
     ramp = rows[L.P_RAMP_WEEKS, L.ROW_A]
     exponent = rows[L.P_ADVANCE_EXPONENT]
     squared = exponent[L.ROW_CODE] == L.DIST_FIXED and exponent[L.ROW_A] == 2.0
-    return Profile(_ramp_weeks(delay, ramp, horizon), not squared, horizon)
+    sq = model.status_quo()
+    # levers fixed at the status quo: the kernel computes the lever terms in week 0 only
+    still = all(
+        rows[p, L.ROW_CODE] == L.DIST_FIXED and rows[p, L.ROW_A] == sq[p] for p in K._RAMPED
+    )
+    ramp_weeks = 1 if still else _ramp_weeks(delay, ramp, horizon)
+    return Profile(ramp_weeks, not squared, horizon)
 
 
 @jit

@@ -342,6 +342,22 @@ def test_edge_seeds_and_short_horizons(baseline, seed, horizon):
 def test_ramped_levers_are_the_registry_ramping_levers():
     ramping = {p.name for p in model.LEVERS if p.ramps}
     assert set(naive.RAMPED_LEVERS) == ramping
+    assert {model.PARAMS[p].name for p in _kernels._RAMPED} == ramping
+
+
+def test_status_quo_lanes_skip_the_ramp(baseline):
+    """A lane whose levers sit at the status quo computes its lever terms once (its ramp never
+    starts); one lever moved, and it ramps again. Both agree with the reference, which
+    recomputes the terms every week."""
+    sq = model.status_quo()
+    rows = np.ascontiguousarray(baseline.param_rows())
+    theta = np.array(naive.sample_params(rows, 1, 0))
+    assert _kernels.levers_at_status_quo(theta, sq)
+    theta[L.P_TRAINING_WEEKS] += 1.0
+    assert not _kernels.levers_at_status_quo(theta, sq)
+    longer = baseline.with_levers({"training_weeks": sq[L.P_TRAINING_WEEKS] + 4.0})
+    for scenario in (baseline, longer):
+        assert_trajectories_agree(scenario, 11, range(20), 40)
 
 
 # ----------------------------------------------------------------------------- aggregation

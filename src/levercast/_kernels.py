@@ -423,6 +423,37 @@ _COPIED = (
 )
 
 
+# the levers that ramp from the status quo to their scenario value in ``_refresh_levers``
+_RAMPED = (
+    L.P_INTERCEPTOR_DRONES_PER_DAY,
+    L.P_SENSOR_DENSITY,
+    L.P_EW_SUPPORT,
+    L.P_GUN_PROTECTION_SHARE,
+    L.P_ARTILLERY_ROUNDS_PER_YEAR,
+    L.P_HOWITZER_FLEET_INDEX,
+    L.P_RECRUITS_PER_MONTH,
+    L.P_TRAINING_WEEKS,
+    L.P_COHESION_REFORM,
+    L.P_DEFENSIVE_LINE_DEPTH,
+    L.P_LINE_SITING_QUALITY,
+    L.P_LONG_RANGE_STRIKE_INTENSITY,
+    L.P_KURSK_RESERVE_SHARE,
+    L.P_EUROPEAN_STANDOFF_MUNITIONS,
+    L.P_SUSTAINMENT_COMMITMENT,
+    L.P_SANCTIONS_COLLATERAL,
+)
+
+
+@jit
+def levers_at_status_quo(th, sq):
+    """Every ramped lever of ``th`` (float64[N_PARAMS]) is at its status-quo value, so the
+    ramp cannot change a lever term: the lane's terms are computed once, in week 0."""
+    for p in _RAMPED:
+        if th[p] != sq[p]:
+            return False
+    return True
+
+
 @jit
 def _surveillance(th, i, interceptors, sensors, ew):
     """Targeting value V in [0, 1] of Russian drone surveillance (model.md, step 1), for the
@@ -544,6 +575,8 @@ def _setup_lane(b, i, lanes_th, sq, seed, trajectory):
     put(RATIO_SCALE, d0 * inv_p0)
     # the lever terms start at the status quo; the first week's refresh overwrites them
     put(G_PREV, -1.0)
+    if levers_at_status_quo(th, sq):
+        put(DELAY, math.inf)  # the ramp's share stays 0: terms from week 0 only
     put(INV_V0, 1.0 / v0)
 
     put(TERRITORY, 0.0)
@@ -595,15 +628,16 @@ def _lerp(sq, th, i, p, g):
 @jit
 def _refresh_levers(b, nl, t, th, sq):
     """Recompute the lever terms of the lanes whose ramp ``g`` moved this week (every lane in
-    week 0). Skipped when no lane's ramp moved; otherwise one vectorised loop that keeps the
-    old terms of the lanes whose ramp did not move."""
-    moved_any = False
+    week 0; a lane whose levers sit at the status quo only then, its ramp never starts).
+    Skipped when no lane's ramp moved; otherwise one vectorised loop that keeps the old terms
+    of the lanes whose ramp did not move."""
+    moved = 0  # an integer count, not a short-circuit `or`: the check loop then vectorises
     for i in range(nl):
         delay = b[DELAY * LANES + i]
         inv_ramp = b[INV_RAMP * LANES + i]
         g = min(1.0, (t - delay) * inv_ramp) if t >= delay else 0.0
-        moved_any = moved_any or g != b[G_PREV * LANES + i]
-    if not moved_any:
+        moved += g != b[G_PREV * LANES + i]
+    if moved == 0:
         return
     strike_sq = sq[L.P_LONG_RANGE_STRIKE_INTENSITY]
     reserve_sq = sq[L.P_KURSK_RESERVE_SHARE]
