@@ -11,13 +11,15 @@ import numba
 _OPTIONS = {"cache": True, "error_model": "numpy", "fastmath": False, "nogil": True}
 
 
-def jit(func=None, *, parallel=False):
+def jit(func=None, *, parallel=False, inline="never"):
     """Compile ``func`` with the project's numba options.
 
-    Use as ``@jit`` or ``@jit(parallel=True)``.
+    Use as ``@jit``, ``@jit(parallel=True)`` or ``@jit(inline="always")``. The last is for
+    small helpers called with constant arguments: numba compiles a separate copy of a function
+    for every distinct constant it is called with, unless its body is inlined into the caller.
     """
 
     def wrap(f):
-        return numba.njit(parallel=parallel, **_OPTIONS)(f)
+        return numba.njit(parallel=parallel, inline=inline, **_OPTIONS)(f)
 
     return wrap if func is None else wrap(func)

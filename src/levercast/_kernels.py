@@ -378,7 +378,7 @@ N_SLOTS = len(_SLOT_NAMES)
 _METRIC_SLOTS = (TERRITORY, KURSK, INF, GAIN)
 
 
-@jit
+@jit(inline="always")
 def _set_if(b, slot, i, cond, value):
     """``slot`` of lane ``i`` becomes ``value`` where ``cond`` holds (a select: both sides are
     loaded unconditionally, which keeps the lane loop free of branches)."""
@@ -1082,12 +1082,14 @@ def simulate_lanes(
     b = np.empty(N_SLOTS * LANES)
     keys = np.empty(LANES, dtype=np.uint64)
     idx = np.empty(LANES, dtype=np.int64)
-    any_power = False
+    # (no literal arguments below: each would compile its own copy of the callee)
+    n_power = 0
     for i in range(nl):
         _setup_lane(b, i, th, sq, seed, first + i)
         keys[i] = stream_key(seed, first + i, L.STREAM_WEEKLY)
-        any_power = any_power or th[L.P_ADVANCE_EXPONENT, i] != 2.0
-    _aggregate_week(b, nl, 0, bins, hist, sums, extrema, events, idx, trace)
+        n_power += th[L.P_ADVANCE_EXPONENT, i] != 2.0
+    any_power = n_power > 0
+    _aggregate_week(b, nl, np.int64(0), bins, hist, sums, extrema, events, idx, trace)
     for t in range(horizon):
         _refresh_levers(b, nl, t, th, sq)
         _draw_normals(b, nl, keys, t)
