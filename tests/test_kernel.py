@@ -356,6 +356,16 @@ def test_status_quo_lanes_skip_the_ramp(baseline):
     theta[L.P_TRAINING_WEEKS] += 1.0
     assert not _kernels.levers_at_status_quo(theta, sq)
     longer = baseline.with_levers({"training_weeks": sq[L.P_TRAINING_WEEKS] + 4.0})
+    # the mechanism: the status-quo lane's ramp starts at infinity, the other at its delay
+    lanes = np.empty((L.N_PARAMS, _kernels.LANES))
+    for lane, scenario in enumerate((baseline, longer)):
+        lanes[:, lane] = naive.sample_params(np.ascontiguousarray(scenario.param_rows()), 1, 0)
+    buf = np.zeros(_kernels.N_SLOTS * _kernels.LANES)
+    for lane in (0, 1):
+        _kernels._setup_lane(buf, lane, lanes, sq, 1, 0)
+    ramp_start = buf[_kernels.DELAY * _kernels.LANES : _kernels.DELAY * _kernels.LANES + 2]
+    assert ramp_start[0] == np.inf
+    assert ramp_start[1] == lanes[L.P_SUPPORT_DELAY_WEEKS, 1] < np.inf
     for scenario in (baseline, longer):
         assert_trajectories_agree(scenario, 11, range(20), 40)
 
