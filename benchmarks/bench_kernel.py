@@ -6,7 +6,10 @@
   trajectories spread over a thread pool of 1 or 2 workers (NumPy releases the GIL inside
   each array operation, so two chunks run on two cores between the Python-level steps);
 - ``test_floor``: the floor (``benchmarks/floor.py``), the kernel's random numbers and
-  transcendental calls without the model, on 1 and 2 threads.
+  transcendental calls without the model, on 1 and 2 threads;
+- ``test_kernel_moving_levers``: the kernel on 2 threads on ``configs/victory-plan.toml``,
+  whose levers move (the baseline's sit at the status quo, so its lanes skip the lever ramp);
+  reported next to the baseline, not gated.
 
 Throughput is in trajectory-weeks per second. Each test asserts that its result is right.
 ``LEVERCAST_BENCH_SLOWDOWN=k`` runs the kernel ``k`` times per timed call: a deliberate
@@ -25,6 +28,7 @@ import vectorised
 
 from levercast import _layout as L
 from levercast import simulate
+from levercast.config import load_scenario
 
 THREADS = (1, min(2, numba.config.NUMBA_NUM_THREADS))
 SLOWDOWN = int(os.environ.get("LEVERCAST_BENCH_SLOWDOWN", "1"))
@@ -114,6 +118,33 @@ def test_floor(benchmark, ctx, compiled, threads):
     # the same draws give the same sum whatever the number of threads, up to summation order
     first = ctx.cache.setdefault("floor", total)
     assert total == pytest.approx(first, rel=1e-9)
+
+
+@pytest.fixture(scope="module")
+def moving_levers(ctx, compiled):
+    scenario = load_scenario(ctx.config_path.parent / "victory-plan.toml")
+    assert scenario.horizon_weeks == ctx.horizon
+    simulate.run(scenario, 1_000, ctx.seed, threads=THREADS[-1])
+    return scenario
+
+
+def test_kernel_moving_levers(benchmark, ctx, moving_levers):
+    n = ctx.kernel_n
+    threads = THREADS[-1]
+
+    def kernel():
+        return simulate.run(moving_levers, n, ctx.seed, threads=threads)
+
+    benchmark.group = "kernel vs numpy vs floor"
+    name = f"kernel_levers_{threads}"
+    result = ctx.measure(benchmark, name, kernel, work=ctx.trajectory_weeks(n))
+    counts = result.outcome_counts
+    assert counts.sum() == n
+    np.testing.assert_array_equal(result.hist.sum(axis=2), n)
+    # the package moves the odds: far more stable fronts than in the baseline
+    baseline = ctx.cache.get("kernel") or simulate.run(ctx.scenario, n, ctx.seed)
+    stable = L.OUT_STABLE_FRONT
+    assert counts[stable] > 5 * baseline.outcome_counts[stable]
 
 
 GATE_ROUNDS = 7
