@@ -83,11 +83,10 @@ def profile(rows: np.ndarray, horizon: int) -> Profile:
     ramp = rows[L.P_RAMP_WEEKS, L.ROW_A]
     exponent = rows[L.P_ADVANCE_EXPONENT]
     squared = exponent[L.ROW_CODE] == L.DIST_FIXED and exponent[L.ROW_A] == 2.0
-    sq = model.status_quo()
     # levers fixed at the status quo: the kernel computes the lever terms in week 0 only
-    still = all(
-        rows[p, L.ROW_CODE] == L.DIST_FIXED and rows[p, L.ROW_A] == sq[p] for p in K._RAMPED
-    )
+    fixed = all(rows[p, L.ROW_CODE] == L.DIST_FIXED for p in K._RAMPED)
+    values = np.ascontiguousarray(rows[:, L.ROW_A])
+    still = fixed and K.levers_at_status_quo(values, model.status_quo())
     ramp_weeks = 1 if still else _ramp_weeks(delay, ramp, horizon)
     return Profile(ramp_weeks, not squared, horizon)
 

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import prange
 
-from levercast import _fmath
+from levercast import _fmath, model
 from levercast import _layout as L
 from levercast._jit import jit
 from levercast._rng import P_LOW, ndtr, ndtri, ndtri_central, normal, stream_key, uniform
@@ -424,24 +424,7 @@ _COPIED = (
 
 
 # the levers that ramp from the status quo to their scenario value in ``_refresh_levers``
-_RAMPED = (
-    L.P_INTERCEPTOR_DRONES_PER_DAY,
-    L.P_SENSOR_DENSITY,
-    L.P_EW_SUPPORT,
-    L.P_GUN_PROTECTION_SHARE,
-    L.P_ARTILLERY_ROUNDS_PER_YEAR,
-    L.P_HOWITZER_FLEET_INDEX,
-    L.P_RECRUITS_PER_MONTH,
-    L.P_TRAINING_WEEKS,
-    L.P_COHESION_REFORM,
-    L.P_DEFENSIVE_LINE_DEPTH,
-    L.P_LINE_SITING_QUALITY,
-    L.P_LONG_RANGE_STRIKE_INTENSITY,
-    L.P_KURSK_RESERVE_SHARE,
-    L.P_EUROPEAN_STANDOFF_MUNITIONS,
-    L.P_SUSTAINMENT_COMMITMENT,
-    L.P_SANCTIONS_COLLATERAL,
-)
+_RAMPED = tuple(k for k, p in enumerate(model.PARAMS) if p.kind == model.LEVER and p.ramps)
 
 
 @jit
