@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.special
 import scipy.stats
+from variants import VARIANTS, variant
 
 from levercast import _kernels, _rng, model, simulate
 from levercast import _layout as L
@@ -14,41 +15,6 @@ from levercast import _layout as L
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 
 EDGE_SEEDS = (0, 1, 7, 2**32 + 1, 2**63 - 1)
-
-VICTORY_PLAN = {
-    "artillery_rounds_per_year": 2.6e6,
-    "howitzer_fleet_index": 1.5,
-    "gun_protection_share": 0.6,
-    "interceptor_drones_per_day": 1500,
-    "sensor_density": 0.7,
-    "ew_support": 0.5,
-    "recruits_per_month": 35000,
-    "training_weeks": 10,
-    "cohesion_reform": 0.7,
-    "defensive_line_depth": 0.7,
-    "line_siting_quality": 0.8,
-    "long_range_strike_intensity": 0.6,
-    "sanctions_collateral": 0.5,
-    "security_guarantee": "coalition",
-    "european_standoff_munitions": 0.6,
-    "sustainment_commitment": 0.8,
-    "support_delay_weeks": 4,
-    "ramp_weeks": 16,
-}
-KURSK_WITHDRAW = {"kursk_policy": "withdraw", "kursk_reserve_share": 0.0}
-# NATO membership on offer half the time, US aid cut and no sustainment: many collapses.
-NATO_CUTOFF = {
-    "security_guarantee": "nato",
-    "nato_accession": {"dist": "bernoulli", "p": 0.5},
-    "us_support_after_election": 0.0,
-    "sustainment_commitment": 0.0,
-}
-VARIANTS = {
-    "baseline": {},
-    "victory-plan": VICTORY_PLAN,
-    "kursk-withdraw": KURSK_WITHDRAW,
-    "nato-cutoff": NATO_CUTOFF,
-}
 
 
 def kernel_key(seed, trajectory, stream):
@@ -317,14 +283,14 @@ def assert_trajectories_agree(scenario, seed, trajectories, horizon):
     return np.array(records)
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
-def test_trajectories_match_reference(baseline, variant):
-    scenario = baseline.with_levers(VARIANTS[variant]) if VARIANTS[variant] else baseline
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_trajectories_match_reference(baseline, name):
+    scenario = variant(baseline, name)
     records = assert_trajectories_agree(scenario, 20241025, range(100), 104)
     # the comparison is not vacuous: talks open and cease-fires are agreed in every variant
     assert np.sum(records[:, L.R_TALKS_WEEK] >= 0) >= 10
     assert np.sum(records[:, L.R_CEASEFIRE] > 0.5) >= 5
-    if variant != "victory-plan":
+    if name != "victory-plan":
         assert np.sum(records[:, L.R_COLLAPSE_WEEK] >= 0) >= 10
         assert np.sum(records[:, L.R_CEASEFIRE_BROKEN_WEEK] >= 0) >= 5
     else:

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 import vectorised
+from variants import VARIANTS, variant
 
 from levercast import _kernels, _rng, model, simulate
 from levercast import _layout as L
@@ -23,32 +24,6 @@ N_SAME = 5_000
 N_DIST = 20_000
 MIN_MATCH = 0.999
 RTOL = 1e-9
-
-VARIANTS = {
-    "baseline": {},
-    "victory-plan": {
-        "artillery_rounds_per_year": 2.6e6,
-        "interceptor_drones_per_day": 1500,
-        "sensor_density": 0.7,
-        "recruits_per_month": 35000,
-        "training_weeks": 10,
-        "cohesion_reform": 0.7,
-        "long_range_strike_intensity": 0.6,
-        "sanctions_collateral": 0.5,
-        "security_guarantee": "coalition",
-        "european_standoff_munitions": 0.6,
-        "sustainment_commitment": 0.8,
-        "support_delay_weeks": 4,
-        "ramp_weeks": 16,
-    },
-    "kursk-withdraw": {"kursk_policy": "withdraw", "kursk_reserve_share": 0.0},
-    "nato-cutoff": {
-        "security_guarantee": "nato",
-        "nato_accession": {"dist": "bernoulli", "p": 0.5},
-        "us_support_after_election": 0.0,
-        "sustainment_commitment": 0.0,
-    },
-}
 
 
 def kernel_records(scenario, seed, n, horizon):
@@ -131,9 +106,9 @@ def test_parameter_draws_equal_the_kernel(name):
 # ----------------------------------------------------------------------------- trajectories
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_trajectories_agree_with_the_kernel(baseline, variant):
-    scenario = baseline.with_levers(VARIANTS[variant]) if VARIANTS[variant] else baseline
+@pytest.mark.parametrize("name", VARIANTS)
+def test_trajectories_agree_with_the_kernel(baseline, name):
+    scenario = variant(baseline, name)
     horizon = scenario.horizon_weeks
     expected = kernel_records(scenario, 0, N_SAME, horizon)
     got = vectorised_run(scenario, 0, N_SAME, horizon, chunk=2_048, keep=N_SAME)
@@ -167,9 +142,9 @@ def test_chunks_and_threads_do_not_change_the_result(baseline):
 # ----------------------------------------------------------------------------- distribution
 
 
-@pytest.mark.parametrize("variant", ["baseline", "nato-cutoff"])
-def test_outcome_probabilities_agree_within_monte_carlo_error(baseline, variant):
-    scenario = baseline.with_levers(VARIANTS[variant]) if VARIANTS[variant] else baseline
+@pytest.mark.parametrize("name", ["baseline", "nato-cutoff"])
+def test_outcome_probabilities_agree_within_monte_carlo_error(baseline, name):
+    scenario = variant(baseline, name)
     kernel = simulate.run(scenario, N_DIST, 11).outcome_counts / N_DIST
     numpy_same = vectorised_run(scenario, 11, N_DIST, scenario.horizon_weeks)
     numpy_other = vectorised_run(scenario, 12, N_DIST, scenario.horizon_weeks)
