@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 import vectorised
 
-from levercast import _layout as L
-from levercast import simulate
-from levercast.config import load_scenario
+from levercast.engine import layout as L
+from levercast.engine import simulate
+from levercast.scenario.loader import load_scenario
 
 THREADS = (1, min(2, numba.config.NUMBA_NUM_THREADS))
 SLOWDOWN = int(os.environ.get("LEVERCAST_BENCH_SLOWDOWN", "1"))

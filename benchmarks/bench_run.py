@@ -121,8 +121,8 @@ def test_memory_flat_in_n(benchmark, ctx, warm_cache, tmp_path):
 STARTUP_PROBE = """
 import json, time
 t0 = time.perf_counter()
-from levercast.config import load_scenario
-from levercast import simulate
+from levercast.scenario.loader import load_scenario
+from levercast.engine import simulate
 t1 = time.perf_counter()
 sc = load_scenario("configs/baseline.toml")
 simulate.run(sc, 1000, 0)

@@ -9,9 +9,9 @@ compute of a cell of 1,000,000 trajectories.
 import time
 from pathlib import Path
 
-from levercast import simulate
-from levercast import sweep as sw
-from levercast.config import load_scenario
+from levercast.engine import simulate
+from levercast.scenario.loader import load_scenario
+from levercast.sweep import runner as sw
 
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = 3  # besides the reference

@@ -138,8 +138,8 @@ class Context:
     """Sizes for the current mode, the baseline scenario and the session's measurements."""
 
     def __init__(self, config):
-        from levercast import model
-        from levercast.config import load_scenario
+        from levercast.scenario import registry
+        from levercast.scenario.loader import load_scenario
 
         self.mode = _mode(config)
         big = self.mode == "benchmark"
@@ -152,7 +152,7 @@ class Context:
         self.config_path = ROOT / "configs" / "baseline.toml"
         self.scenario = load_scenario(self.config_path)
         self.rows = self.scenario.param_rows()
-        self.sq = model.status_quo()
+        self.sq = registry.status_quo()
         self.horizon = self.scenario.horizon_weeks
         self.times = _SESSION["times"]
         self.info = _SESSION["info"]

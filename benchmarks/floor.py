@@ -28,11 +28,12 @@ import numba
 import numpy as np
 from numba import prange
 
-from levercast import _fmath, model
-from levercast import _kernels as K
-from levercast import _layout as L
-from levercast._jit import jit
-from levercast._rng import stream_key, uniform
+from levercast.engine import _fmath
+from levercast.engine import kernels as K
+from levercast.engine import layout as L
+from levercast.engine._jit import jit
+from levercast.engine._rng import stream_key, uniform
+from levercast.scenario import registry
 
 WEEKLY_SQRTS = 1 + L.N_BAND_METRICS  # infantry losses, and one histogram bin per metric
 WEEKLY_EXPS = 2  # advance noise and talks hazard, every lane every week
@@ -86,7 +87,7 @@ def profile(rows: np.ndarray, horizon: int) -> Profile:
     # levers fixed at the status quo: the kernel computes the lever terms in week 0 only
     fixed = all(rows[p, L.ROW_CODE] == L.DIST_FIXED for p in K._RAMPED)
     values = np.ascontiguousarray(rows[:, L.ROW_A])
-    still = fixed and K.levers_at_status_quo(values, model.status_quo())
+    still = fixed and K.levers_at_status_quo(values, registry.status_quo())
     ramp_weeks = 1 if still else _ramp_weeks(delay, ramp, horizon)
     return Profile(ramp_weeks, not squared, horizon)
 

@@ -10,7 +10,7 @@ import gate
 import pytest
 import vectorised
 
-from levercast import simulate
+from levercast.engine import simulate
 
 THRESHOLDS = {"kernel_over_floor": 0.4, "kernel_over_numpy": 1.5}
 THREADS = 1  # as the gated ratios
@@ -137,11 +137,11 @@ def test_gate_catches_a_real_2x_slowdown(baseline_inputs):
 
 @pytest.fixture(scope="module")
 def baseline_inputs(ctx):
-    from levercast import model
+    from levercast.scenario import registry
 
     n = 10_000
     scenario = ctx.scenario
-    rows, sq = scenario.param_rows(), model.status_quo()
+    rows, sq = scenario.param_rows(), registry.status_quo()
     prof = floor.profile(rows, scenario.horizon_weeks)
     simulate.run(scenario, 100, 1, threads=THREADS)
     floor.run_floor(rows, prof, 1, 100, THREADS)

@@ -1,6 +1,6 @@
 """Regenerate the generated parts of the docs: `python docs/generate.py`.
 
-- the parameter table of docs/model.md (from levercast.model.PARAMS);
+- the parameter table of docs/model.md (from levercast.scenario.registry.PARAMS);
 - docs/calibration.md (from `levercast calibrate`).
 Tests fail when either is stale.
 """
@@ -8,8 +8,9 @@ Tests fail when either is stale.
 import re
 from pathlib import Path
 
-from levercast import calibration, report
-from levercast.config import load_scenario
+from levercast.analysis import calibration
+from levercast.present import tables
+from levercast.scenario.loader import load_scenario
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -18,7 +19,7 @@ ROOT = DOCS.parent
 def main() -> None:
     model_md = DOCS / "model.md"
     text = model_md.read_text()
-    table = report.params_markdown()
+    table = tables.params_markdown()
     text = re.sub(
         r"<!-- params:start -->\n.*<!-- params:end -->",
         lambda _: f"<!-- params:start -->\n{table}\n<!-- params:end -->",

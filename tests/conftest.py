@@ -8,13 +8,13 @@ CONFIGS = ROOT / "configs"
 
 @pytest.fixture(scope="session")
 def baseline():
-    from levercast.config import load_scenario
+    from levercast.scenario.loader import load_scenario
 
     return load_scenario(CONFIGS / "baseline.toml")
 
 
 @pytest.fixture(scope="session")
 def victory():
-    from levercast.config import load_scenario
+    from levercast.scenario.loader import load_scenario
 
     return load_scenario(CONFIGS / "victory-plan.toml")

@@ -1,10 +1,10 @@
 """Slow, obvious reference implementation of the levercast kernel.
 
-The fast kernels in ``levercast._rng`` and ``levercast._kernels`` must agree with this module
+The fast kernels in ``levercast.engine._rng`` and ``levercast.engine.kernels`` must agree with this module
 (the stumpy pattern). Everything here is plain Python on Python ints and floats: the counter-
 based generator is re-stated with integers masked to 64 bits, parameters are read by their
 registry names rather than by index, and each weekly step is written out in full. Nothing is
-imported from ``levercast._rng`` or ``levercast._kernels``.
+imported from ``levercast.engine._rng`` or ``levercast.engine.kernels``.
 
 The random numbers and parameter draws are exact: they equal the kernel's to the last bit.
 The weekly equations are written the plain way (``x / y`` where the kernel multiplies by a
@@ -21,8 +21,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from levercast import _layout as L
-from levercast import model
+from levercast.engine import layout as L
+from levercast.scenario import registry
 
 # ----------------------------------------------------------------------------- random numbers
 
@@ -233,7 +233,9 @@ def sample_params(rows, seed, trajectory):
 
 def by_name(values):
     """Values in registry order as a namespace of registry names: ``p.recon_drones_per_day``."""
-    return SimpleNamespace(**{q.name: float(v) for q, v in zip(model.PARAMS, values, strict=True)})
+    return SimpleNamespace(
+        **{q.name: float(v) for q, v in zip(registry.PARAMS, values, strict=True)}
+    )
 
 
 # Levers that ramp from the status quo to the scenario value.
@@ -694,8 +696,8 @@ def aggregate(trajectories, horizon):
         ``outcome_counts``, ``talks_week_counts``, ``leverage_counts``, ``event_counts``,
         ``record_sums``, ``events`` (per week), ``hist``, ``sums`` and ``extrema``.
     """
-    n_bins = model.N_BINS
-    scales = [float(c) for c in model.bin_scales()]
+    n_bins = registry.N_BINS
+    scales = [float(c) for c in registry.bin_scales()]
     outcome_counts = np.zeros(L.N_OUTCOMES, dtype=np.int64)
     talks_week_counts = np.zeros(horizon + 1, dtype=np.int64)
     leverage_counts = np.zeros(LEVERAGE_BINS, dtype=np.int64)

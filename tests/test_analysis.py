@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from levercast import analysis as an
-from levercast import io, simulate
-from levercast import sweep as sw
-from levercast.page import build_report
+from levercast.analysis import sensitivity as an
+from levercast.engine import simulate
+from levercast.present.page import build_report
+from levercast.results import store
+from levercast.sweep import runner as sw
 
 RANGES = {"artillery_rounds_per_year": (1.0e6, 3.5e6), "interceptor_drones_per_day": (50, 1500)}
 N, HORIZON = 2000, 40
@@ -228,7 +229,7 @@ def test_tornado_refuses_other_sweeps(sobol_sweep):
 @pytest.fixture(scope="module")
 def trajectories(tmp_path_factory, baseline):
     result = simulate.run(baseline, 5000, seed=3, horizon=HORIZON, keep=5000)
-    folder = io.write_run(result, tmp_path_factory.mktemp("run") / "run")
+    folder = store.write_run(result, tmp_path_factory.mktemp("run") / "run")
     return folder / "trajectories.parquet"
 
 
@@ -300,7 +301,7 @@ def test_write_analysis_is_atomic_parquet_with_provenance(oat_sweep):
     (path,) = an.write_analysis(oat_sweep, {"tornado": table})
     assert path == oat_sweep / "analysis" / "tornado.parquet"
     pd.testing.assert_frame_equal(pd.read_parquet(path), table, check_like=False)
-    meta = io.read_metadata(path)
+    meta = store.read_metadata(path)
     assert meta["table"] == "tornado" and meta["design_kind"] == "oat"
     assert meta["trajectories"] == N and meta["attrs"] == {"note": "kept in the metadata"}
     assert not list((oat_sweep / "analysis").glob(".tmp-*"))

@@ -10,8 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from levercast import io, model
 from levercast.cli import app
+from levercast.results import store
+from levercast.scenario import registry
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 runner = CliRunner()
@@ -36,7 +37,7 @@ def run_dir(tmp_path_factory):
 
 def test_run_prints_odds_with_intervals(run_dir):
     _, output = run_dir
-    for name in model.OUTCOMES:
+    for name in registry.OUTCOMES:
         assert name in output
     assert "95% Wilson interval" in output
     assert "3,000" in output
@@ -82,7 +83,7 @@ def test_run_writes_three_parquet_files_readable_everywhere(run_dir):
 def test_parquet_metadata_carries_provenance(run_dir):
     out, _ = run_dir
     for name in ("summary.parquet", "bands.parquet", "trajectories.parquet"):
-        meta = io.read_metadata(out / name)
+        meta = store.read_metadata(out / name)
         assert meta["seed"] == 4
         assert meta["trajectories"] == 3000
         assert meta["scenario_name"] == "baseline"

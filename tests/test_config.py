@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from levercast import _layout as L
-from levercast import model
-from levercast.config import (
+from levercast.engine import layout as L
+from levercast.scenario import registry
+from levercast.scenario.loader import (
     MAX_FILE_BYTES,
     ConfigError,
     DistSpec,
@@ -68,7 +68,7 @@ def test_baseline_spells_out_the_registry_defaults(baseline):
     defaults = loads_scenario(scenario(name="baseline"))
     assert baseline.levers == defaults.levers
     assert baseline.uncertainties == defaults.uncertainties
-    assert baseline.constants == {p.name: float(p.default) for p in model.CONSTANTS}
+    assert baseline.constants == {p.name: float(p.default) for p in registry.CONSTANTS}
 
 
 def test_victory_plan_inherits_baseline_uncertainties_and_unchanged_levers(baseline):
@@ -112,11 +112,11 @@ def test_kursk_and_cutoff_variants(baseline):
 
 
 def test_every_parameter_is_present(baseline):
-    assert list(baseline.levers) == [p.name for p in model.LEVERS]
-    assert list(baseline.uncertainties) == [p.name for p in model.UNCERTAINTIES]
-    assert list(baseline.constants) == [p.name for p in model.CONSTANTS]
+    assert list(baseline.levers) == [p.name for p in registry.LEVERS]
+    assert list(baseline.uncertainties) == [p.name for p in registry.UNCERTAINTIES]
+    assert list(baseline.constants) == [p.name for p in registry.CONSTANTS]
     assert len(baseline.levers) + len(baseline.uncertainties) + len(baseline.constants) == len(
-        model.PARAMS
+        registry.PARAMS
     )
 
 
@@ -124,8 +124,8 @@ def test_param_rows_layout(baseline):
     rows = baseline.param_rows()
     assert rows.shape == (L.N_PARAMS, L.ROW_WIDTH)
     assert rows.dtype == np.float64
-    for i, p in enumerate(model.PARAMS):
-        if p.kind == model.UNCERTAINTY:
+    for i, p in enumerate(registry.PARAMS):
+        if p.kind == registry.UNCERTAINTY:
             np.testing.assert_array_equal(rows[i], baseline.uncertainties[p.name].row())
             continue
         value = p.choices[p.default] if p.is_choice else float(p.default)
@@ -225,7 +225,7 @@ def test_interval_from_zero_becomes_a_normal():
 
 
 def test_interval_with_negative_end_becomes_a_normal():
-    param = model.Param("x", model.UNCERTAINTY, "1", 0.0, (-10.0, 10.0), (), "test")
+    param = registry.Param("x", registry.UNCERTAINTY, "1", 0.0, (-10.0, 10.0), (), "test")
     d = parse_dist("-2 to 4", param)
     assert d.kind == "normal"
     assert d.a == 1.0

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from levercast import model, report
 from levercast.cli import app
+from levercast.present import tables
+from levercast.scenario import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -24,7 +25,7 @@ def _commands():
 def test_every_parameter_cites_existing_claims_or_says_assumption():
     claims = tomllib.loads((ROOT / "seeds" / "claims.toml").read_text())["claim"]
     ids = {c["id"] for c in claims}
-    for p in model.PARAMS:
+    for p in registry.PARAMS:
         assert p.sources, p.name
         for s in p.sources:
             assert s == "assumption" or s in ids, f"{p.name} cites unknown id {s}"
@@ -48,12 +49,12 @@ def test_model_md_parameter_table_is_generated_from_registry():
     text = (ROOT / "docs" / "model.md").read_text()
     block = re.search(r"<!-- params:start -->\n(.*)\n<!-- params:end -->", text, re.S)
     assert block, "docs/model.md lacks the generated parameter table markers"
-    assert block.group(1).strip() == report.params_markdown().strip()
+    assert block.group(1).strip() == tables.params_markdown().strip()
 
 
 def test_calibration_doc_matches_command_output():
-    from levercast import calibration
-    from levercast.config import load_scenario
+    from levercast.analysis import calibration
+    from levercast.scenario.loader import load_scenario
 
     doc = (ROOT / "docs" / "calibration.md").read_text()
     table = calibration.table(

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from levercast import _fmath
+from levercast.engine import _fmath
 
 
 @njit

@@ -35,9 +35,9 @@ from hypothesis import assume, event, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from levercast import model
 from levercast.cli import app
-from levercast.config import MAX_FILE_BYTES, ConfigError, load_scenario, loads_scenario
+from levercast.scenario import registry
+from levercast.scenario.loader import MAX_FILE_BYTES, ConfigError, load_scenario, loads_scenario
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SHIPPED = {p.name: p.read_bytes() for p in sorted(CONFIGS.glob("*.toml"))}
@@ -51,8 +51,8 @@ _NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 INTERVAL_RE = re.compile(rf"\s*({_NUM})\s+to\s+({_NUM})\s*")
 MAX_HORIZON = 520
 
-NUMERIC_LEVERS = [p for p in model.LEVERS if not p.is_choice]
-CHOICE_LEVERS = [p for p in model.LEVERS if p.is_choice]
+NUMERIC_LEVERS = [p for p in registry.LEVERS if not p.is_choice]
+CHOICE_LEVERS = [p for p in registry.LEVERS if p.is_choice]
 FIELDS = {
     "fixed": ("value",),
     "uniform": ("low", "high"),
@@ -76,8 +76,8 @@ REQUIRED = {
     "interval": ("low", "high"),
 }
 # Bernoulli draws 0 or 1: only parameters whose domain holds both can take one.
-BERNOULLI_OK = [p for p in model.UNCERTAINTIES if p.domain[0] <= 0 and p.domain[1] >= 1]
-BERNOULLI_BAD = [p for p in model.UNCERTAINTIES if p not in BERNOULLI_OK]
+BERNOULLI_OK = [p for p in registry.UNCERTAINTIES if p.domain[0] <= 0 and p.domain[1] >= 1]
+BERNOULLI_BAD = [p for p in registry.UNCERTAINTIES if p not in BERNOULLI_OK]
 
 runner = CliRunner()
 
@@ -176,7 +176,7 @@ def inside(domain: tuple[float, float]) -> st.SearchStrategy[float]:
     return st.floats(min_value=domain[0], max_value=domain[1])
 
 
-def template(param: model.Param, kind: str) -> dict[str, Any]:
+def template(param: registry.Param, kind: str) -> dict[str, Any]:
     """A valid spec of ``kind`` for ``param`` (see test_templates_are_valid)."""
     lo, hi = param.domain
     a, b = lo + 0.25 * (hi - lo), lo + 0.75 * (hi - lo)
@@ -194,7 +194,7 @@ def template(param: model.Param, kind: str) -> dict[str, Any]:
     }[kind] | {"dist": kind}
 
 
-def kinds_for(param: model.Param) -> list[str]:
+def kinds_for(param: registry.Param) -> list[str]:
     return [k for k in FIELDS if k != "bernoulli" or param in BERNOULLI_OK]
 
 
@@ -221,7 +221,7 @@ DELETE = object()
 UNC = "uncertainties"
 
 
-def dist_path(param: model.Param, *rest: str) -> str:
+def dist_path(param: registry.Param, *rest: str) -> str:
     return ".".join((UNC, param.name, *rest))
 
 
@@ -238,12 +238,12 @@ def wrong_type_for_number(draw, text):
         p = draw(st.sampled_from(NUMERIC_LEVERS))
         return Mut(("levers", p.name), bad, f"levers.{p.name}", "type:lever")
     if where == "constant":
-        p = draw(st.sampled_from(model.CONSTANTS))
+        p = draw(st.sampled_from(registry.CONSTANTS))
         return Mut(("constants", p.name), bad, f"constants.{p.name}", "type:constant")
     if where == "horizon":
         bad = draw(st.one_of(st.just(bad), FLOATS))  # 52.0 is not an integer either
         return Mut(("scenario", "horizon_weeks"), bad, "scenario.horizon_weeks", "type:horizon")
-    p = draw(st.sampled_from(model.UNCERTAINTIES))
+    p = draw(st.sampled_from(registry.UNCERTAINTIES))
     if where == "bare":
         # A table with 'dist' or an "A to B" string is a distribution: not a wrong type.
         bad = draw(
@@ -289,7 +289,7 @@ def wrong_type_for_string(draw, text):
         bad = draw(non_strings(text) | text.filter(lambda s: s not in p.choices))
         return Mut(("levers", p.name), bad, f"levers.{p.name}", "type:choice")
     if where == "dist":
-        p = draw(st.sampled_from(model.UNCERTAINTIES))
+        p = draw(st.sampled_from(registry.UNCERTAINTIES))
         spec = template(p, draw(st.sampled_from(kinds_for(p))))
         spec["dist"] = draw(non_strings(text) | text.filter(lambda s: s not in FIELDS))
         return dist_mut(p, spec, dist_path(p, "dist"), "type:dist-name")
@@ -339,7 +339,7 @@ def unknown_key(draw, text):
     """A key the level does not define, at every level."""
     level = draw(st.sampled_from(["top", "scenario", "levers", UNC, "constants", "dist"]))
     value = draw(toml_values(text))
-    other_params = st.sampled_from([p.name for p in model.PARAMS])
+    other_params = st.sampled_from([p.name for p in registry.PARAMS])
     if level == "top":
         key = draw((text | other_params).filter(lambda k: k not in TOP_KEYS))
         return Mut((key,), value, key, "unknown:top")
@@ -349,16 +349,20 @@ def unknown_key(draw, text):
         )
         return Mut(("scenario", key), value, f"scenario.{key}", "unknown:scenario")
     if level != "dist":
-        kind = {"levers": model.LEVER, UNC: model.UNCERTAINTY, "constants": model.CONSTANT}[level]
+        kind = {
+            "levers": registry.LEVER,
+            UNC: registry.UNCERTAINTY,
+            "constants": registry.CONSTANT,
+        }[level]
         key = draw(
             (text | other_params).filter(
-                lambda k: k not in model.PARAM_BY_NAME or model.PARAM_BY_NAME[k].kind != kind
+                lambda k: k not in registry.PARAM_BY_NAME or registry.PARAM_BY_NAME[k].kind != kind
             )
         )
         if level == UNC:
             value = draw(toml_values(text))
         return Mut((level, key), value, f"{level}.{key}", f"unknown:{level}")
-    p = draw(st.sampled_from(model.UNCERTAINTIES))
+    p = draw(st.sampled_from(registry.UNCERTAINTIES))
     kind = draw(st.sampled_from(kinds_for(p)))
     spec = template(p, kind)
     key = draw(
@@ -381,13 +385,13 @@ def non_finite(draw, text):
         p = draw(st.sampled_from(NUMERIC_LEVERS))
         return Mut(("levers", p.name), bad, f"levers.{p.name}", "nonfinite:lever")
     if where == "constant":
-        p = draw(st.sampled_from(model.CONSTANTS))
+        p = draw(st.sampled_from(registry.CONSTANTS))
         return Mut(("constants", p.name), bad, f"constants.{p.name}", "nonfinite:constant")
     if where == "horizon":
         return Mut(
             ("scenario", "horizon_weeks"), bad, "scenario.horizon_weeks", "nonfinite:horizon"
         )
-    p = draw(st.sampled_from(model.UNCERTAINTIES))
+    p = draw(st.sampled_from(registry.UNCERTAINTIES))
     if where == "bare":
         return dist_mut(p, bad, dist_path(p), "nonfinite:bare")
     if where == "string":
@@ -416,7 +420,7 @@ def fmt(x: float | int) -> str:
 @st.composite
 def inverted_range(draw, text):
     """Empty and inverted ranges (low >= high), both ends inside the domain."""
-    p = draw(st.sampled_from(model.UNCERTAINTIES))
+    p = draw(st.sampled_from(registry.UNCERTAINTIES))
     x, y = draw(inside(p.domain)), draw(inside(p.domain))
     high, low = sorted((x, y))  # low >= high
     kind = draw(
@@ -435,7 +439,7 @@ def inverted_range(draw, text):
 
 @st.composite
 def impossible_parameters(draw, text):
-    p = draw(st.sampled_from(model.UNCERTAINTIES))
+    p = draw(st.sampled_from(registry.UNCERTAINTIES))
     nonpositive = st.one_of(
         st.floats(max_value=0.0, allow_nan=False, allow_infinity=False), st.integers(max_value=0)
     )
@@ -564,14 +568,14 @@ def out_of_domain(draw, text):
         p = draw(st.sampled_from(NUMERIC_LEVERS))
         return Mut(("levers", p.name), draw(outside(p.domain)), f"levers.{p.name}", "domain:lever")
     if where == "constant":
-        p = draw(st.sampled_from(model.CONSTANTS))
+        p = draw(st.sampled_from(registry.CONSTANTS))
         return Mut(
             ("constants", p.name), draw(outside(p.domain)), f"constants.{p.name}", "domain:constant"
         )
     if where == "horizon":
         bad = draw(st.integers(max_value=0) | st.integers(min_value=MAX_HORIZON + 1))
         return Mut(("scenario", "horizon_weeks"), bad, "scenario.horizon_weeks", "domain:horizon")
-    p = draw(st.sampled_from(model.UNCERTAINTIES))
+    p = draw(st.sampled_from(registry.UNCERTAINTIES))
     if where == "bare":
         return dist_mut(p, draw(outside(p.domain)), dist_path(p), "domain:bare")
     if where == "discrete":
@@ -874,16 +878,16 @@ def verdict(doc: dict[str, Any], extends: str | None) -> bool | None:
     h = scenario.get("horizon_weeks", 1)
     if not (type(h) is int and 1 <= h <= MAX_HORIZON):
         return False
-    sections = {"levers": model.LEVER, "constants": model.CONSTANT, UNC: model.UNCERTAINTY}
+    sections = {"levers": registry.LEVER, "constants": registry.CONSTANT, UNC: registry.UNCERTAINTY}
     unknown = False
     for section, kind in sections.items():
         for name, value in doc.get(section, {}).items():
-            p = model.PARAM_BY_NAME.get(name)
+            p = registry.PARAM_BY_NAME.get(name)
             if p is None or p.kind != kind:
                 return False
             if p.is_choice:
                 ok = isinstance(value, str) and value in p.choices
-            elif kind != model.UNCERTAINTY or not isinstance(value, str | dict):
+            elif kind != registry.UNCERTAINTY or not isinstance(value, str | dict):
                 ok = _number_ok(value, p.domain)
             elif isinstance(value, str):
                 m = INTERVAL_RE.fullmatch(value)
@@ -1071,7 +1075,7 @@ def check_cli(root: str, entry: str, err: ConfigError) -> None:
 
 def test_templates_are_valid():
     """The specs the mutations start from are valid, so each mutation is the only fault."""
-    for p in model.UNCERTAINTIES:
+    for p in registry.UNCERTAINTIES:
         for kind in kinds_for(p):
             loads_scenario(
                 tomli_w.dumps({"scenario": {"name": "t"}, UNC: {p.name: template(p, kind)}})
@@ -1253,7 +1257,9 @@ def test_bug_discrete_weights_whose_sum_overflows(weights):
             s = load_scenario(entry)
         except ConfigError as exc:
             assert exc.file == entry
-            assert under(exc.key_path, dist_path(model.PARAM_BY_NAME["us_support_after_election"]))
+            assert under(
+                exc.key_path, dist_path(registry.PARAM_BY_NAME["us_support_after_election"])
+            )
         except Exception as exc:  # noqa: BLE001
             raise AssertionError(
                 f"BUG: discrete weights {weights} raise {type(exc).__name__}: {exc} instead of "

@@ -8,8 +8,9 @@ import scipy.special
 import scipy.stats
 from variants import VARIANTS, variant
 
-from levercast import _kernels, _rng, model, simulate
-from levercast import _layout as L
+from levercast.engine import _rng, kernels, simulate
+from levercast.engine import layout as L
+from levercast.scenario import registry
 
 # Without numba (NUMBA_DISABLE_JIT=1, for coverage) the uint64 hash wraps with a NumPy warning.
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
@@ -199,7 +200,7 @@ def kernel_draws(row, n_trajectories=1000, per_trajectory=20, seed=11):
     theta = np.empty(per_trajectory)
     out = np.empty((n_trajectories, per_trajectory))
     for t in range(n_trajectories):
-        _kernels.sample_params(rows, seed, t, theta)
+        kernels.sample_params(rows, seed, t, theta)
         out[t] = theta
     return out.ravel()
 
@@ -240,7 +241,7 @@ def test_sample_param_matches_reference(name):
             key = naive.stream_key(seed, trajectory, L.STREAM_PARAMS)
             for index in (0, 57):
                 expected = naive.sample_param(row, key, index)
-                assert _kernels.sample_param(row, np.uint64(key), index) == expected
+                assert kernels.sample_param(row, np.uint64(key), index) == expected
 
 
 # ----------------------------------------------------------------------------- trajectories
@@ -248,11 +249,11 @@ def test_sample_param_matches_reference(name):
 
 def kernel_trajectory(rows, sq, seed, trajectory, horizon):
     theta = np.empty(L.N_PARAMS)
-    _kernels.sample_params(rows, seed, trajectory, theta)
+    kernels.sample_params(rows, seed, trajectory, theta)
     weekly = np.empty((horizon + 1, L.N_BAND_METRICS))
     events = np.empty((horizon + 1, L.N_EVENTS), dtype=np.int8)
     record = np.empty(L.N_RECORD)
-    status = _kernels.simulate_trajectory(
+    status = kernels.simulate_trajectory(
         theta, sq, seed, trajectory, horizon, weekly, events, record
     )
     return status, theta, weekly, events, record
@@ -261,13 +262,13 @@ def kernel_trajectory(rows, sq, seed, trajectory, horizon):
 def assert_trajectories_agree(scenario, seed, trajectories, horizon):
     """Kernel and reference agree; returns the reference records."""
     rows = np.ascontiguousarray(scenario.param_rows())
-    sq = model.status_quo()
+    sq = registry.status_quo()
     records = []
     for trajectory in trajectories:
         status, theta, weekly, events, record = kernel_trajectory(
             rows, sq, seed, trajectory, horizon
         )
-        assert status == _kernels.STATUS_OK
+        assert status == kernels.STATUS_OK
         ref_theta = naive.sample_params(rows, seed, trajectory)
         np.testing.assert_array_equal(theta, ref_theta)
         ref_weekly, ref_events, ref_record = naive.simulate_trajectory(
@@ -306,30 +307,30 @@ def test_edge_seeds_and_short_horizons(baseline, seed, horizon):
 
 
 def test_ramped_levers_are_the_registry_ramping_levers():
-    ramping = {p.name for p in model.LEVERS if p.ramps}
+    ramping = {p.name for p in registry.LEVERS if p.ramps}
     assert set(naive.RAMPED_LEVERS) == ramping
-    assert {model.PARAMS[p].name for p in _kernels._RAMPED} == ramping
+    assert {registry.PARAMS[p].name for p in kernels._RAMPED} == ramping
 
 
 def test_status_quo_lanes_skip_the_ramp(baseline):
     """A lane whose levers sit at the status quo computes its lever terms once (its ramp never
     starts); one lever moved, and it ramps again. Both agree with the reference, which
     recomputes the terms every week."""
-    sq = model.status_quo()
+    sq = registry.status_quo()
     rows = np.ascontiguousarray(baseline.param_rows())
     theta = np.array(naive.sample_params(rows, 1, 0))
-    assert _kernels.levers_at_status_quo(theta, sq)
+    assert kernels.levers_at_status_quo(theta, sq)
     theta[L.P_TRAINING_WEEKS] += 1.0
-    assert not _kernels.levers_at_status_quo(theta, sq)
+    assert not kernels.levers_at_status_quo(theta, sq)
     longer = baseline.with_levers({"training_weeks": sq[L.P_TRAINING_WEEKS] + 4.0})
     # the mechanism: the status-quo lane's ramp starts at infinity, the other at its delay
-    lanes = np.empty((L.N_PARAMS, _kernels.LANES))
+    lanes = np.empty((L.N_PARAMS, kernels.LANES))
     for lane, scenario in enumerate((baseline, longer)):
         lanes[:, lane] = naive.sample_params(np.ascontiguousarray(scenario.param_rows()), 1, 0)
-    buf = np.zeros(_kernels.N_SLOTS * _kernels.LANES)
+    buf = np.zeros(kernels.N_SLOTS * kernels.LANES)
     for lane in (0, 1):
-        _kernels._setup_lane(buf, lane, lanes, sq, 1, 0)
-    ramp_start = buf[_kernels.DELAY * _kernels.LANES : _kernels.DELAY * _kernels.LANES + 2]
+        kernels._setup_lane(buf, lane, lanes, sq, 1, 0)
+    ramp_start = buf[kernels.DELAY * kernels.LANES : kernels.DELAY * kernels.LANES + 2]
     assert ramp_start[0] == np.inf
     assert ramp_start[1] == lanes[L.P_SUPPORT_DELAY_WEEKS, 1] < np.inf
     for scenario in (baseline, longer):
@@ -343,7 +344,7 @@ COUNTS = ("outcome_counts", "talks_week_counts", "leverage_counts", "events", "h
 
 
 def test_reference_constants():
-    assert naive.FIXED_POINT == _kernels.FIXED_POINT
+    assert naive.FIXED_POINT == kernels.FIXED_POINT
     assert naive.LEVERAGE_BINS == simulate.LEVERAGE_BINS
     assert set(naive.CALIBRATION_RECORDS.values()) == set(simulate._CALIBRATION_RECORDS)
 
@@ -360,7 +361,7 @@ def test_run_aggregates_kernel_trajectories_exactly(baseline, threads, chunk_siz
         chunk_size=chunk_size,
     )
     rows = np.ascontiguousarray(baseline.param_rows())
-    sq = model.status_quo()
+    sq = registry.status_quo()
     trajectories = (kernel_trajectory(rows, sq, RUN_SEED, t, RUN_HORIZON)[2:] for t in range(RUN_N))
     expected = naive.aggregate(trajectories, RUN_HORIZON)
     for name in (*COUNTS, "sums", "extrema"):
@@ -372,7 +373,7 @@ def test_run_aggregates_kernel_trajectories_exactly(baseline, threads, chunk_siz
 def test_run_matches_reference(baseline):
     """The reference run gives the same counts; its sums differ at most by stray roundings."""
     kernel_run = simulate.run(baseline, n=RUN_N, seed=RUN_SEED, horizon=RUN_HORIZON)
-    ref = naive.run(baseline.param_rows(), model.status_quo(), RUN_SEED, RUN_N, RUN_HORIZON)
+    ref = naive.run(baseline.param_rows(), registry.status_quo(), RUN_SEED, RUN_N, RUN_HORIZON)
     for name in COUNTS:
         np.testing.assert_array_equal(getattr(kernel_run, name), ref[name], err_msg=name)
     assert kernel_run.event_counts == ref["event_counts"]

@@ -7,9 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from levercast import __version__, io, model, simulate
-from levercast.config import load_scenario
-from levercast.page import ReportError, Section, _esc, build_report
+from levercast import __version__
+from levercast.engine import simulate
+from levercast.present.page import ReportError, Section, _esc, build_report
+from levercast.results import store
+from levercast.scenario import registry
+from levercast.scenario.loader import load_scenario
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -20,7 +23,7 @@ N, HORIZON, SEED = 3000, 30, 7
 def results(tmp_path_factory):
     scenario = load_scenario(CONFIGS / "baseline.toml")
     result = simulate.run(scenario, N, seed=SEED, horizon=HORIZON, keep=100)
-    return io.write_run(result, tmp_path_factory.mktemp("page") / "baseline-run")
+    return store.write_run(result, tmp_path_factory.mktemp("page") / "baseline-run")
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +80,9 @@ def test_html_names_scenario_provenance_and_every_lever(report):
     title = re.search(r"<title>(.*?)</title>", text).group(1)
     assert "baseline" in title and f"seed {SEED}" in title and f"{N:,}" in title
     assert f"levercast {__version__}" in title
-    for p in model.LEVERS:
+    for p in registry.LEVERS:
         assert p.name in text, p.name
-    for outcome in model.OUTCOMES:
+    for outcome in registry.OUTCOMES:
         assert f"outcome_{outcome}" in text
     assert "95% Wilson interval" in text
     assert "numba" in text and "numpy" in text

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from levercast.prim import evaluate, prim
+from levercast.analysis.prim import evaluate, prim
 
 # Ten points x = 1..10, cases at x = 3, 4, 5, 7, 10 and a categorical column c.
 TINY_X = pd.DataFrame(

@@ -27,8 +27,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from levercast import io, model, simulate
-from levercast import sweep as sw
+from levercast.engine import simulate
+from levercast.results import store
+from levercast.scenario import registry
+from levercast.sweep import runner as sw
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -98,7 +100,7 @@ def _wait_until(proc: subprocess.Popen, condition, what: str, timeout: float = 1
 
 
 def _partials(folder: Path, name: str = "") -> list[Path]:
-    return sorted(folder.glob(f"{io.PARTIAL_PREFIX}{name}*")) if folder.exists() else []
+    return sorted(folder.glob(f"{store.PARTIAL_PREFIX}{name}*")) if folder.exists() else []
 
 
 def _snapshot(root: Path, exclude: Path | None = None) -> dict:
@@ -207,12 +209,12 @@ def test_ctrl_c_right_after_the_partial_folder_is_made_leaves_nothing(tmp_path, 
 
     def mkdir_then_interrupt(path, *args, **kwargs):
         real_mkdir(path, *args, **kwargs)
-        if Path(path).name.startswith(io.PARTIAL_PREFIX):
+        if Path(path).name.startswith(store.PARTIAL_PREFIX):
             raise KeyboardInterrupt
 
     monkeypatch.setattr(os, "mkdir", mkdir_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        with io.atomic_dir(tmp_path / "run") as tmp:
+        with store.atomic_dir(tmp_path / "run") as tmp:
             (tmp / "summary.parquet").write_text("never reached")
     monkeypatch.undo()
     assert [p.name for p in tmp_path.iterdir()] == [], "a .partial-* folder was left behind"
@@ -298,7 +300,7 @@ def test_sigint_during_sweep_keeps_finished_cells_and_resume_completes(tmp_path,
             path = out / table / f"cell={i}" / "part-0.parquet"
             frame = pd.read_parquet(path)
             assert len(frame) > 0
-            assert io.read_metadata(path)["cell"] == i
+            assert store.read_metadata(path)["cell"] == i
             kept[path] = (path.stat().st_mtime_ns, path.read_bytes())
 
     rc, _, err, _ = _cli(*_sweep_cmd(out), "--resume")
@@ -311,7 +313,7 @@ def test_sigint_during_sweep_keeps_finished_cells_and_resume_completes(tmp_path,
 
 def test_sweep_interrupted_while_writing_leaves_no_tmp_files(tmp_path, baseline, monkeypatch):
     """Ctrl-C while a cell file is being written must not leave its ``.tmp-*`` file behind."""
-    real_write = io.write_table
+    real_write = store.write_table
     calls = []
 
     def write_then_interrupt(frame, path, metadata):
@@ -321,7 +323,7 @@ def test_sweep_interrupted_while_writing_leaves_no_tmp_files(tmp_path, baseline,
             raise KeyboardInterrupt
         real_write(frame, path, metadata)
 
-    monkeypatch.setattr(io, "write_table", write_then_interrupt)
+    monkeypatch.setattr(store, "write_table", write_then_interrupt)
     design = sw.grid_design(sw.parse_grid(["ew_support=0.1,0.5"]))
     out = tmp_path / "sweep"
     with pytest.raises(KeyboardInterrupt):
@@ -356,7 +358,7 @@ def test_non_finite_state_is_a_clear_error_naming_scenario_and_draws(tmp_path, n
     assert rc == 1, err
     _clean_exit(err)
     assert f"'{name}'" in err and "non-finite" in err
-    for p in model.UNCERTAINTIES:  # every drawn value of the failing trajectory
+    for p in registry.UNCERTAINTIES:  # every drawn value of the failing trajectory
         assert f"{p.name}=" in err, p.name
     if name == "nan-delivery":
         assert "delivery_reliability=0," in err

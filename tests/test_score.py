@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from levercast import io, score, simulate
-from levercast.config import load_scenario
-from levercast.score import LEVELS, QuantileForecast, ScoreError
+from levercast.analysis import score
+from levercast.analysis.score import LEVELS, QuantileForecast, ScoreError
+from levercast.engine import simulate
+from levercast.results import store
+from levercast.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 START = pd.Timestamp("2024-10-25")
@@ -46,7 +48,7 @@ def make_results(folder: Path, horizon: int, quantiles=None, probs=None) -> Path
     frame = pd.DataFrame(rows, columns=cols)
     frame["week"] = frame["week"].astype("int32")
     folder.mkdir(parents=True, exist_ok=True)
-    io.write_table(frame, folder / "bands.parquet", _fake_meta(horizon))
+    store.write_table(frame, folder / "bands.parquet", _fake_meta(horizon))
     return folder
 
 
@@ -380,7 +382,7 @@ def test_parquet_observations_and_extra_columns(tmp_path):
 def test_real_run_scored_written_and_formatted(tmp_path):
     scenario = load_scenario(ROOT / "configs" / "baseline.toml")
     result = simulate.run(scenario, 5000, seed=0, horizon=30)
-    res = io.write_run(result, tmp_path / "run")
+    res = store.write_run(result, tmp_path / "run")
     bands = pd.read_parquet(res / "bands.parquet")
     terr10 = bands[(bands["metric"] == "territory_lost_km2") & (bands["week"] == 10)].iloc[0]
     obs = write_csv(
@@ -417,7 +419,7 @@ def test_real_run_scored_written_and_formatted(tmp_path):
 
     path = score.write_scores(out, tmp_path / "scores" / "scores.parquet")
     assert sorted(p.name for p in path.parent.iterdir()) == ["scores.parquet"]
-    meta = io.read_metadata(path)
+    meta = store.read_metadata(path)
     assert meta["seed"] == 0 and meta["trajectories"] == 5000 and meta["horizon_weeks"] == 30
     assert meta["scoring"]["observed_path"] == str(obs)
     back = pd.read_parquet(path)

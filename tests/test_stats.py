@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from levercast import stats
+from levercast.results import stats
 
 
 @pytest.mark.parametrize(

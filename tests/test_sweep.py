@@ -16,9 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from levercast import simulate
-from levercast import sweep as sw
 from levercast.cli import app
+from levercast.engine import simulate
+from levercast.sweep import runner as sw
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 GRID = ["artillery_rounds_per_year=1.0e6,2.4e6,3.5e6", "interceptor_drones_per_day=50,150"]

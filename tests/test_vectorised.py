@@ -15,8 +15,9 @@ import pytest
 import vectorised
 from variants import VARIANTS, variant
 
-from levercast import _kernels, _rng, model, simulate
-from levercast import _layout as L
+from levercast.engine import _rng, kernels, simulate
+from levercast.engine import layout as L
+from levercast.scenario import registry
 
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 
@@ -38,7 +39,7 @@ def kernel_records(scenario, seed, n, horizon):
 
 def vectorised_run(scenario, seed, n, horizon, **kwargs):
     rows = scenario.param_rows()
-    return vectorised.run_vectorised(rows, model.status_quo(), seed, n, horizon, **kwargs)
+    return vectorised.run_vectorised(rows, registry.status_quo(), seed, n, horizon, **kwargs)
 
 
 # ----------------------------------------------------------------------------- random numbers
@@ -95,7 +96,7 @@ def test_parameter_draws_equal_the_kernel(name):
     keys = vectorised.stream_keys(3, np.arange(n, dtype=np.uint64), L.STREAM_PARAMS)
     with np.errstate(all="ignore"):
         got = np.broadcast_to(vectorised.sample_param(row, keys, 7), (n,))
-    expected = np.array([_kernels.sample_param(row, keys[i], 7) for i in range(n)])
+    expected = np.array([kernels.sample_param(row, keys[i], 7) for i in range(n)])
     # NumPy's exp and power may differ from the C library's in the last bit: the lognormal
     # takes an exp, a beta with a shape below 1 a power; every other draw is exact.
     np.testing.assert_allclose(got, expected, rtol=4e-16, atol=0)
@@ -127,7 +128,7 @@ def test_weekly_territory_mean_agrees_with_the_run(baseline):
     n, horizon = 3_000, 52
     result = simulate.run(baseline, n, 5, horizon=horizon)
     got = vectorised_run(baseline, 5, n, horizon, chunk=1_000)
-    expected = result.sums[:, L.M_TERRITORY] / _kernels.FIXED_POINT / n
+    expected = result.sums[:, L.M_TERRITORY] / kernels.FIXED_POINT / n
     np.testing.assert_allclose(got["territory_mean"], expected, rtol=1e-9, atol=1e-9)
 
 

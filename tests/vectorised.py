@@ -1,6 +1,6 @@
 """The levercast model as vectorised NumPy over a chunk of trajectories.
 
-A second, independent implementation of ``levercast._kernels``: every array has one entry
+A second, independent implementation of ``levercast.engine.kernels``: every array has one entry
 per trajectory of the chunk (shape ``(n,)``) and the weeks run in a Python loop. It serves
 two purposes:
 
@@ -11,7 +11,7 @@ two purposes:
 - the NumPy baseline of the benchmarks (``benchmarks/bench_kernel.py``): what the model costs
   written the obvious fast way without a compiler.
 
-Nothing is imported from ``levercast._rng`` or ``levercast._kernels``. The weekly equations
+Nothing is imported from ``levercast.engine._rng`` or ``levercast.engine.kernels``. The weekly equations
 follow the kernel's order of operations, so a trajectory agrees with the kernel's to a few ulp
 (NumPy's SIMD ``exp`` and ``log`` may differ from the C library's in the last bit), and its
 outcome is the same unless a comparison lands within those ulp of a threshold. Branches are
@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from levercast import _layout as L
+from levercast.engine import layout as L
 
 WEEKS_PER_YEAR = 52.0
 FIXED_POINT = 1024.0
@@ -265,7 +265,7 @@ def simulate(th, sq, seed, trajectories, horizon):
     Returns
     -------
     records : float64[n, N_RECORD]
-        Per-trajectory records, columns as in ``levercast._layout``.
+        Per-trajectory records, columns as in ``levercast.engine.layout``.
     territory_sums : int64[horizon + 1]
         Per week, the sum over trajectories of the territory lost in units of 1/1024 km2,
         rounded as the kernel does (exact integers, so chunks add exactly).

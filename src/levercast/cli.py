@@ -81,7 +81,7 @@ _LIMIT_OPTIONS = {"trajectories": "--trajectories/-n", "horizon": "--horizon-wee
 
 def _check_limits(trajectories: int, horizon: int) -> None:
     """The library's limits, reported with the option that set the value."""
-    from levercast import simulate
+    from levercast.engine import simulate
 
     try:
         simulate.check_limits(trajectories, horizon)
@@ -90,7 +90,7 @@ def _check_limits(trajectories: int, horizon: int) -> None:
 
 
 def _load(config: Path):
-    from levercast.config import ConfigError, load_scenario
+    from levercast.scenario.loader import ConfigError, load_scenario
 
     try:
         return load_scenario(config)
@@ -132,7 +132,9 @@ def run(
     quiet: QuietOpt = False,
 ):
     """Simulate one scenario and print the odds of each outcome with 95% Wilson intervals."""
-    from levercast import io, report, simulate
+    from levercast.engine import simulate
+    from levercast.present import tables
+    from levercast.results import store
 
     scenario = _load(config)
     horizon = scenario.horizon_weeks if horizon_weeks is None else horizon_weeks
@@ -144,11 +146,11 @@ def run(
         )
     target = out_dir or Path("results") / f"{scenario.name}-seed{seed}-n{trajectories}"
     try:
-        io.check_target(target, force)
+        store.check_target(target, force)
     except OSError as exc:
         _fail(str(exc))
     try:
-        with report.progress_bar(
+        with tables.progress_bar(
             trajectories, enabled=not quiet and trajectories >= 200_000, console=err
         ) as tick:
             result = simulate.run(
@@ -160,22 +162,22 @@ def run(
                 keep=keep_trajectories,
                 progress=tick,
             )
-        io.write_run(result, target, force=force)
-    except (ValueError, simulate.SimulationError, io.OutputExistsError, OSError) as exc:
+        store.write_run(result, target, force=force)
+    except (ValueError, simulate.SimulationError, store.OutputExistsError, OSError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         err.print("interrupted: nothing written")
         raise typer.Exit(code=130) from None
-    report.print_run(result, out, target)
+    tables.print_run(result, out, target)
 
 
 @app.command()
 def validate(config: ConfigArg):
     """Check a scenario and print it resolved, with each parameter's unit and provenance."""
-    from levercast import report
+    from levercast.present import tables
 
     scenario = _load(config)
-    report.print_scenario(scenario, out)
+    tables.print_scenario(scenario, out)
 
 
 @app.command()
@@ -188,7 +190,9 @@ def calibrate(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
 ):
     """Compare the simulated start of a scenario with the dated facts of CALIBRATION.md."""
-    from levercast import calibration, report, simulate
+    from levercast.analysis import calibration
+    from levercast.engine import simulate
+    from levercast.present import tables
 
     scenario = _load(config)
     try:
@@ -198,7 +202,7 @@ def calibrate(
     if markdown:
         out.print(calibration.to_markdown(table), highlight=False, soft_wrap=True)
     else:
-        report.print_frame(
+        tables.print_frame(
             table, out, f"Calibration of {scenario.name} ({trajectories:,} trajectories)"
         )
     if not table["within"].all():
@@ -210,12 +214,12 @@ def params(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
 ):
     """List every model parameter with unit, default, domain and provenance."""
-    from levercast import report
+    from levercast.present import tables
 
     if markdown:
-        out.print(report.params_markdown(), highlight=False, soft_wrap=True)
+        out.print(tables.params_markdown(), highlight=False, soft_wrap=True)
     else:
-        report.print_params(out)
+        tables.print_params(out)
 
 
 @app.command()
@@ -302,8 +306,9 @@ def sweep(
 ):
     """Run a scenario over a grid, Latin hypercube, Sobol' or one-at-a-time design of levers
     with common random numbers."""
-    from levercast import report, simulate
-    from levercast import sweep as sw
+    from levercast.engine import simulate
+    from levercast.present import tables
+    from levercast.sweep import runner as sw
 
     scenario = _load(config)
     horizon = scenario.horizon_weeks if horizon_weeks is None else horizon_weeks
@@ -318,14 +323,14 @@ def sweep(
         elif lhs is not None:
             design = sw.lhs_design(sw.parse_ranges(ranges or []), lhs, seed)
         elif design_kind is not None:
-            from levercast import analysis
+            from levercast.analysis import sensitivity
 
             if design_kind == "sobol":
                 if samples is None:
                     raise sw.SweepError("--design sobol needs --samples N (a power of 2)")
-                design = analysis.sobol_design(sw.parse_ranges(ranges or []), samples, seed)
+                design = sensitivity.sobol_design(sw.parse_ranges(ranges or []), samples, seed)
             elif design_kind == "oat":
-                design = analysis.oat_design(sw.parse_ranges(ranges or []))
+                design = sensitivity.oat_design(sw.parse_ranges(ranges or []))
             else:
                 raise sw.SweepError(f"--design must be 'sobol' or 'oat', got {design_kind!r}")
         elif scenario.sweep:
@@ -339,7 +344,7 @@ def sweep(
             raise sw.SweepError(f"--backend must be 'local' or 'dask', got {backend!r}")
         settings = sw.SweepSettings(trajectories, seed, horizon, threads)
         target = out_dir or Path("results") / f"sweep-{scenario.name}-seed{seed}-n{trajectories}"
-        with report.progress_bar(
+        with tables.progress_bar(
             len(design.cells), enabled=not quiet, console=err, label="cells"
         ) as tick:
             table = sw.run_sweep(
@@ -359,7 +364,7 @@ def sweep(
     except KeyboardInterrupt:
         err.print("interrupted: finished cells are kept; rerun with --resume")
         raise typer.Exit(code=130) from None
-    report.print_sweep(table, out, target, trajectories)
+    tables.print_sweep(table, out, target, trajectories)
 
 
 @app.command()
@@ -406,30 +411,31 @@ def analyze(
 ):
     """Sobol' indices (sobol sweep) or tornado (oat sweep), and PRIM boxes; writes
     SWEEP/analysis/*.parquet."""
-    from levercast import analysis, report
+    from levercast.analysis import sensitivity
+    from levercast.present import tables
 
     try:
-        kind = analysis.read_manifest(sweep_dir)["design"]["kind"]
+        kind = sensitivity.read_manifest(sweep_dir)["design"]["kind"]
         if kind not in ("sobol", "oat") and prim_path is None:
-            raise analysis.AnalysisError(
+            raise sensitivity.AnalysisError(
                 f"{sweep_dir} holds a {kind!r} sweep: analyze needs one run with "
                 "--design sobol or --design oat (or --prim RUN/trajectories.parquet)"
             )
         tables = {}
         if kind == "sobol":
-            tables["sobol"] = analysis.sobol_indices(
+            tables["sobol"] = sensitivity.sobol_indices(
                 sweep_dir, metric or None, bootstrap=bootstrap, seed=seed
             )
-            report.print_sobol(tables["sobol"], out, err)
+            tables.print_sobol(tables["sobol"], out, err)
         elif kind == "oat":
-            tables["tornado"] = analysis.tornado(sweep_dir)
-            report.print_tornado(tables["tornado"], out)
+            tables["tornado"] = sensitivity.tornado(sweep_dir)
+            tables.print_tornado(tables["tornado"], out)
         if prim_path is not None:
-            found = analysis.discover(prim_path, outcome)
+            found = sensitivity.discover(prim_path, outcome)
             tables["prim_trajectory"] = found.trajectory()
             tables["prim_box"] = found.box_table()
-            report.print_prim(found, outcome, out)
-        analysis.write_analysis(sweep_dir, tables)
+            tables.print_prim(found, outcome, out)
+        sensitivity.write_analysis(sweep_dir, tables)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
     out.print(f"Analysis written to {Path(sweep_dir) / 'analysis'}/")
@@ -454,7 +460,7 @@ def report_command(
     ] = None,
 ):
     """Write a self-contained HTML report (charts embedded) and its PNG charts."""
-    from levercast import page
+    from levercast.present import page
 
     try:
         html_path = page.build_report(results, out_dir)
@@ -496,7 +502,7 @@ def score_command(
     ] = None,
 ):
     """Score a run's forecasts against what happened (PIT, intervals, CRPS, Brier, log score)."""
-    from levercast import score
+    from levercast.analysis import score
 
     try:
         table = score.score_results(results_dir, observed, history)

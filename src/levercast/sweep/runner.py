@@ -32,7 +32,9 @@ import numba
 import numpy as np
 import pandas as pd
 
-from levercast import __version__, io, simulate
+from levercast import __version__
+from levercast.engine import simulate
+from levercast.results import store
 
 MANIFEST = "_sweep.json"
 REFERENCE_OUTCOMES = "_reference_outcomes.npy"
@@ -168,11 +170,11 @@ def design_from_table(table: Mapping, seed: int) -> Design:
         raise SweepError(f"[sweep].{kind}: expected {needs}") from exc
     if kind == "lhs":
         return lhs_design(ranges, samples, design_seed)
-    from levercast import analysis
+    from levercast.analysis import sensitivity
 
     if kind == "sobol":
-        return analysis.sobol_design(ranges, samples, design_seed)
-    return analysis.oat_design(ranges)
+        return sensitivity.sobol_design(ranges, samples, design_seed)
+    return sensitivity.oat_design(ranges)
 
 
 # ----------------------------------------------------------------------------- running
@@ -188,7 +190,7 @@ class SweepSettings:
 
 
 def _cell_scenarios(scenario, design: Design) -> list:
-    from levercast.config import ConfigError
+    from levercast.scenario.loader import ConfigError
 
     out = []
     for i, cell in enumerate(design.cells):
@@ -247,7 +249,7 @@ def _atomic_write(frame: pd.DataFrame, path: Path, meta: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}")
     try:
-        io.write_table(frame, tmp, meta)
+        store.write_table(frame, tmp, meta)
         os.replace(tmp, path)
     except BaseException:  # Ctrl-C or an error mid-write: no partial file is left
         tmp.unlink(missing_ok=True)
@@ -266,7 +268,7 @@ def compute_cell(
 
     Takes the resolved scenario as TOML text so that it can run in another process.
     """
-    from levercast.config import loads_scenario
+    from levercast.scenario.loader import loads_scenario
 
     scenario = loads_scenario(scenario_toml, base_dir=base_dir)
     if overrides:

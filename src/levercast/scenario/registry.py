@@ -2,7 +2,7 @@
 
 Every parameter is declared once in :data:`PARAMS` with its unit, domain, default and
 provenance (claim ids from ``seeds/claims.toml`` or the word ``"assumption"``). The order of
-:data:`PARAMS` is the order of the ``P_*`` constants in :mod:`levercast._layout`.
+:data:`PARAMS` is the order of the ``P_*`` constants in :mod:`levercast.engine.layout`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from levercast import _layout as L
+from levercast.engine import layout as L
 
 LEVER = "lever"
 UNCERTAINTY = "uncertainty"

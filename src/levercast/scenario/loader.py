@@ -1,7 +1,7 @@
 """Scenario files: TOML in, a frozen and fully validated :class:`Scenario` out.
 
 A scenario file names itself, may extend another file and sets any of the parameters
-declared in :data:`levercast.model.PARAMS`; everything it leaves out takes the registry
+declared in :data:`levercast.scenario.registry.PARAMS`; everything it leaves out takes the registry
 default, so a loaded :class:`Scenario` always holds every lever, uncertainty and constant::
 
     extends = "baseline.toml"        # optional, relative to this file
@@ -78,8 +78,8 @@ import numpy as np
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from levercast import _layout as L
-from levercast import model
+from levercast.engine import layout as L
+from levercast.scenario import registry
 
 __all__ = [
     "ConfigError",
@@ -103,13 +103,13 @@ Z90 = 1.6448536269514722
 # sampling in float64 to stay accurate.
 MAX_WINDOW_SDS = 8.0
 
-_REGISTRY_FILE = "levercast.model"
+_REGISTRY_FILE = "levercast.scenario.registry"
 _TOP_KEYS = ("extends", "scenario", "levers", "uncertainties", "constants", "sweep")
 _SCENARIO_KEYS = ("name", "description", "start_date", "horizon_weeks")
 _SECTION_OF_KIND = {
-    model.LEVER: "levers",
-    model.UNCERTAINTY: "uncertainties",
-    model.CONSTANT: "constants",
+    registry.LEVER: "levers",
+    registry.UNCERTAINTY: "uncertainties",
+    registry.CONSTANT: "constants",
 }
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
@@ -131,7 +131,7 @@ class ConfigError(Exception):
     ----------
     file : str
         File in which the offending key was written (the top file when that is unknown);
-        ``"levercast.model"`` for a registry default.
+        ``"levercast.scenario.registry"`` for a registry default.
     key_path : str
         Dotted path of the key, e.g. ``"uncertainties.recon_drones_per_day.high"``; empty
         when the problem concerns the whole file.
@@ -288,7 +288,7 @@ def _log_or_minus_inf(x: float) -> float:
 class DistSpec:
     """One uncertainty's distribution, validated against its parameter's domain.
 
-    The fields follow the kernel's row layout (:mod:`levercast._layout`):
+    The fields follow the kernel's row layout (:mod:`levercast.engine.layout`):
 
     ============  =========  =========  =========  ===================================
     kind          a          b          c          notes
@@ -321,7 +321,7 @@ class DistSpec:
 
     @property
     def code(self) -> int:
-        """The ``DIST_*`` code of :mod:`levercast._layout`."""
+        """The ``DIST_*`` code of :mod:`levercast.engine.layout`."""
         return _DIST_CODES[self.kind]
 
     def cumulative_weights(self) -> tuple[float, ...]:
@@ -636,7 +636,7 @@ def _from_interval(
 
 
 def parse_dist(
-    value: Any, param: model.Param, *, where: _Where | None = None, path: tuple[Any, ...] = ()
+    value: Any, param: registry.Param, *, where: _Where | None = None, path: tuple[Any, ...] = ()
 ) -> DistSpec:
     """Validate one uncertainty's distribution spec against its parameter.
 
@@ -644,7 +644,7 @@ def parse_dist(
     ----------
     value : number, str or mapping
         The spec as written in a scenario file (see the module docstring).
-    param : levercast.model.Param
+    param : levercast.scenario.registry.Param
         The parameter it belongs to; its domain bounds the support.
     where, path
         Error context; by default errors name ``<string>`` and ``uncertainties.<name>``.
@@ -804,7 +804,7 @@ class _Meta(BaseModel):
 
 @dataclass(frozen=True)
 class Scenario:
-    """A fully resolved scenario: every parameter of :data:`levercast.model.PARAMS` set.
+    """A fully resolved scenario: every parameter of :data:`levercast.scenario.registry.PARAMS` set.
 
     Build with :func:`load_scenario`, :func:`loads_scenario` or :meth:`with_levers`; the
     constructor itself does not validate. Equality ignores :attr:`path`, so a scenario loaded
@@ -848,11 +848,11 @@ class Scenario:
                 "start_date": self.start_date,
                 "horizon_weeks": self.horizon_weeks,
             },
-            "levers": {p.name: self.levers[p.name] for p in model.LEVERS},
+            "levers": {p.name: self.levers[p.name] for p in registry.LEVERS},
             "uncertainties": {
-                p.name: self.uncertainties[p.name].to_toml_value() for p in model.UNCERTAINTIES
+                p.name: self.uncertainties[p.name].to_toml_value() for p in registry.UNCERTAINTIES
             },
-            "constants": {p.name: self.constants[p.name] for p in model.CONSTANTS},
+            "constants": {p.name: self.constants[p.name] for p in registry.CONSTANTS},
         }
         if self.sweep:
             doc["sweep"] = copy.deepcopy(dict(self.sweep))
@@ -911,11 +911,11 @@ class Scenario:
                         "expected an override of levers.*, uncertainties.* or constants.*",
                     )
             else:
-                param = model.PARAM_BY_NAME.get(key)
+                param = registry.PARAM_BY_NAME.get(key)
                 if param is None:
                     raise where.error(
                         ("levers", key),
-                        f"unknown parameter {_show(key)}{_suggest(key, model.PARAM_BY_NAME)}",
+                        f"unknown parameter {_show(key)}{_suggest(key, registry.PARAM_BY_NAME)}",
                     )
                 section, name = _SECTION_OF_KIND[param.kind], key
             doc[section][name] = value
@@ -927,17 +927,17 @@ class Scenario:
         Returns
         -------
         numpy.ndarray
-            float64, shape ``(N_PARAMS, ROW_WIDTH)``, rows in :data:`levercast.model.PARAMS`
+            float64, shape ``(N_PARAMS, ROW_WIDTH)``, rows in :data:`levercast.scenario.registry.PARAMS`
             order. Levers and constants are ``DIST_FIXED`` rows (``a = lo = hi = value``;
             a choice lever's value is the code of its label); uncertainties are
             :meth:`DistSpec.row`.
         """
-        rows = np.zeros((len(model.PARAMS), L.ROW_WIDTH), dtype=np.float64)
-        for i, p in enumerate(model.PARAMS):
-            if p.kind == model.UNCERTAINTY:
+        rows = np.zeros((len(registry.PARAMS), L.ROW_WIDTH), dtype=np.float64)
+        for i, p in enumerate(registry.PARAMS):
+            if p.kind == registry.UNCERTAINTY:
                 rows[i] = self.uncertainties[p.name].row()
                 continue
-            value = self.levers[p.name] if p.kind == model.LEVER else self.constants[p.name]
+            value = self.levers[p.name] if p.kind == registry.LEVER else self.constants[p.name]
             if isinstance(value, str):
                 value = p.choices[value]
             rows[i, L.ROW_CODE] = L.DIST_FIXED
@@ -947,7 +947,7 @@ class Scenario:
 
 def _check_section_keys(where: _Where, section: str, table: Mapping[str, Any], kind: str) -> None:
     for key in table:
-        param = model.PARAM_BY_NAME.get(key)
+        param = registry.PARAM_BY_NAME.get(key)
         if param is not None and param.kind == kind:
             continue
         path = (section, key)
@@ -957,11 +957,11 @@ def _check_section_keys(where: _Where, section: str, table: Mapping[str, Any], k
                 f"{key!r} is {('an ' if param.kind[0] in 'aeiou' else 'a ') + param.kind}: "
                 f"put it under [{_SECTION_OF_KIND[param.kind]}]",
             )
-        names = [p.name for p in model.PARAMS if p.kind == kind]
+        names = [p.name for p in registry.PARAMS if p.kind == kind]
         raise where.error(path, f"unknown {kind} {_show(key)}{_suggest(key, names)}")
 
 
-def _lever_value(where: _Where, path: tuple[str, ...], value: Any, param: model.Param) -> Any:
+def _lever_value(where: _Where, path: tuple[str, ...], value: Any, param: registry.Param) -> Any:
     if param.is_choice:
         labels = ", ".join(repr(c) for c in param.choices)
         if not isinstance(value, str) or value not in param.choices:
@@ -971,7 +971,7 @@ def _lever_value(where: _Where, path: tuple[str, ...], value: Any, param: model.
     return _plain_number(where, path, value, param)
 
 
-def _plain_number(where: _Where, path: tuple[str, ...], value: Any, param: model.Param) -> float:
+def _plain_number(where: _Where, path: tuple[str, ...], value: Any, param: registry.Param) -> float:
     lo, hi = param.domain
     if not _is_number(value):
         raise where.error(
@@ -1021,7 +1021,7 @@ def _meta(where: _Where, table: Any) -> _Meta:
 def _check_top(where: _Where, doc: Mapping[str, Any]) -> None:
     for key, value in doc.items():
         if key not in _TOP_KEYS:
-            param = model.PARAM_BY_NAME.get(key)
+            param = registry.PARAM_BY_NAME.get(key)
             if param is not None:
                 hint = f": {key!r} belongs under [{_SECTION_OF_KIND[param.kind]}]"
             else:
@@ -1054,24 +1054,24 @@ def _build(doc: Mapping[str, Any], where: _Where) -> Scenario:
         where,
         doc,
         "levers",
-        model.LEVER,
-        model.LEVERS,
+        registry.LEVER,
+        registry.LEVERS,
         _lever_value,
     )
     uncertainties = _section(
         where,
         doc,
         "uncertainties",
-        model.UNCERTAINTY,
-        model.UNCERTAINTIES,
+        registry.UNCERTAINTY,
+        registry.UNCERTAINTIES,
         lambda w, path, v, p: parse_dist(v, p, where=w, path=path),
     )
     constants = _section(
         where,
         doc,
         "constants",
-        model.CONSTANT,
-        model.CONSTANTS,
+        registry.CONSTANT,
+        registry.CONSTANTS,
         _plain_number,
     )
 

@@ -21,7 +21,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-from levercast._jit import jit
+from levercast.engine._jit import jit
 
 
 @intrinsic

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from levercast import _layout as L
-from levercast import model
+from levercast.engine import layout as L
+from levercast.scenario import registry
 
 REPORT_WEEKS = (13, 26, 52)
 
@@ -52,7 +52,7 @@ def print_run(result, console: Console, folder) -> None:
         "ceasefire_held_to_horizon",
         "kursk_held_at_horizon",
     )
-    for group in ([(o, f"outcome_{o}") for o in model.OUTCOMES], [(e, e) for e in events]):
+    for group in ([(o, f"outcome_{o}") for o in registry.OUTCOMES], [(e, e) for e in events]):
         for label, metric in group:
             r = summary.loc[metric]
             odds.add_row(
@@ -104,9 +104,13 @@ def print_scenario(scenario, console: Console) -> None:
         f"weeks, sha256 {scenario.sha256[:16]}"
     )
     groups = (
-        ("Levers", model.LEVERS, lambda p: scenario.levers[p.name]),
-        ("Uncertainties", model.UNCERTAINTIES, lambda p: scenario.uncertainties[p.name].describe()),
-        ("Constants", model.CONSTANTS, lambda p: scenario.constants[p.name]),
+        ("Levers", registry.LEVERS, lambda p: scenario.levers[p.name]),
+        (
+            "Uncertainties",
+            registry.UNCERTAINTIES,
+            lambda p: scenario.uncertainties[p.name].describe(),
+        ),
+        ("Constants", registry.CONSTANTS, lambda p: scenario.constants[p.name]),
     )
     for title, params, value in groups:
         t = Table(title=title, title_justify="left")
@@ -120,7 +124,7 @@ def print_scenario(scenario, console: Console) -> None:
 
 
 def _default_text(p) -> str:
-    if p.kind == model.UNCERTAINTY:
+    if p.kind == registry.UNCERTAINTY:
         spec = dict(p.default)
         dist = spec.pop("dist")
         return f"{dist}(" + ", ".join(f"{k}={v}" for k, v in spec.items()) + ")"
@@ -135,7 +139,7 @@ def params_markdown() -> str:
         "| parameter | kind | unit | default | domain | provenance | meaning |",
         "|---|---|---|---|---|---|---|",
     ]
-    for p in model.PARAMS:
+    for p in registry.PARAMS:
         lo, hi = p.domain
         dom = "choice" if p.is_choice else f"[{lo:,.6g}, {hi:,.6g}]"
         lines.append(
@@ -149,7 +153,7 @@ def print_params(console: Console) -> None:
     t = Table(title="Model parameters", title_justify="left")
     for col in ("parameter", "kind", "unit", "default", "provenance"):
         t.add_column(col)
-    for p in model.PARAMS:
+    for p in registry.PARAMS:
         t.add_row(p.name, p.kind, p.unit, _default_text(p), p.provenance)
     console.print(t)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from levercast import _layout as L
-from levercast import simulate
+from levercast.engine import layout as L
+from levercast.engine import simulate
 
 WEEKS_PER_MONTH = 365.25 / 12 / 7
 KURSK_PEAK_KM2 = 1294.0  # X05, 2024-08-27

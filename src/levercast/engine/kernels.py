@@ -10,10 +10,11 @@ import math
 import numpy as np
 from numba import prange
 
-from levercast import _fmath, model
-from levercast import _layout as L
-from levercast._jit import jit
-from levercast._rng import P_LOW, ndtr, ndtri, ndtri_central, normal, stream_key, uniform
+from levercast.engine import _fmath
+from levercast.engine import layout as L
+from levercast.engine._jit import jit
+from levercast.engine._rng import P_LOW, ndtr, ndtri, ndtri_central, normal, stream_key, uniform
+from levercast.scenario import registry
 
 WEEKS_PER_YEAR = 52.0
 FIXED_POINT = 1024.0  # band sums are kept as int64 multiples of 1/1024 so they add exactly
@@ -424,7 +425,7 @@ _COPIED = (
 
 
 # the levers that ramp from the status quo to their scenario value in ``_refresh_levers``
-_RAMPED = tuple(k for k, p in enumerate(model.PARAMS) if p.kind == model.LEVER and p.ramps)
+_RAMPED = tuple(k for k, p in enumerate(registry.PARAMS) if p.kind == registry.LEVER and p.ramps)
 
 
 @jit

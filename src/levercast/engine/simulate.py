@@ -10,9 +10,10 @@ import numba
 import numpy as np
 import pandas as pd
 
-from levercast import _layout as L
-from levercast import model, stats
-from levercast._kernels import FIXED_POINT, STATUS_OK, sample_params, simulate_chunk
+from levercast.engine import layout as L
+from levercast.engine.kernels import FIXED_POINT, STATUS_OK, sample_params, simulate_chunk
+from levercast.results import stats
+from levercast.scenario import registry
 
 DEFAULT_TRAJECTORIES = 1_000_000
 DEFAULT_CHUNK = 65_536
@@ -57,7 +58,7 @@ class RunResult:
         """One row per outcome or event (probabilities) and per distribution summary."""
         n = self.n
         rows = []
-        for i, name in enumerate(model.OUTCOMES):
+        for i, name in enumerate(registry.OUTCOMES):
             rows.append(_prob_row(f"outcome_{name}", int(self.outcome_counts[i]), n))
         for name, k in self.event_counts.items():
             rows.append(_prob_row(name, int(k), n))
@@ -67,7 +68,7 @@ class RunResult:
             rows.append(_dist_row("talks_week", self.talks_week_counts, weeks, n_talks))
             centres = (np.arange(LEVERAGE_BINS) + 0.5) / LEVERAGE_BINS
             rows.append(_dist_row("leverage_score", self.leverage_counts, centres, n_talks))
-        for m, name in model.BAND_METRICS.items():
+        for m, name in registry.BAND_METRICS.items():
             if m == L.M_WEEKLY_GAIN:
                 continue
             b = self.band_stats(m, self.horizon)
@@ -100,7 +101,7 @@ class RunResult:
             raise ValueError("this run was not paired with a reference")
         rows = []
         n = self.n
-        for k, name in enumerate(model.OUTCOMES):
+        for k, name in enumerate(registry.OUTCOMES):
             enter = int(self.joint[:, k].sum() - self.joint[k, k])
             leave = int(self.joint[k, :].sum() - self.joint[k, k])
             mean = (enter - leave) / n
@@ -120,7 +121,7 @@ class RunResult:
         return pd.DataFrame(rows)
 
     def band_stats(self, m: int, week: int) -> dict:
-        bounds = model.bin_bounds(m)
+        bounds = registry.bin_bounds(m)
         mean = self.sums[week, m] / FIXED_POINT / self.n
         lowest, highest = self.extrema[week, m]
         sd = float(stats.hist_std(self.hist[week, m], bounds, mean, highest))
@@ -136,8 +137,8 @@ class RunResult:
         weeks = np.arange(self.horizon + 1)
         dates = pd.to_datetime([self.start_date + dt.timedelta(weeks=int(w)) for w in weeks])
         frames = []
-        for m, name in model.BAND_METRICS.items():
-            bounds = model.bin_bounds(m)
+        for m, name in registry.BAND_METRICS.items():
+            bounds = registry.bin_bounds(m)
             mean = self.sums[:, m] / FIXED_POINT / self.n
             lowest, highest = self.extrema[:, m, 0], self.extrema[:, m, 1]
             sd = stats.hist_std(self.hist[:, m], bounds, mean, highest)
@@ -154,7 +155,7 @@ class RunResult:
             for i, qq in enumerate(QUANTILES):
                 frame[f"q{round(qq * 100):02d}"] = q[:, i]
             frames.append(frame)
-        for e, name in model.EVENT_METRICS.items():
+        for e, name in registry.EVENT_METRICS.items():
             p = self.events[:, e] / self.n
             frame = pd.DataFrame(
                 {
@@ -335,15 +336,15 @@ def _run(
     pair_with=None,
 ) -> RunResult:
     rows = np.ascontiguousarray(scenario.param_rows(), dtype=np.float64)
-    sq = model.status_quo()
-    bins = model.bin_scales()
+    sq = registry.status_quo()
+    bins = registry.bin_scales()
     size = min(chunk_size, n)
     # a block's histogram slab counts in uint16 (small enough to stay in cache), so a block
     # holds at most 65,535 trajectories of a chunk; the slabs are flushed after every chunk.
     # Blocks come in multiples of the thread count, so that every thread gets as many.
     blocks = threads * -(-size // (threads * SLAB_MAX))
-    hist = np.zeros((horizon + 1, L.N_BAND_METRICS, model.N_BINS), dtype=np.int64)
-    chunk_hist = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS, model.N_BINS), dtype=np.uint16)
+    hist = np.zeros((horizon + 1, L.N_BAND_METRICS, registry.N_BINS), dtype=np.int64)
+    chunk_hist = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS, registry.N_BINS), dtype=np.uint16)
     sums = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS), dtype=np.int64)
     extrema = np.empty((blocks, horizon + 1, L.N_BAND_METRICS, 2))
     extrema[..., 0] = np.inf
@@ -463,13 +464,13 @@ def _trajectory_frame(records: np.ndarray, theta: np.ndarray) -> pd.DataFrame:
         cols[name] = records[:, c]
     frame = pd.DataFrame(cols)
     frame["outcome"] = pd.Categorical.from_codes(
-        records[:, L.R_OUTCOME].astype(int), categories=list(model.OUTCOMES)
+        records[:, L.R_OUTCOME].astype(int), categories=list(registry.OUTCOMES)
     )
     for name in ("talks_week", "ceasefire_broken_week", "collapse_week"):
         frame[name] = frame[name].astype("int32")
     frame["ceasefire"] = frame["ceasefire"] > 0.5
-    for p in model.UNCERTAINTIES:
-        frame[f"u_{p.name}"] = theta[:, model.PARAMS.index(p)]
+    for p in registry.UNCERTAINTIES:
+        frame[f"u_{p.name}"] = theta[:, registry.PARAMS.index(p)]
     return frame
 
 
@@ -478,8 +479,8 @@ def _describe_failure(scenario, rows, seed, trajectory) -> str:
     sample_params(rows, seed, trajectory, theta)
     drawn = ", ".join(
         f"{p.name}={theta[i]:.6g}"
-        for i, p in enumerate(model.PARAMS)
-        if p.kind == model.UNCERTAINTY
+        for i, p in enumerate(registry.PARAMS)
+        if p.kind == registry.UNCERTAINTY
     )
     return (
         f"scenario {scenario.name!r} ({scenario.path}): trajectory {trajectory} "

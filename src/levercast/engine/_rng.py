@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from levercast._jit import jit
+from levercast.engine._jit import jit
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from levercast import model
-from levercast.sweep import MANIFEST, Design, SweepError, read_table
+from levercast.scenario import registry
+from levercast.sweep.runner import MANIFEST, Design, SweepError, read_table
 
-OUTCOME_METRICS = tuple(f"outcome_{o}" for o in model.OUTCOMES)
+OUTCOME_METRICS = tuple(f"outcome_{o}" for o in registry.OUTCOMES)
 DEFAULT_BOOTSTRAP = 1000
 CONF_LEVEL = 0.95
 INDEX_COLUMNS = ["metric", "parameter", "S1", "S1_conf", "ST", "ST_conf", "noise_share"]
@@ -374,7 +374,7 @@ def tornado(sweep_dir: str | os.PathLike) -> pd.DataFrame:
     by_metric = {o: _metric_rows(summary, m, needed, sweep_dir) for o, m in TORNADO_OUTCOMES}
     rows = []
     for name, w in which.items():
-        param = model.PARAM_BY_NAME.get(name.split(".", 1)[-1])
+        param = registry.PARAM_BY_NAME.get(name.split(".", 1)[-1])
         col = name.split(".", 1)[-1]
         row = {
             "parameter": name,
@@ -412,7 +412,7 @@ def write_analysis(sweep_dir: str | os.PathLike, tables: Mapping[str, pd.DataFra
     and the table's ``attrs`` in its ``levercast`` metadata. Files of the same name are
     replaced; others are left alone.
     """
-    from levercast import io
+    from levercast.results import store
 
     sweep_dir = Path(sweep_dir)
     manifest = read_manifest(sweep_dir)
@@ -427,7 +427,7 @@ def write_analysis(sweep_dir: str | os.PathLike, tables: Mapping[str, pd.DataFra
         plain = frame.copy()
         plain.attrs = {}
         meta = dict(base, table=name, attrs=json.loads(json.dumps(frame.attrs, default=str)))
-        io.write_table(plain, tmp, meta)
+        store.write_table(plain, tmp, meta)
         os.replace(tmp, path)
         written.append(path)
     return written
@@ -439,7 +439,7 @@ def write_analysis(sweep_dir: str | os.PathLike, tables: Mapping[str, pd.DataFra
 def discovery_inputs(trajectories: pd.DataFrame) -> pd.DataFrame:
     """The columns PRIM may restrict: drawn uncertainties (``u_*``) and any lever columns,
     without the ones that are constant (a fixed uncertainty cannot mark anything)."""
-    levers = {p.name for p in model.LEVERS}
+    levers = {p.name for p in registry.LEVERS}
     cols = [c for c in trajectories.columns if c.startswith("u_") or c in levers]
     X = trajectories[cols]
     return X.loc[:, [c for c in cols if X[c].nunique(dropna=False) > 1]]
@@ -467,10 +467,10 @@ def discover(
     levercast.prim.PrimResult
         Dimensions are the non-constant ``u_*`` columns (and any lever columns).
     """
-    from levercast.prim import prim
+    from levercast.analysis.prim import prim
 
-    if outcome not in model.OUTCOMES:
-        raise AnalysisError(f"unknown outcome {outcome!r}: expected one of {model.OUTCOMES}")
+    if outcome not in registry.OUTCOMES:
+        raise AnalysisError(f"unknown outcome {outcome!r}: expected one of {registry.OUTCOMES}")
     path = Path(trajectories_parquet)
     if not path.is_file():
         raise AnalysisError(

@@ -28,7 +28,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from levercast import io
+from levercast.results import store
 
 CONTINUOUS_METRICS = ("territory_lost_km2", "kursk_held_km2", "ua_manpower")
 # event name in the observations -> column of bands.parquet it is scored against
@@ -387,7 +387,7 @@ def read_bands(results_dir) -> Bands:
         raise ScoreError(f"{path}: not found (is {results_dir} a levercast results folder?)")
     try:
         frame = pd.read_parquet(path)
-        meta = io.read_metadata(path)
+        meta = store.read_metadata(path)
     except Exception as exc:
         raise ScoreError(f"{path}: cannot read bands and their levercast metadata: {exc}") from exc
     missing = [c for c in BANDS_COLUMNS if c not in frame.columns]
@@ -614,7 +614,7 @@ def write_scores(df: pd.DataFrame, path, metadata: dict | None = None) -> Path:
     if meta is None:
         raise ScoreError("no provenance metadata: pass metadata= or a frame from score_results")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f"{io.PARTIAL_PREFIX}{path.name}-", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{store.PARTIAL_PREFIX}{path.name}-", dir=path.parent)
     os.close(fd)
     try:
         umask = os.umask(0)
@@ -622,7 +622,7 @@ def write_scores(df: pd.DataFrame, path, metadata: dict | None = None) -> Path:
         os.chmod(tmp, 0o666 & ~umask)
         frame = df.copy()
         frame.attrs = {}
-        io.write_table(frame, Path(tmp), meta)
+        store.write_table(frame, Path(tmp), meta)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

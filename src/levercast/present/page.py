@@ -34,8 +34,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from levercast import __version__, model, stats
-from levercast import _layout as L
+from levercast import __version__
+from levercast.engine import layout as L
+from levercast.results import stats
+from levercast.scenario import registry
 
 REPORT_DIRNAME = "report"
 REPORT_FILENAME = "report.html"
@@ -123,7 +125,8 @@ def load_run(results_dir: str | os.PathLike) -> RunData:
         If the folder, ``summary.parquet`` or ``bands.parquet`` is missing or unreadable, or
         the scenario cannot be recovered.
     """
-    from levercast import config, io
+    from levercast.results import store
+    from levercast.scenario import loader
 
     folder = Path(results_dir)
     if not folder.is_dir():
@@ -144,7 +147,7 @@ def load_run(results_dir: str | os.PathLike) -> RunData:
         except Exception as exc:  # pyarrow raises several unrelated types
             raise ReportError(f"cannot read {folder / name}: {exc}") from exc
     try:
-        meta = io.read_metadata(folder / "summary.parquet")
+        meta = store.read_metadata(folder / "summary.parquet")
     except Exception as exc:
         raise ReportError(
             f"{folder / 'summary.parquet'} carries no levercast provenance metadata: {exc}"
@@ -158,8 +161,8 @@ def load_run(results_dir: str | os.PathLike) -> RunData:
     else:
         raise ReportError(f"{folder} has no scenario.toml and no scenario in its metadata")
     try:
-        scenario = config.loads_scenario(text, path=f"<{where}>")
-    except config.ConfigError as exc:
+        scenario = loader.loads_scenario(text, path=f"<{where}>")
+    except loader.ConfigError as exc:
         raise ReportError(f"cannot load the scenario of {folder}: {exc}") from exc
 
     summary = frames["summary.parquet"]
@@ -247,7 +250,7 @@ def _chart_territory(data: RunData, out: Path) -> Section:
         f"line the median, dashed the mean. At the horizon ({_date(last['date'])}) the median "
         f"is {last['q50']:,.0f} km² and 90% of trajectories lie between {last['q05']:,.0f} and "
         f"{last['q95']:,.0f} km². Quantiles come from square-root histogram bins (about "
-        f"{2 * last['q50'] ** 0.5 / model.BIN_SCALES[L.M_TERRITORY]:,.0f} km² wide at the "
+        f"{2 * last['q50'] ** 0.5 / registry.BIN_SCALES[L.M_TERRITORY]:,.0f} km² wide at the "
         "median) and are exact to within their bin."
     )
     return Section("Territory lost", _save(fig, out / "territory_fan.png"), caption)
@@ -355,7 +358,7 @@ def _chart_decided(data: RunData, out: Path) -> Section | list:
 
 def _chart_outcomes(data: RunData, out: Path) -> Section:
     rows = []
-    for name in model.OUTCOMES:
+    for name in registry.OUTCOMES:
         key = f"outcome_{name}"
         if key not in data.summary.index:
             raise ReportError(f"{data.folder / 'summary.parquet'} has no row {key!r}")
@@ -483,7 +486,8 @@ def load_sweep_reference(folder: Path) -> RunData:
     The report's tables and built-in charts then describe the reference, and
     :func:`_sweep_sections` adds the sweep's own charts.
     """
-    from levercast import config, io
+    from levercast.results import store
+    from levercast.scenario import loader
 
     parts = {t: folder / t / "cell=0" / "part-0.parquet" for t in ("summary", "bands")}
     missing = [str(p.relative_to(folder)) for p in parts.values() if not p.is_file()]
@@ -496,8 +500,8 @@ def load_sweep_reference(folder: Path) -> RunData:
     try:
         summary = pd.read_parquet(parts["summary"])
         bands = pd.read_parquet(parts["bands"])
-        meta = io.read_metadata(parts["summary"])
-        scenario = config.loads_scenario(
+        meta = store.read_metadata(parts["summary"])
+        scenario = loader.loads_scenario(
             meta["scenario_toml"], path=f"<{parts['summary']} metadata>"
         )
     except Exception as exc:  # pyarrow, JSON, a missing key or a bad scenario
@@ -506,7 +510,7 @@ def load_sweep_reference(folder: Path) -> RunData:
 
 
 def _unit(name: str) -> str:
-    param = model.PARAM_BY_NAME.get(name.split(".", 1)[-1])
+    param = registry.PARAM_BY_NAME.get(name.split(".", 1)[-1])
     return param.unit if param is not None else ""
 
 
@@ -768,7 +772,8 @@ def _sweep_sections(data: RunData, out: Path) -> list[Section]:
     Sobol' indices (Sobol')."""
     import json
 
-    from levercast import analysis, sweep
+    from levercast.analysis import sensitivity
+    from levercast.sweep import runner
 
     path = data.folder / SWEEP_MANIFEST
     if not path.is_file():
@@ -778,14 +783,14 @@ def _sweep_sections(data: RunData, out: Path) -> list[Section]:
         kind = design["kind"]
         sections = []
         if kind in ("grid", "lhs", "sobol"):
-            summary = sweep.read_table(data.folder, "summary")
+            summary = runner.read_table(data.folder, "summary")
             cells = pd.read_parquet(data.folder / "cells.parquet")
             sections.append(_chart_sweep_levers(data, out, design, summary, cells))
         if kind == "oat":
-            sections.append(_chart_tornado(data, out, analysis.tornado(data.folder)))
+            sections.append(_chart_tornado(data, out, sensitivity.tornado(data.folder)))
         if kind == "sobol":
             metrics = [m for m, _ in SWEEP_OUTCOMES]
-            indices = analysis.sobol_indices(data.folder, metric=metrics)
+            indices = sensitivity.sobol_indices(data.folder, metric=metrics)
             sections.append(_chart_sobol(data, out, indices))
     except (ValueError, KeyError, OSError) as exc:
         raise ReportError(f"cannot chart the sweep in {data.folder}: {exc}") from exc
@@ -842,7 +847,7 @@ def _td(text: str, cls: str = "", title: str = "") -> str:
 
 def _lever_table(scenario) -> str:
     rows = []
-    for p in model.LEVERS:
+    for p in registry.LEVERS:
         value = scenario.levers[p.name]
         changed = value != p.default
         rows.append(
@@ -862,7 +867,7 @@ def _lever_table(scenario) -> str:
 
 def _probability_table(data: RunData) -> str:
     rows = []
-    entries = [(f"outcome_{o}", OUTCOME_LABELS[o]) for o in model.OUTCOMES]
+    entries = [(f"outcome_{o}", OUTCOME_LABELS[o]) for o in registry.OUTCOMES]
     for i, (key, label) in enumerate(entries + list(EVENT_ROWS)):
         if key not in data.summary.index:
             continue

@@ -1,6 +1,6 @@
 """Index constants shared by the kernel, the model tables and the reference implementation.
 
-The order of the ``P_*`` constants is the order of ``levercast.model.PARAMS``; a test checks
+The order of the ``P_*`` constants is the order of ``levercast.scenario.registry.PARAMS``; a test checks
 that the two agree. Numba treats these module-level integers as compile-time constants.
 """
 
