@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 import vectorised
 
-from levercast.engine import layout as L
 from levercast.engine import simulate
+from levercast.results import names
 from levercast.scenario.loader import load_scenario
 
 THREADS = (1, min(2, numba.config.NUMBA_NUM_THREADS))
@@ -97,7 +97,7 @@ def test_numpy(benchmark, ctx, compiled, threads):
     # same seed, same trajectories: outcomes agree but for ties at a threshold
     moved = np.abs(counts - kernel.outcome_counts).sum() / 2
     assert moved <= (1 - MIN_MATCH) * n, (counts, kernel.outcome_counts)
-    expected = kernel.sums[:, L.M_TERRITORY] / simulate.FIXED_POINT / n
+    expected = kernel.sums[:, names.M_TERRITORY] / simulate.FIXED_POINT / n
     np.testing.assert_allclose(result["territory_mean"], expected, rtol=1e-6)
 
 
@@ -143,7 +143,7 @@ def test_kernel_moving_levers(benchmark, ctx, moving_levers):
     np.testing.assert_array_equal(result.hist.sum(axis=2), n)
     # the package moves the odds: far more stable fronts than in the baseline
     baseline = ctx.cache.get("kernel") or simulate.run(ctx.scenario, n, ctx.seed)
-    stable = L.OUT_STABLE_FRONT
+    stable = names.OUT_STABLE_FRONT
     assert counts[stable] > 5 * baseline.outcome_counts[stable]
 
 

@@ -33,9 +33,10 @@ from levercast.engine import kernels as K
 from levercast.engine import layout as L
 from levercast.engine._jit import jit
 from levercast.engine._rng import stream_key, uniform
+from levercast.results import names
 from levercast.scenario import registry
 
-WEEKLY_SQRTS = 1 + L.N_BAND_METRICS  # infantry losses, and one histogram bin per metric
+WEEKLY_SQRTS = 1 + names.N_BAND_METRICS  # infantry losses, and one histogram bin per metric
 WEEKLY_EXPS = 2  # advance noise and talks hazard, every lane every week
 RAMP_EXPS = 3  # surveillance, recruit quality and partner fatigue, when the ramp moves
 

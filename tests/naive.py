@@ -1,7 +1,7 @@
 """Slow, obvious reference implementation of the levercast kernel.
 
-The fast kernels in ``levercast.engine._rng`` and ``levercast.engine.kernels`` must agree with this module
-(the stumpy pattern). Everything here is plain Python on Python ints and floats: the counter-
+The fast kernels in ``levercast.engine._rng`` and ``levercast.engine.kernels`` must agree with
+this module (the stumpy pattern). Everything here is plain Python on Python ints and floats: the counter-
 based generator is re-stated with integers masked to 64 bits, parameters are read by their
 registry names rather than by index, and each weekly step is written out in full. Nothing is
 imported from ``levercast.engine._rng`` or ``levercast.engine.kernels``.
@@ -22,6 +22,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from levercast.engine import layout as L
+from levercast.results import names as N
 from levercast.scenario import registry
 
 # ----------------------------------------------------------------------------- random numbers
@@ -362,9 +363,9 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
     """
     p = by_name(theta)
     quo = by_name(sq)
-    weekly = np.full((horizon + 1, L.N_BAND_METRICS), np.nan)
-    events = np.zeros((horizon + 1, L.N_EVENTS), dtype=np.int8)
-    record = np.full(L.N_RECORD, np.nan)
+    weekly = np.full((horizon + 1, N.N_BAND_METRICS), np.nan)
+    events = np.zeros((horizon + 1, N.N_EVENTS), dtype=np.int8)
+    record = np.full(N.N_RECORD, np.nan)
 
     # Randomness: one normal a week for the advance; talks open (and a cease-fire breaks) when
     # the hazard summed over the weeks passes an exponential clock drawn once per trajectory.
@@ -434,10 +435,10 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
     outcome = None
     ru_losses_week_1 = 0.0
     gain = 0.0
-    record[L.R_TALKS_WEEK] = -1
-    record[L.R_CEASEFIRE] = 0
-    record[L.R_CEASEFIRE_BROKEN_WEEK] = -1
-    record[L.R_COLLAPSE_WEEK] = -1
+    record[N.R_TALKS_WEEK] = -1
+    record[N.R_CEASEFIRE] = 0
+    record[N.R_CEASEFIRE_BROKEN_WEEK] = -1
+    record[N.R_COLLAPSE_WEEK] = -1
 
     weekly[0] = (territory, kursk, infantry, 0.0)
     for week in range(horizon):
@@ -505,9 +506,9 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
                     weeks_above_threshold = 0
                 if weeks_above_threshold >= p.collapse_weeks or manning < p.manning_floor:
                     collapsed = True
-                    record[L.R_COLLAPSE_WEEK] = week + 1
+                    record[N.R_COLLAPSE_WEEK] = week + 1
                     if outcome is None:
-                        outcome = L.OUT_COLLAPSE
+                        outcome = N.OUT_COLLAPSE
             scale = exp(p.advance_exponent * math.log(max(ratio, 1e-9)))  # ratio ** exponent
             if collapsed:
                 gain = p.base_advance_km2_per_week * p.collapse_multiplier * max(scale, 1.0) * noise
@@ -599,14 +600,14 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
         if kursk < 5.0:
             kursk = 0.0
         if week == 7:
-            record[L.R_KURSK_LOSS_FIRST_WEEKS] = (p.kursk_initial_km2 - kursk) / 8.0
+            record[N.R_KURSK_LOSS_FIRST_WEEKS] = (p.kursk_initial_km2 - kursk) / 8.0
 
         # 9. Talks and cease-fire.
         if ceasefire:
             break_hazard += p.ceasefire_break_per_year / WEEKS_PER_YEAR * (1.0 - credibility)
             if break_hazard >= break_clock:
                 ceasefire = False
-                record[L.R_CEASEFIRE_BROKEN_WEEK] = week + 1
+                record[N.R_CEASEFIRE_BROKEN_WEEK] = week + 1
         if not talks_open:
             if collapsed or trailing_advance > p.dictate_advance_km2_per_week:
                 willing = 1.0  # Russia can dictate
@@ -624,19 +625,19 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
             talks_hazard += willing * exp(log_hazard)
             if talks_hazard >= talks_clock:
                 talks_open = True
-                record[L.R_TALKS_WEEK] = week + 1
-                record[L.R_ADVANCE_AT_TALKS] = trailing_advance
+                record[N.R_TALKS_WEEK] = week + 1
+                record[N.R_ADVANCE_AT_TALKS] = trailing_advance
                 if outcome is None:
                     if trailing_advance <= p.stable_advance_km2_per_week:
-                        outcome = L.OUT_STABLE_FRONT
+                        outcome = N.OUT_STABLE_FRONT
                     else:
-                        outcome = L.OUT_BREST_LITOVSK
+                        outcome = N.OUT_BREST_LITOVSK
                 credibility = guarantee_credibility(
                     p, guarantee, now.european_standoff_munitions, us_now
                 )
                 front = min(1.0, max(0.0, 1.0 - trailing_advance / p.dictate_advance_km2_per_week))
                 kursk_held = min(1.0, kursk / p.kursk_peak_km2)
-                record[L.R_LEVERAGE] = (
+                record[N.R_LEVERAGE] = (
                     p.leverage_front_weight * front
                     + p.leverage_kursk_weight * kursk_held
                     + p.leverage_sanctions_weight * now.sanctions_collateral
@@ -644,29 +645,29 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
                 )
                 if ceasefire_draw < p.ceasefire_prob:
                     ceasefire = True
-                    record[L.R_CEASEFIRE] = 1
+                    record[N.R_CEASEFIRE] = 1
 
         weekly[week + 1] = (territory, kursk, infantry, gain)
-        events[week + 1, L.E_TALKS_OPENED] = talks_open
-        events[week + 1, L.E_CEASEFIRE] = ceasefire
-        events[week + 1, L.E_COLLAPSE] = collapsed
-        events[week + 1, L.E_DECIDED_STABLE] = outcome == L.OUT_STABLE_FRONT
-        events[week + 1, L.E_DECIDED_BREST] = outcome == L.OUT_BREST_LITOVSK
-        events[week + 1, L.E_DECIDED_COLLAPSE] = outcome == L.OUT_COLLAPSE
+        events[week + 1, N.E_TALKS_OPENED] = talks_open
+        events[week + 1, N.E_CEASEFIRE] = ceasefire
+        events[week + 1, N.E_COLLAPSE] = collapsed
+        events[week + 1, N.E_DECIDED_STABLE] = outcome == N.OUT_STABLE_FRONT
+        events[week + 1, N.E_DECIDED_BREST] = outcome == N.OUT_BREST_LITOVSK
+        events[week + 1, N.E_DECIDED_COLLAPSE] = outcome == N.OUT_COLLAPSE
         finite = (territory, infantry, quality, trailing_advance, ru_force)
         if not all(math.isfinite(x) for x in finite):
             break
 
     if outcome is None:
         if trailing_advance <= p.stable_advance_km2_per_week:
-            outcome = L.OUT_STABLE_FRONT
+            outcome = N.OUT_STABLE_FRONT
         else:
-            outcome = L.OUT_GRINDING
-    record[L.R_OUTCOME] = outcome
-    record[L.R_TERRITORY_KM2] = territory
-    record[L.R_KURSK_KM2] = kursk
-    record[L.R_UA_MANPOWER] = infantry
-    record[L.R_RU_CASUALTIES_FIRST_WEEK] = ru_losses_week_1
+            outcome = N.OUT_GRINDING
+    record[N.R_OUTCOME] = outcome
+    record[N.R_TERRITORY_KM2] = territory
+    record[N.R_KURSK_KM2] = kursk
+    record[N.R_UA_MANPOWER] = infantry
+    record[N.R_RU_CASUALTIES_FIRST_WEEK] = ru_losses_week_1
     return weekly, events, record
 
 
@@ -675,8 +676,8 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
 FIXED_POINT = 1024  # band sums count units of 1/1024 so that they add exactly
 LEVERAGE_BINS = 1000
 CALIBRATION_RECORDS = {
-    "ru_casualties_week1": L.R_RU_CASUALTIES_FIRST_WEEK,
-    "kursk_loss_km2_per_week_w1_8": L.R_KURSK_LOSS_FIRST_WEEKS,
+    "ru_casualties_week1": N.R_RU_CASUALTIES_FIRST_WEEK,
+    "kursk_loss_km2_per_week_w1_8": N.R_KURSK_LOSS_FIRST_WEEKS,
 }
 
 
@@ -696,9 +697,9 @@ def aggregate(trajectories, horizon):
         ``outcome_counts``, ``talks_week_counts``, ``leverage_counts``, ``event_counts``,
         ``record_sums``, ``events`` (per week), ``hist``, ``sums`` and ``extrema``.
     """
-    n_bins = registry.N_BINS
-    scales = [float(c) for c in registry.bin_scales()]
-    outcome_counts = np.zeros(L.N_OUTCOMES, dtype=np.int64)
+    n_bins = N.N_BINS
+    scales = [float(c) for c in N.bin_scales()]
+    outcome_counts = np.zeros(N.N_OUTCOMES, dtype=np.int64)
     talks_week_counts = np.zeros(horizon + 1, dtype=np.int64)
     leverage_counts = np.zeros(LEVERAGE_BINS, dtype=np.int64)
     event_counts = {
@@ -709,27 +710,27 @@ def aggregate(trajectories, horizon):
         "collapse_by_horizon": 0,
     }
     record_sums = dict.fromkeys(CALIBRATION_RECORDS, 0)
-    events = np.zeros((horizon + 1, L.N_EVENTS), dtype=np.int64)
-    hist = np.zeros((horizon + 1, L.N_BAND_METRICS, n_bins), dtype=np.int64)
-    sums = [[0] * L.N_BAND_METRICS for _ in range(horizon + 1)]
-    lowest = [[math.inf] * L.N_BAND_METRICS for _ in range(horizon + 1)]
-    highest = [[-math.inf] * L.N_BAND_METRICS for _ in range(horizon + 1)]
+    events = np.zeros((horizon + 1, N.N_EVENTS), dtype=np.int64)
+    hist = np.zeros((horizon + 1, N.N_BAND_METRICS, n_bins), dtype=np.int64)
+    sums = [[0] * N.N_BAND_METRICS for _ in range(horizon + 1)]
+    lowest = [[math.inf] * N.N_BAND_METRICS for _ in range(horizon + 1)]
+    highest = [[-math.inf] * N.N_BAND_METRICS for _ in range(horizon + 1)]
 
     for weekly, flags, record in trajectories:
-        outcome_counts[int(record[L.R_OUTCOME])] += 1
-        talks_week = int(record[L.R_TALKS_WEEK])
+        outcome_counts[int(record[N.R_OUTCOME])] += 1
+        talks_week = int(record[N.R_TALKS_WEEK])
         if talks_week >= 0:
             talks_week_counts[talks_week] += 1
             event_counts["talks_opened"] += 1
-            leverage_bin = int(record[L.R_LEVERAGE] * LEVERAGE_BINS)
+            leverage_bin = int(record[N.R_LEVERAGE] * LEVERAGE_BINS)
             leverage_counts[min(max(leverage_bin, 0), LEVERAGE_BINS - 1)] += 1
-        if record[L.R_CEASEFIRE] > 0.5:
+        if record[N.R_CEASEFIRE] > 0.5:
             event_counts["ceasefire_agreed"] += 1
-            if record[L.R_CEASEFIRE_BROKEN_WEEK] < 0:
+            if record[N.R_CEASEFIRE_BROKEN_WEEK] < 0:
                 event_counts["ceasefire_held_to_horizon"] += 1
-        if record[L.R_KURSK_KM2] > 0:
+        if record[N.R_KURSK_KM2] > 0:
             event_counts["kursk_held_at_horizon"] += 1
-        if record[L.R_COLLAPSE_WEEK] >= 0:
+        if record[N.R_COLLAPSE_WEEK] >= 0:
             event_counts["collapse_by_horizon"] += 1
         for name, column in CALIBRATION_RECORDS.items():
             value = float(record[column])

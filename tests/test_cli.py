@@ -11,8 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from levercast.cli import app
-from levercast.results import store
-from levercast.scenario import registry
+from levercast.results import names, store
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 runner = CliRunner()
@@ -37,7 +36,7 @@ def run_dir(tmp_path_factory):
 
 def test_run_prints_odds_with_intervals(run_dir):
     _, output = run_dir
-    for name in registry.OUTCOMES:
+    for name in names.OUTCOMES:
         assert name in output
     assert "95% Wilson interval" in output
     assert "3,000" in output

@@ -10,6 +10,7 @@ from variants import VARIANTS, variant
 
 from levercast.engine import _rng, kernels, simulate
 from levercast.engine import layout as L
+from levercast.results import names
 from levercast.scenario import registry
 
 # Without numba (NUMBA_DISABLE_JIT=1, for coverage) the uint64 hash wraps with a NumPy warning.
@@ -250,9 +251,9 @@ def test_sample_param_matches_reference(name):
 def kernel_trajectory(rows, sq, seed, trajectory, horizon):
     theta = np.empty(L.N_PARAMS)
     kernels.sample_params(rows, seed, trajectory, theta)
-    weekly = np.empty((horizon + 1, L.N_BAND_METRICS))
-    events = np.empty((horizon + 1, L.N_EVENTS), dtype=np.int8)
-    record = np.empty(L.N_RECORD)
+    weekly = np.empty((horizon + 1, names.N_BAND_METRICS))
+    events = np.empty((horizon + 1, names.N_EVENTS), dtype=np.int8)
+    record = np.empty(names.N_RECORD)
     status = kernels.simulate_trajectory(
         theta, sq, seed, trajectory, horizon, weekly, events, record
     )
@@ -289,20 +290,20 @@ def test_trajectories_match_reference(baseline, name):
     scenario = variant(baseline, name)
     records = assert_trajectories_agree(scenario, 20241025, range(100), 104)
     # the comparison is not vacuous: talks open and cease-fires are agreed in every variant
-    assert np.sum(records[:, L.R_TALKS_WEEK] >= 0) >= 10
-    assert np.sum(records[:, L.R_CEASEFIRE] > 0.5) >= 5
+    assert np.sum(records[:, names.R_TALKS_WEEK] >= 0) >= 10
+    assert np.sum(records[:, names.R_CEASEFIRE] > 0.5) >= 5
     if name != "victory-plan":
-        assert np.sum(records[:, L.R_COLLAPSE_WEEK] >= 0) >= 10
-        assert np.sum(records[:, L.R_CEASEFIRE_BROKEN_WEEK] >= 0) >= 5
+        assert np.sum(records[:, names.R_COLLAPSE_WEEK] >= 0) >= 10
+        assert np.sum(records[:, names.R_CEASEFIRE_BROKEN_WEEK] >= 0) >= 5
     else:
-        assert np.sum(records[:, L.R_OUTCOME] == L.OUT_STABLE_FRONT) >= 50
+        assert np.sum(records[:, names.R_OUTCOME] == names.OUT_STABLE_FRONT) >= 50
 
 
 @pytest.mark.parametrize("seed", [0, 2**63 - 1])
 @pytest.mark.parametrize("horizon", [1, 7, 8, 30])
 def test_edge_seeds_and_short_horizons(baseline, seed, horizon):
     records = assert_trajectories_agree(baseline, seed, [0, 1, 2**40, 2**63 - 1], horizon)
-    kursk_loss = records[:, L.R_KURSK_LOSS_FIRST_WEEKS]
+    kursk_loss = records[:, names.R_KURSK_LOSS_FIRST_WEEKS]
     assert np.all(np.isnan(kursk_loss)) if horizon < 8 else np.all(np.isfinite(kursk_loss))
 
 

@@ -10,7 +10,7 @@ import pytest
 from levercast import __version__
 from levercast.engine import simulate
 from levercast.present.page import ReportError, Section, _esc, build_report
-from levercast.results import store
+from levercast.results import names, store
 from levercast.scenario import registry
 from levercast.scenario.loader import load_scenario
 
@@ -82,7 +82,7 @@ def test_html_names_scenario_provenance_and_every_lever(report):
     assert f"levercast {__version__}" in title
     for p in registry.LEVERS:
         assert p.name in text, p.name
-    for outcome in registry.OUTCOMES:
+    for outcome in names.OUTCOMES:
         assert f"outcome_{outcome}" in text
     assert "95% Wilson interval" in text
     assert "numba" in text and "numpy" in text

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from levercast.engine import simulate
-from levercast.scenario import registry
+from levercast.results import names
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -35,11 +35,11 @@ def test_different_seed_gives_different_draws(baseline, small):
 def test_outcomes_exclusive_and_exhaustive(small):
     assert small.outcome_counts.sum() == small.n
     s = small.summary().set_index("metric")
-    total = sum(s.loc[f"outcome_{o}", "probability"] for o in registry.OUTCOMES)
+    total = sum(s.loc[f"outcome_{o}", "probability"] for o in names.OUTCOMES)
     assert total == pytest.approx(1.0, abs=1e-12)
     traj = small.trajectories
     counts = traj["outcome"].value_counts()
-    for i, o in enumerate(registry.OUTCOMES):
+    for i, o in enumerate(names.OUTCOMES):
         assert counts.get(o, 0) == small.outcome_counts[i]
 
 
@@ -65,7 +65,7 @@ def test_records_are_consistent(small):
 
 def test_decided_outcome_curves_end_at_the_outcome_probabilities(small):
     b = small.bands().set_index(["metric", "week"])["mean"]
-    p = dict(zip(registry.OUTCOMES, small.outcome_counts / small.n, strict=True))
+    p = dict(zip(names.OUTCOMES, small.outcome_counts / small.n, strict=True))
     h = small.horizon
     assert b[("p_decided_brest_litovsk", h)] == pytest.approx(p["brest_litovsk"], abs=1e-15)
     assert b[("p_decided_collapse", h)] == pytest.approx(p["collapse"], abs=1e-15)
@@ -77,12 +77,12 @@ def test_decided_outcome_curves_end_at_the_outcome_probabilities(small):
 
 def test_bands_quantiles_ordered_and_close_to_sample(small):
     b = small.bands()
-    cont = b[b.metric.isin(registry.BAND_METRICS.values())]
+    cont = b[b.metric.isin(names.BAND_METRICS.values())]
     q = cont[["q05", "q10", "q25", "q50", "q75", "q90", "q95"]].to_numpy()
     assert (np.diff(q, axis=1) >= 0).all()
     t = small.trajectories["territory_lost_km2"].to_numpy()
     row = b[(b.metric == "territory_lost_km2") & (b.week == 60)].iloc[0]
-    scale = registry.BIN_SCALES[0]
+    scale = names.BIN_SCALES[0]
     for col, p in (("q05", 0.05), ("q50", 0.5), ("q95", 0.95)):
         exact = np.quantile(t, p, method="inverted_cdf")
         width = 2 * np.sqrt(exact) / scale + 1 / scale**2  # the bin holding it

@@ -17,6 +17,7 @@ from variants import VARIANTS, variant
 
 from levercast.engine import _rng, kernels, simulate
 from levercast.engine import layout as L
+from levercast.results import names
 from levercast.scenario import registry
 
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
@@ -30,7 +31,7 @@ RTOL = 1e-9
 def kernel_records(scenario, seed, n, horizon):
     """Records of trajectories 0 .. n - 1 from ``simulate.run`` (float64[n, N_RECORD])."""
     frame = simulate.run(scenario, n, seed, horizon=horizon, keep=n).trajectories
-    records = np.empty((n, L.N_RECORD))
+    records = np.empty((n, names.N_RECORD))
     for c, name in simulate.RECORD_COLUMNS.items():
         col = frame[name]
         records[:, c] = col.cat.codes if name == "outcome" else col.astype(float)
@@ -115,12 +116,12 @@ def test_trajectories_agree_with_the_kernel(baseline, name):
     got = vectorised_run(scenario, 0, N_SAME, horizon, chunk=2_048, keep=N_SAME)
     assert got["nonfinite"] == 0
     records = got["records"]
-    same = records[:, L.R_OUTCOME] == expected[:, L.R_OUTCOME]
+    same = records[:, names.R_OUTCOME] == expected[:, names.R_OUTCOME]
     mismatched = np.flatnonzero(~same)
     assert same.mean() >= MIN_MATCH, f"outcomes differ for trajectories {mismatched[:20]}"
-    for c in (L.R_TALKS_WEEK, L.R_CEASEFIRE, L.R_COLLAPSE_WEEK):
+    for c in (names.R_TALKS_WEEK, names.R_CEASEFIRE, names.R_COLLAPSE_WEEK):
         np.testing.assert_array_equal(records[same, c], expected[same, c])
-    for c in (L.R_TERRITORY_KM2, L.R_UA_MANPOWER, L.R_KURSK_KM2, L.R_LEVERAGE):
+    for c in (names.R_TERRITORY_KM2, names.R_UA_MANPOWER, names.R_KURSK_KM2, names.R_LEVERAGE):
         np.testing.assert_allclose(records[same, c], expected[same, c], rtol=RTOL, atol=1e-9)
 
 
@@ -128,7 +129,7 @@ def test_weekly_territory_mean_agrees_with_the_run(baseline):
     n, horizon = 3_000, 52
     result = simulate.run(baseline, n, 5, horizon=horizon)
     got = vectorised_run(baseline, 5, n, horizon, chunk=1_000)
-    expected = result.sums[:, L.M_TERRITORY] / kernels.FIXED_POINT / n
+    expected = result.sums[:, names.M_TERRITORY] / kernels.FIXED_POINT / n
     np.testing.assert_allclose(got["territory_mean"], expected, rtol=1e-9, atol=1e-9)
 
 

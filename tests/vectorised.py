@@ -11,8 +11,8 @@ two purposes:
 - the NumPy baseline of the benchmarks (``benchmarks/bench_kernel.py``): what the model costs
   written the obvious fast way without a compiler.
 
-Nothing is imported from ``levercast.engine._rng`` or ``levercast.engine.kernels``. The weekly equations
-follow the kernel's order of operations, so a trajectory agrees with the kernel's to a few ulp
+Nothing is imported from ``levercast.engine._rng`` or ``levercast.engine.kernels``. The weekly
+equations follow the kernel's order of operations, so a trajectory agrees with the kernel's to a few ulp
 (NumPy's SIMD ``exp`` and ``log`` may differ from the C library's in the last bit), and its
 outcome is the same unless a comparison lands within those ulp of a threshold. Branches are
 ``np.where`` masks; the lever terms are recomputed only in weeks where the ramp moves, and
@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from levercast.engine import layout as L
+from levercast.results import names as N
 
 WEEKS_PER_YEAR = 52.0
 FIXED_POINT = 1024.0
@@ -499,7 +500,7 @@ def simulate(th, sq, seed, trajectories, horizon):
         falls = watch & ((above >= collapse_weeks) | (manning < manning_floor))
         collapsed = collapsed | falls
         collapse_week = np.where(falls, t + 1.0, collapse_week)
-        outcome = np.where(falls & (outcome < 0), L.OUT_COLLAPSE, outcome)
+        outcome = np.where(falls & (outcome < 0), N.OUT_COLLAPSE, outcome)
         r = np.where(collapsed, np.maximum(ratio, 1.0), np.maximum(ratio, 1e-9))
         if np.all(exponent == 2.0):  # r**exponent; the default exponent 2 needs no log
             scale = r * r
@@ -599,7 +600,7 @@ def simulate(th, sq, seed, trajectories, horizon):
                 fresh = outcome[opens] < 0
                 outcome[opens] = np.where(
                     fresh,
-                    np.where(tr <= _take(stable, opens), L.OUT_STABLE_FRONT, L.OUT_BREST_LITOVSK),
+                    np.where(tr <= _take(stable, opens), N.OUT_STABLE_FRONT, N.OUT_BREST_LITOVSK),
                     outcome[opens],
                 )
                 th_o = [_take(x, opens) for x in th]
@@ -635,21 +636,21 @@ def simulate(th, sq, seed, trajectories, horizon):
         status[~finite] = 1
 
     outcome = np.where(
-        outcome < 0, np.where(trail <= stable, L.OUT_STABLE_FRONT, L.OUT_GRINDING), outcome
+        outcome < 0, np.where(trail <= stable, N.OUT_STABLE_FRONT, N.OUT_GRINDING), outcome
     )
-    records = np.empty((n, L.N_RECORD))
-    records[:, L.R_OUTCOME] = outcome
-    records[:, L.R_TALKS_WEEK] = talks_week
-    records[:, L.R_CEASEFIRE] = cf_agreed
-    records[:, L.R_CEASEFIRE_BROKEN_WEEK] = cf_broken
-    records[:, L.R_COLLAPSE_WEEK] = collapse_week
-    records[:, L.R_TERRITORY_KM2] = territory
-    records[:, L.R_KURSK_KM2] = kursk
-    records[:, L.R_UA_MANPOWER] = inf
-    records[:, L.R_LEVERAGE] = leverage
-    records[:, L.R_ADVANCE_AT_TALKS] = adv_at_talks
-    records[:, L.R_RU_CASUALTIES_FIRST_WEEK] = ru_first
-    records[:, L.R_KURSK_LOSS_FIRST_WEEKS] = kursk_first
+    records = np.empty((n, N.N_RECORD))
+    records[:, N.R_OUTCOME] = outcome
+    records[:, N.R_TALKS_WEEK] = talks_week
+    records[:, N.R_CEASEFIRE] = cf_agreed
+    records[:, N.R_CEASEFIRE_BROKEN_WEEK] = cf_broken
+    records[:, N.R_COLLAPSE_WEEK] = collapse_week
+    records[:, N.R_TERRITORY_KM2] = territory
+    records[:, N.R_KURSK_KM2] = kursk
+    records[:, N.R_UA_MANPOWER] = inf
+    records[:, N.R_LEVERAGE] = leverage
+    records[:, N.R_ADVANCE_AT_TALKS] = adv_at_talks
+    records[:, N.R_RU_CASUALTIES_FIRST_WEEK] = ru_first
+    records[:, N.R_KURSK_LOSS_FIRST_WEEKS] = kursk_first
     return records, territory_sums, status
 
 
@@ -702,21 +703,21 @@ def run_vectorised(rows, sq, seed, n, horizon, chunk=65536, keep=0, threads=1):
     else:
         parts = [one(first) for first in starts]
 
-    outcome_counts = np.zeros(L.N_OUTCOMES, dtype=np.int64)
+    outcome_counts = np.zeros(N.N_OUTCOMES, dtype=np.int64)
     territory_sums = np.zeros(horizon + 1, dtype=np.int64)
     counts = dict.fromkeys(("talks_opened", "ceasefire_agreed", "collapse_by_horizon"), 0)
     nonfinite = 0
     kept = []
     for first, (rec, sums, status) in zip(starts, parts, strict=True):
-        outcome_counts += np.bincount(rec[:, L.R_OUTCOME].astype(np.int64), minlength=L.N_OUTCOMES)
+        outcome_counts += np.bincount(rec[:, N.R_OUTCOME].astype(np.int64), minlength=N.N_OUTCOMES)
         territory_sums += sums
-        counts["talks_opened"] += int((rec[:, L.R_TALKS_WEEK] >= 0).sum())
-        counts["ceasefire_agreed"] += int((rec[:, L.R_CEASEFIRE] > 0.5).sum())
-        counts["collapse_by_horizon"] += int((rec[:, L.R_COLLAPSE_WEEK] >= 0).sum())
+        counts["talks_opened"] += int((rec[:, N.R_TALKS_WEEK] >= 0).sum())
+        counts["ceasefire_agreed"] += int((rec[:, N.R_CEASEFIRE] > 0.5).sum())
+        counts["collapse_by_horizon"] += int((rec[:, N.R_COLLAPSE_WEEK] >= 0).sum())
         nonfinite += int(status.sum())
         if first < keep:
             kept.append(rec[: keep - first])
-    records = np.concatenate(kept) if kept else np.empty((0, L.N_RECORD))
+    records = np.concatenate(kept) if kept else np.empty((0, N.N_RECORD))
     return {
         "n": n,
         "horizon": horizon,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from levercast.engine import layout as L
 from levercast.engine import simulate
+from levercast.results import names
 
 WEEKS_PER_MONTH = 365.25 / 12 / 7
 KURSK_PEAK_KM2 = 1294.0  # X05, 2024-08-27
@@ -39,7 +39,7 @@ def table(scenario, n: int = 200_000, seed: int = 0) -> pd.DataFrame:
             }
         )
 
-    month = result.band_stats(L.M_TERRITORY, 4)
+    month = result.band_stats(names.M_TERRITORY, 4)
     add(
         "X01, X02",
         "Russian net gain, first 4 weeks",
@@ -50,7 +50,7 @@ def table(scenario, n: int = 200_000, seed: int = 0) -> pd.DataFrame:
         363 * 4 / WEEKS_PER_MONTH,
         477 * 4 / WEEKS_PER_MONTH,
     )
-    q = result.band_stats(L.M_TERRITORY, 13)
+    q = result.band_stats(names.M_TERRITORY, 13)
     add(
         "X03",
         "Russian net gain per week, weeks 1-13",
@@ -74,7 +74,7 @@ def table(scenario, n: int = 200_000, seed: int = 0) -> pd.DataFrame:
         1270 * 4 / 3,
     )
     kursk = cal["kursk_loss_km2_per_week_w1_8"]
-    k0 = result.band_stats(L.M_KURSK, 0)["mean"]
+    k0 = result.band_stats(names.M_KURSK, 0)["mean"]
     pace = (KURSK_PEAK_KM2 - k0) / WEEKS_PEAK_TO_START
     add(
         "X05, X06",

@@ -27,10 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from levercast.results import names
 from levercast.scenario import registry
 from levercast.sweep.runner import MANIFEST, Design, SweepError, read_table
 
-OUTCOME_METRICS = tuple(f"outcome_{o}" for o in registry.OUTCOMES)
+OUTCOME_METRICS = tuple(f"outcome_{o}" for o in names.OUTCOMES)
 DEFAULT_BOOTSTRAP = 1000
 CONF_LEVEL = 0.95
 INDEX_COLUMNS = ["metric", "parameter", "S1", "S1_conf", "ST", "ST_conf", "noise_share"]
@@ -469,8 +470,8 @@ def discover(
     """
     from levercast.analysis.prim import prim
 
-    if outcome not in registry.OUTCOMES:
-        raise AnalysisError(f"unknown outcome {outcome!r}: expected one of {registry.OUTCOMES}")
+    if outcome not in names.OUTCOMES:
+        raise AnalysisError(f"unknown outcome {outcome!r}: expected one of {names.OUTCOMES}")
     path = Path(trajectories_parquet)
     if not path.is_file():
         raise AnalysisError(

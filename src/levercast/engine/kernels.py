@@ -14,6 +14,7 @@ from levercast.engine import _fmath
 from levercast.engine import layout as L
 from levercast.engine._jit import jit
 from levercast.engine._rng import P_LOW, ndtr, ndtri, ndtri_central, normal, stream_key, uniform
+from levercast.results import names as N
 from levercast.scenario import registry
 
 WEEKS_PER_YEAR = 52.0
@@ -785,7 +786,7 @@ def _advance(b, nl, t, any_power):
         b[ABOVE * LANES + i] = above
         next_week = tf + 1.0
         _set_if(b, COLLAPSE_WEEK, i, falls, next_week)
-        outcome = np.float64(L.OUT_COLLAPSE) if (falls and outcome < 0.0) else outcome
+        outcome = np.float64(N.OUT_COLLAPSE) if (falls and outcome < 0.0) else outcome
         collapsed = collapsed or falls
         r = max(ratio, 1.0) if collapsed else max(ratio, 1e-9)
         scale = r * r
@@ -924,7 +925,7 @@ def _attrition(b, nl, t):
         _set_if(b, TALKS_WEEK, i, opens, next_week)
         _set_if(b, ADV_AT_TALKS, i, opens, trail)
         decided = (
-            np.float64(L.OUT_STABLE_FRONT) if trail <= stable else np.float64(L.OUT_BREST_LITOVSK)
+            np.float64(N.OUT_STABLE_FRONT) if trail <= stable else np.float64(N.OUT_BREST_LITOVSK)
         )
         outcome = decided if (opens and outcome < 0.0) else outcome
         b[OUTCOME * LANES + i] = outcome
@@ -976,7 +977,7 @@ def _aggregate_week(b, nl, w, bins, hist, sums, extrema, events, idx, trace):
     banded metrics and event flags into ``trace[w]``."""
     n_bins = hist.shape[2]
     top = np.float64(n_bins - 1)
-    for m in range(L.N_BAND_METRICS):
+    for m in range(N.N_BAND_METRICS):
         base = _METRIC_SLOTS[m] * LANES
         scale = bins[m]
         s = np.int64(0)
@@ -1008,26 +1009,26 @@ def _aggregate_week(b, nl, w, bins, hist, sums, extrema, events, idx, trace):
         talks += b[TALKS_OPEN * LANES + i] > 0.5
         ceasefire += b[CEASEFIRE * LANES + i] > 0.5
         collapsed += b[COLLAPSED * LANES + i] > 0.5
-        stable += outcome == L.OUT_STABLE_FRONT
-        brest += outcome == L.OUT_BREST_LITOVSK
-        collapse += outcome == L.OUT_COLLAPSE
-    events[w, L.E_TALKS_OPENED] += talks
-    events[w, L.E_CEASEFIRE] += ceasefire
-    events[w, L.E_COLLAPSE] += collapsed
-    events[w, L.E_DECIDED_STABLE] += stable
-    events[w, L.E_DECIDED_BREST] += brest
-    events[w, L.E_DECIDED_COLLAPSE] += collapse
+        stable += outcome == N.OUT_STABLE_FRONT
+        brest += outcome == N.OUT_BREST_LITOVSK
+        collapse += outcome == N.OUT_COLLAPSE
+    events[w, N.E_TALKS_OPENED] += talks
+    events[w, N.E_CEASEFIRE] += ceasefire
+    events[w, N.E_COLLAPSE] += collapsed
+    events[w, N.E_DECIDED_STABLE] += stable
+    events[w, N.E_DECIDED_BREST] += brest
+    events[w, N.E_DECIDED_COLLAPSE] += collapse
     if trace.shape[0] > 0:
         for i in range(nl):
-            for m in range(L.N_BAND_METRICS):
+            for m in range(N.N_BAND_METRICS):
                 trace[w, m, i] = b[_METRIC_SLOTS[m] * LANES + i]
             outcome = b[OUTCOME * LANES + i]
-            trace[w, L.N_BAND_METRICS + L.E_TALKS_OPENED, i] = b[TALKS_OPEN * LANES + i]
-            trace[w, L.N_BAND_METRICS + L.E_CEASEFIRE, i] = b[CEASEFIRE * LANES + i]
-            trace[w, L.N_BAND_METRICS + L.E_COLLAPSE, i] = b[COLLAPSED * LANES + i]
-            trace[w, L.N_BAND_METRICS + L.E_DECIDED_STABLE, i] = outcome == L.OUT_STABLE_FRONT
-            trace[w, L.N_BAND_METRICS + L.E_DECIDED_BREST, i] = outcome == L.OUT_BREST_LITOVSK
-            trace[w, L.N_BAND_METRICS + L.E_DECIDED_COLLAPSE, i] = outcome == L.OUT_COLLAPSE
+            trace[w, N.N_BAND_METRICS + N.E_TALKS_OPENED, i] = b[TALKS_OPEN * LANES + i]
+            trace[w, N.N_BAND_METRICS + N.E_CEASEFIRE, i] = b[CEASEFIRE * LANES + i]
+            trace[w, N.N_BAND_METRICS + N.E_COLLAPSE, i] = b[COLLAPSED * LANES + i]
+            trace[w, N.N_BAND_METRICS + N.E_DECIDED_STABLE, i] = outcome == N.OUT_STABLE_FRONT
+            trace[w, N.N_BAND_METRICS + N.E_DECIDED_BREST, i] = outcome == N.OUT_BREST_LITOVSK
+            trace[w, N.N_BAND_METRICS + N.E_DECIDED_COLLAPSE, i] = outcome == N.OUT_COLLAPSE
 
 
 @jit
@@ -1086,23 +1087,23 @@ def simulate_lanes(
         outcome = b[OUTCOME * LANES + i]
         if outcome < 0.0:
             outcome = (
-                L.OUT_STABLE_FRONT
+                N.OUT_STABLE_FRONT
                 if b[TRAIL * LANES + i] <= b[STABLE * LANES + i]
-                else L.OUT_GRINDING
+                else N.OUT_GRINDING
             )
         rec = records[i]
-        rec[L.R_OUTCOME] = outcome
-        rec[L.R_TALKS_WEEK] = b[TALKS_WEEK * LANES + i]
-        rec[L.R_CEASEFIRE] = b[CF_AGREED * LANES + i]
-        rec[L.R_CEASEFIRE_BROKEN_WEEK] = b[CF_BROKEN * LANES + i]
-        rec[L.R_COLLAPSE_WEEK] = b[COLLAPSE_WEEK * LANES + i]
-        rec[L.R_TERRITORY_KM2] = b[TERRITORY * LANES + i]
-        rec[L.R_KURSK_KM2] = b[KURSK * LANES + i]
-        rec[L.R_UA_MANPOWER] = b[INF * LANES + i]
-        rec[L.R_LEVERAGE] = b[LEVERAGE * LANES + i]
-        rec[L.R_ADVANCE_AT_TALKS] = b[ADV_AT_TALKS * LANES + i]
-        rec[L.R_RU_CASUALTIES_FIRST_WEEK] = b[RU_FIRST * LANES + i]
-        rec[L.R_KURSK_LOSS_FIRST_WEEKS] = b[KURSK_FIRST * LANES + i]
+        rec[N.R_OUTCOME] = outcome
+        rec[N.R_TALKS_WEEK] = b[TALKS_WEEK * LANES + i]
+        rec[N.R_CEASEFIRE] = b[CF_AGREED * LANES + i]
+        rec[N.R_CEASEFIRE_BROKEN_WEEK] = b[CF_BROKEN * LANES + i]
+        rec[N.R_COLLAPSE_WEEK] = b[COLLAPSE_WEEK * LANES + i]
+        rec[N.R_TERRITORY_KM2] = b[TERRITORY * LANES + i]
+        rec[N.R_KURSK_KM2] = b[KURSK * LANES + i]
+        rec[N.R_UA_MANPOWER] = b[INF * LANES + i]
+        rec[N.R_LEVERAGE] = b[LEVERAGE * LANES + i]
+        rec[N.R_ADVANCE_AT_TALKS] = b[ADV_AT_TALKS * LANES + i]
+        rec[N.R_RU_CASUALTIES_FIRST_WEEK] = b[RU_FIRST * LANES + i]
+        rec[N.R_KURSK_LOSS_FIRST_WEEKS] = b[KURSK_FIRST * LANES + i]
         status[i] = STATUS_NONFINITE if b[BAD * LANES + i] > 0.5 else STATUS_OK
 
 
@@ -1117,14 +1118,14 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
     lanes_th = np.empty((th.shape[0], LANES))
     lanes_th[:, 0] = th
     n_bins = 1
-    hist = np.zeros((horizon + 1, L.N_BAND_METRICS, n_bins), dtype=np.uint16)
-    sums = np.zeros((horizon + 1, L.N_BAND_METRICS), dtype=np.int64)
-    extrema = np.zeros((horizon + 1, L.N_BAND_METRICS, 2))
-    counts = np.zeros((horizon + 1, L.N_EVENTS), dtype=np.int64)
-    records = np.empty((1, L.N_RECORD))
+    hist = np.zeros((horizon + 1, N.N_BAND_METRICS, n_bins), dtype=np.uint16)
+    sums = np.zeros((horizon + 1, N.N_BAND_METRICS), dtype=np.int64)
+    extrema = np.zeros((horizon + 1, N.N_BAND_METRICS, 2))
+    counts = np.zeros((horizon + 1, N.N_EVENTS), dtype=np.int64)
+    records = np.empty((1, N.N_RECORD))
     status = np.empty(1, dtype=np.int8)
-    trace = np.empty((horizon + 1, L.N_BAND_METRICS + L.N_EVENTS, LANES))
-    bins = np.zeros(L.N_BAND_METRICS)
+    trace = np.empty((horizon + 1, N.N_BAND_METRICS + N.N_EVENTS, LANES))
+    bins = np.zeros(N.N_BAND_METRICS)
     simulate_lanes(
         lanes_th,
         sq,
@@ -1142,10 +1143,10 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
         trace,
     )
     for w in range(horizon + 1):
-        for m in range(L.N_BAND_METRICS):
+        for m in range(N.N_BAND_METRICS):
             weekly[w, m] = trace[w, m, 0]
-        for e in range(L.N_EVENTS):
-            events[w, e] = np.int8(trace[w, L.N_BAND_METRICS + e, 0])
+        for e in range(N.N_EVENTS):
+            events[w, e] = np.int8(trace[w, N.N_BAND_METRICS + e, 0])
     record[:] = records[0]
     return status[0]
 

@@ -1,7 +1,7 @@
 """Index constants shared by the kernel, the model tables and the reference implementation.
 
-The order of the ``P_*`` constants is the order of ``levercast.scenario.registry.PARAMS``; a test checks
-that the two agree. Numba treats these module-level integers as compile-time constants.
+The order of the ``P_*`` constants is the order of
+``levercast.scenario.registry.PARAMS``; a test checks that the two agree. Numba treats these module-level integers as compile-time constants.
 """
 
 # --- levers (what Ukraine and its partners choose) -----------------------------------------
@@ -139,44 +139,6 @@ ROW_VALUES = 7
 ROW_CUMW = 13
 MAX_CHOICES = 6
 ROW_WIDTH = 19
-
-# --- outcome classes ---------------------------------------------------------------------------
-OUT_STABLE_FRONT = 0
-OUT_BREST_LITOVSK = 1
-OUT_COLLAPSE = 2
-OUT_GRINDING = 3
-N_OUTCOMES = 4
-
-# --- per-trajectory record (float64 columns written by the kernel) -----------------------------
-R_OUTCOME = 0
-R_TALKS_WEEK = 1  # -1 when talks never opened
-R_CEASEFIRE = 2  # 1 when talks produced a cease-fire
-R_CEASEFIRE_BROKEN_WEEK = 3  # -1 when the cease-fire held (or none)
-R_COLLAPSE_WEEK = 4  # -1 when no collapse
-R_TERRITORY_KM2 = 5  # at the horizon
-R_KURSK_KM2 = 6  # at the horizon
-R_UA_MANPOWER = 7  # at the horizon
-R_LEVERAGE = 8  # NaN when talks never opened
-R_ADVANCE_AT_TALKS = 9  # trailing km2/week when talks opened (NaN otherwise)
-R_RU_CASUALTIES_FIRST_WEEK = 10  # calibration: Russian casualties in week 1
-R_KURSK_LOSS_FIRST_WEEKS = 11  # calibration: mean weekly Kursk area lost, weeks 1-8
-N_RECORD = 12
-
-# --- per-week banded metrics --------------------------------------------------------------------
-M_TERRITORY = 0
-M_KURSK = 1
-M_MANPOWER = 2
-M_WEEKLY_GAIN = 3
-N_BAND_METRICS = 4
-
-# --- per-week event counters --------------------------------------------------------------------
-E_TALKS_OPENED = 0  # cumulative: talks have opened by this week
-E_CEASEFIRE = 1  # a cease-fire is in effect this week
-E_COLLAPSE = 2  # cumulative: collapse regime reached by this week
-E_DECIDED_STABLE = 3  # cumulative: outcome decided as stable_front (talks from strength)
-E_DECIDED_BREST = 4  # cumulative: outcome decided as brest_litovsk
-E_DECIDED_COLLAPSE = 5  # cumulative: outcome decided as collapse
-N_EVENTS = 6
 
 # --- random-number streams -----------------------------------------------------------------------
 STREAM_PARAMS = 0

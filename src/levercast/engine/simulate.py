@@ -12,6 +12,7 @@ import pandas as pd
 
 from levercast.engine import layout as L
 from levercast.engine.kernels import FIXED_POINT, STATUS_OK, sample_params, simulate_chunk
+from levercast.results import names as N
 from levercast.results import stats
 from levercast.scenario import registry
 
@@ -58,7 +59,7 @@ class RunResult:
         """One row per outcome or event (probabilities) and per distribution summary."""
         n = self.n
         rows = []
-        for i, name in enumerate(registry.OUTCOMES):
+        for i, name in enumerate(N.OUTCOMES):
             rows.append(_prob_row(f"outcome_{name}", int(self.outcome_counts[i]), n))
         for name, k in self.event_counts.items():
             rows.append(_prob_row(name, int(k), n))
@@ -68,8 +69,8 @@ class RunResult:
             rows.append(_dist_row("talks_week", self.talks_week_counts, weeks, n_talks))
             centres = (np.arange(LEVERAGE_BINS) + 0.5) / LEVERAGE_BINS
             rows.append(_dist_row("leverage_score", self.leverage_counts, centres, n_talks))
-        for m, name in registry.BAND_METRICS.items():
-            if m == L.M_WEEKLY_GAIN:
+        for m, name in N.BAND_METRICS.items():
+            if m == N.M_WEEKLY_GAIN:
                 continue
             b = self.band_stats(m, self.horizon)
             rows.append(
@@ -101,7 +102,7 @@ class RunResult:
             raise ValueError("this run was not paired with a reference")
         rows = []
         n = self.n
-        for k, name in enumerate(registry.OUTCOMES):
+        for k, name in enumerate(N.OUTCOMES):
             enter = int(self.joint[:, k].sum() - self.joint[k, k])
             leave = int(self.joint[k, :].sum() - self.joint[k, k])
             mean = (enter - leave) / n
@@ -121,7 +122,7 @@ class RunResult:
         return pd.DataFrame(rows)
 
     def band_stats(self, m: int, week: int) -> dict:
-        bounds = registry.bin_bounds(m)
+        bounds = N.bin_bounds(m)
         mean = self.sums[week, m] / FIXED_POINT / self.n
         lowest, highest = self.extrema[week, m]
         sd = float(stats.hist_std(self.hist[week, m], bounds, mean, highest))
@@ -137,8 +138,8 @@ class RunResult:
         weeks = np.arange(self.horizon + 1)
         dates = pd.to_datetime([self.start_date + dt.timedelta(weeks=int(w)) for w in weeks])
         frames = []
-        for m, name in registry.BAND_METRICS.items():
-            bounds = registry.bin_bounds(m)
+        for m, name in N.BAND_METRICS.items():
+            bounds = N.bin_bounds(m)
             mean = self.sums[:, m] / FIXED_POINT / self.n
             lowest, highest = self.extrema[:, m, 0], self.extrema[:, m, 1]
             sd = stats.hist_std(self.hist[:, m], bounds, mean, highest)
@@ -155,7 +156,7 @@ class RunResult:
             for i, qq in enumerate(QUANTILES):
                 frame[f"q{round(qq * 100):02d}"] = q[:, i]
             frames.append(frame)
-        for e, name in registry.EVENT_METRICS.items():
+        for e, name in N.EVENT_METRICS.items():
             p = self.events[:, e] / self.n
             frame = pd.DataFrame(
                 {
@@ -231,20 +232,20 @@ def _dist_row(metric: str, counts: np.ndarray, values: np.ndarray, n: int) -> di
 
 
 RECORD_COLUMNS = {
-    L.R_OUTCOME: "outcome",
-    L.R_TALKS_WEEK: "talks_week",
-    L.R_CEASEFIRE: "ceasefire",
-    L.R_CEASEFIRE_BROKEN_WEEK: "ceasefire_broken_week",
-    L.R_COLLAPSE_WEEK: "collapse_week",
-    L.R_TERRITORY_KM2: "territory_lost_km2",
-    L.R_KURSK_KM2: "kursk_held_km2",
-    L.R_UA_MANPOWER: "ua_manpower",
-    L.R_LEVERAGE: "leverage_score",
-    L.R_ADVANCE_AT_TALKS: "advance_at_talks_km2_per_week",
-    L.R_RU_CASUALTIES_FIRST_WEEK: "ru_casualties_week1",
-    L.R_KURSK_LOSS_FIRST_WEEKS: "kursk_loss_km2_per_week_w1_8",
+    N.R_OUTCOME: "outcome",
+    N.R_TALKS_WEEK: "talks_week",
+    N.R_CEASEFIRE: "ceasefire",
+    N.R_CEASEFIRE_BROKEN_WEEK: "ceasefire_broken_week",
+    N.R_COLLAPSE_WEEK: "collapse_week",
+    N.R_TERRITORY_KM2: "territory_lost_km2",
+    N.R_KURSK_KM2: "kursk_held_km2",
+    N.R_UA_MANPOWER: "ua_manpower",
+    N.R_LEVERAGE: "leverage_score",
+    N.R_ADVANCE_AT_TALKS: "advance_at_talks_km2_per_week",
+    N.R_RU_CASUALTIES_FIRST_WEEK: "ru_casualties_week1",
+    N.R_KURSK_LOSS_FIRST_WEEKS: "kursk_loss_km2_per_week_w1_8",
 }
-_CALIBRATION_RECORDS = (L.R_RU_CASUALTIES_FIRST_WEEK, L.R_KURSK_LOSS_FIRST_WEEKS)
+_CALIBRATION_RECORDS = (N.R_RU_CASUALTIES_FIRST_WEEK, N.R_KURSK_LOSS_FIRST_WEEKS)
 
 
 class LimitError(ValueError):
@@ -337,20 +338,20 @@ def _run(
 ) -> RunResult:
     rows = np.ascontiguousarray(scenario.param_rows(), dtype=np.float64)
     sq = registry.status_quo()
-    bins = registry.bin_scales()
+    bins = N.bin_scales()
     size = min(chunk_size, n)
     # a block's histogram slab counts in uint16 (small enough to stay in cache), so a block
     # holds at most 65,535 trajectories of a chunk; the slabs are flushed after every chunk.
     # Blocks come in multiples of the thread count, so that every thread gets as many.
     blocks = threads * -(-size // (threads * SLAB_MAX))
-    hist = np.zeros((horizon + 1, L.N_BAND_METRICS, registry.N_BINS), dtype=np.int64)
-    chunk_hist = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS, registry.N_BINS), dtype=np.uint16)
-    sums = np.zeros((blocks, horizon + 1, L.N_BAND_METRICS), dtype=np.int64)
-    extrema = np.empty((blocks, horizon + 1, L.N_BAND_METRICS, 2))
+    hist = np.zeros((horizon + 1, N.N_BAND_METRICS, N.N_BINS), dtype=np.int64)
+    chunk_hist = np.zeros((blocks, horizon + 1, N.N_BAND_METRICS, N.N_BINS), dtype=np.uint16)
+    sums = np.zeros((blocks, horizon + 1, N.N_BAND_METRICS), dtype=np.int64)
+    extrema = np.empty((blocks, horizon + 1, N.N_BAND_METRICS, 2))
     extrema[..., 0] = np.inf
     extrema[..., 1] = -np.inf
-    events = np.zeros((blocks, horizon + 1, L.N_EVENTS), dtype=np.int64)
-    outcome_counts = np.zeros(L.N_OUTCOMES, dtype=np.int64)
+    events = np.zeros((blocks, horizon + 1, N.N_EVENTS), dtype=np.int64)
+    outcome_counts = np.zeros(N.N_OUTCOMES, dtype=np.int64)
     talks_counts = np.zeros(horizon + 1, dtype=np.int64)
     leverage_counts = np.zeros(LEVERAGE_BINS, dtype=np.int64)
     ev_names = (
@@ -363,12 +364,12 @@ def _run(
     ev_counts = dict.fromkeys(ev_names, 0)
     record_sums = {RECORD_COLUMNS[c]: 0 for c in _CALIBRATION_RECORDS}
     kept_records, kept_theta = [], []
-    joint = None if pair_with is None else np.zeros((L.N_OUTCOMES, L.N_OUTCOMES), np.int64)
+    joint = None if pair_with is None else np.zeros((N.N_OUTCOMES, N.N_OUTCOMES), np.int64)
     for name, arr in (("outcomes_out", outcomes_out), ("pair_with", pair_with)):
         if arr is not None and arr.shape != (n,):
             raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
 
-    records = np.empty((size, L.N_RECORD))
+    records = np.empty((size, N.N_RECORD))
     status = np.empty(size, dtype=np.int8)
     done = 0
     while done < n:
@@ -397,30 +398,30 @@ def _run(
         if np.any(st != STATUS_OK):
             bad = done + int(np.argmax(st != STATUS_OK))
             raise SimulationError(_describe_failure(scenario, rows, seed, bad))
-        codes = rec[:, L.R_OUTCOME].astype(np.int64)
-        outcome_counts += np.bincount(codes, minlength=L.N_OUTCOMES)
+        codes = rec[:, N.R_OUTCOME].astype(np.int64)
+        outcome_counts += np.bincount(codes, minlength=N.N_OUTCOMES)
         if outcomes_out is not None:
             outcomes_out[done : done + m] = codes
         if joint is not None:
             ref = pair_with[done : done + m].astype(np.int64)
-            pairs = np.bincount(ref * L.N_OUTCOMES + codes, minlength=L.N_OUTCOMES**2)
-            joint += pairs.reshape(L.N_OUTCOMES, L.N_OUTCOMES)
-        tw = rec[:, L.R_TALKS_WEEK].astype(np.int64)
+            pairs = np.bincount(ref * N.N_OUTCOMES + codes, minlength=N.N_OUTCOMES**2)
+            joint += pairs.reshape(N.N_OUTCOMES, N.N_OUTCOMES)
+        tw = rec[:, N.R_TALKS_WEEK].astype(np.int64)
         opened = tw >= 0
         talks_counts += np.bincount(tw[opened], minlength=horizon + 1)
-        lev = rec[opened, L.R_LEVERAGE]
+        lev = rec[opened, N.R_LEVERAGE]
         leverage_counts += np.bincount(
             np.clip((lev * LEVERAGE_BINS).astype(np.int64), 0, LEVERAGE_BINS - 1),
             minlength=LEVERAGE_BINS,
         )
-        cf = rec[:, L.R_CEASEFIRE] > 0.5
+        cf = rec[:, N.R_CEASEFIRE] > 0.5
         ev_counts["talks_opened"] += int(opened.sum())
         ev_counts["ceasefire_agreed"] += int(cf.sum())
         ev_counts["ceasefire_held_to_horizon"] += int(
-            (cf & (rec[:, L.R_CEASEFIRE_BROKEN_WEEK] < 0)).sum()
+            (cf & (rec[:, N.R_CEASEFIRE_BROKEN_WEEK] < 0)).sum()
         )
-        ev_counts["kursk_held_at_horizon"] += int((rec[:, L.R_KURSK_KM2] > 0).sum())
-        ev_counts["collapse_by_horizon"] += int((rec[:, L.R_COLLAPSE_WEEK] >= 0).sum())
+        ev_counts["kursk_held_at_horizon"] += int((rec[:, N.R_KURSK_KM2] > 0).sum())
+        ev_counts["collapse_by_horizon"] += int((rec[:, N.R_COLLAPSE_WEEK] >= 0).sum())
         for c in _CALIBRATION_RECORDS:
             vals = np.nan_to_num(rec[:, c])
             record_sums[RECORD_COLUMNS[c]] += int(
@@ -464,7 +465,7 @@ def _trajectory_frame(records: np.ndarray, theta: np.ndarray) -> pd.DataFrame:
         cols[name] = records[:, c]
     frame = pd.DataFrame(cols)
     frame["outcome"] = pd.Categorical.from_codes(
-        records[:, L.R_OUTCOME].astype(int), categories=list(registry.OUTCOMES)
+        records[:, N.R_OUTCOME].astype(int), categories=list(N.OUTCOMES)
     )
     for name in ("talks_week", "ceasefire_broken_week", "collapse_week"):
         frame[name] = frame[name].astype("int32")

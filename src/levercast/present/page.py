@@ -35,8 +35,7 @@ import numpy as np
 import pandas as pd
 
 from levercast import __version__
-from levercast.engine import layout as L
-from levercast.results import stats
+from levercast.results import names, stats
 from levercast.scenario import registry
 
 REPORT_DIRNAME = "report"
@@ -250,7 +249,7 @@ def _chart_territory(data: RunData, out: Path) -> Section:
         f"line the median, dashed the mean. At the horizon ({_date(last['date'])}) the median "
         f"is {last['q50']:,.0f} km² and 90% of trajectories lie between {last['q05']:,.0f} and "
         f"{last['q95']:,.0f} km². Quantiles come from square-root histogram bins (about "
-        f"{2 * last['q50'] ** 0.5 / registry.BIN_SCALES[L.M_TERRITORY]:,.0f} km² wide at the "
+        f"{2 * last['q50'] ** 0.5 / names.BIN_SCALES[names.M_TERRITORY]:,.0f} km² wide at the "
         "median) and are exact to within their bin."
     )
     return Section("Territory lost", _save(fig, out / "territory_fan.png"), caption)
@@ -358,7 +357,7 @@ def _chart_decided(data: RunData, out: Path) -> Section | list:
 
 def _chart_outcomes(data: RunData, out: Path) -> Section:
     rows = []
-    for name in registry.OUTCOMES:
+    for name in names.OUTCOMES:
         key = f"outcome_{name}"
         if key not in data.summary.index:
             raise ReportError(f"{data.folder / 'summary.parquet'} has no row {key!r}")
@@ -867,7 +866,7 @@ def _lever_table(scenario) -> str:
 
 def _probability_table(data: RunData) -> str:
     rows = []
-    entries = [(f"outcome_{o}", OUTCOME_LABELS[o]) for o in registry.OUTCOMES]
+    entries = [(f"outcome_{o}", OUTCOME_LABELS[o]) for o in names.OUTCOMES]
     for i, (key, label) in enumerate(entries + list(EVENT_ROWS)):
         if key not in data.summary.index:
             continue

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from levercast.engine import layout as L
+from levercast.results import names
 from levercast.scenario import registry
 
 REPORT_WEEKS = (13, 26, 52)
@@ -52,7 +52,7 @@ def print_run(result, console: Console, folder) -> None:
         "ceasefire_held_to_horizon",
         "kursk_held_at_horizon",
     )
-    for group in ([(o, f"outcome_{o}") for o in registry.OUTCOMES], [(e, e) for e in events]):
+    for group in ([(o, f"outcome_{o}") for o in names.OUTCOMES], [(e, e) for e in events]):
         for label, metric in group:
             r = summary.loc[metric]
             odds.add_row(
@@ -71,7 +71,7 @@ def print_run(result, console: Console, folder) -> None:
     for col in ("week", "date", "mean", "median", "90% interval"):
         terr.add_column(col, justify="right")
     for week in (*[w for w in REPORT_WEEKS if w < result.horizon], result.horizon):
-        b = result.band_stats(L.M_TERRITORY, week)
+        b = result.band_stats(names.M_TERRITORY, week)
         date = result.start_date + dt.timedelta(weeks=week)
         terr.add_row(
             str(week),

@@ -927,8 +927,8 @@ class Scenario:
         Returns
         -------
         numpy.ndarray
-            float64, shape ``(N_PARAMS, ROW_WIDTH)``, rows in :data:`levercast.scenario.registry.PARAMS`
-            order. Levers and constants are ``DIST_FIXED`` rows (``a = lo = hi = value``;
+            float64, shape ``(N_PARAMS, ROW_WIDTH)``, rows in
+            :data:`levercast.scenario.registry.PARAMS` order. Levers and constants are ``DIST_FIXED`` rows (``a = lo = hi = value``;
             a choice lever's value is the code of its label); uncertainties are
             :meth:`DistSpec.row`.
         """
