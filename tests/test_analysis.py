@@ -12,6 +12,7 @@ from levercast.analysis import sensitivity as an
 from levercast.engine import simulate
 from levercast.present.page import build_report
 from levercast.results import store
+from levercast.sweep import designs
 from levercast.sweep import runner as sw
 
 RANGES = {"artillery_rounds_per_year": (1.0e6, 3.5e6), "interceptor_drones_per_day": (50, 1500)}
@@ -22,7 +23,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def test_sobol_design_is_saltelli_with_reference_first():
-    d = an.sobol_design(RANGES, samples=16, seed=1)
+    d = designs.sobol_design(RANGES, samples=16, seed=1)
     assert d.kind == "sobol" and d.params == tuple(RANGES)
     assert d.cells[0] == {}
     assert len(d.cells) == 1 + 16 * (2 + 2)
@@ -35,9 +36,9 @@ def test_sobol_design_is_saltelli_with_reference_first():
         "design_seed": 1,
         "second_order": False,
     }
-    assert d.cells == an.sobol_design(RANGES, samples=16, seed=1).cells
-    assert d.cells != an.sobol_design(RANGES, samples=16, seed=2).cells
-    d2 = an.sobol_design(RANGES, samples=8, seed=1, second_order=True)
+    assert d.cells == designs.sobol_design(RANGES, samples=16, seed=1).cells
+    assert d.cells != designs.sobol_design(RANGES, samples=16, seed=2).cells
+    d2 = designs.sobol_design(RANGES, samples=8, seed=1, second_order=True)
     assert len(d2.cells) == 1 + 8 * (2 * 2 + 2)
     json.dumps(d.to_json())  # goes into the manifest
 
@@ -45,19 +46,19 @@ def test_sobol_design_is_saltelli_with_reference_first():
 @pytest.mark.parametrize("samples", [0, 1, 10, 24])
 def test_sobol_design_wants_a_power_of_two(samples):
     with pytest.raises(sw.SweepError, match="power of 2"):
-        an.sobol_design(RANGES, samples=samples, seed=0)
+        designs.sobol_design(RANGES, samples=samples, seed=0)
 
 
 @pytest.mark.parametrize("ranges", [{}, {"x": (1.0, 1.0)}, {"x": (2.0, 1.0)}, {"x": (0, np.inf)}])
 def test_bad_ranges_are_refused(ranges):
     with pytest.raises(sw.SweepError):
-        an.sobol_design(ranges, samples=8, seed=0)
+        designs.sobol_design(ranges, samples=8, seed=0)
     with pytest.raises(sw.SweepError):
-        an.oat_design(ranges)
+        designs.oat_design(ranges)
 
 
 def test_oat_design_moves_one_lever_at_a_time():
-    d = an.oat_design(RANGES)
+    d = designs.oat_design(RANGES)
     assert d.kind == "oat" and d.cells[0] == {}
     assert d.cells[1:] == (
         {"artillery_rounds_per_year": 1.0e6},
@@ -101,9 +102,9 @@ def test_ishigami_indices_known_answer():
     np.testing.assert_allclose(s1, [0.3139, 0.4424, 0.0], atol=1e-4)
     np.testing.assert_allclose(st, [0.5576, 0.4424, 0.2437], atol=1e-4)
     ranges = {f"x{i}": (-np.pi, np.pi) for i in (1, 2, 3)}
-    design = an.sobol_design(ranges, samples=2048, seed=0)  # the sweeps' own design
+    design = designs.sobol_design(ranges, samples=2048, seed=0)  # the sweeps' own design
     X = np.array([[c[k] for k in ranges] for c in design.cells[1:]])
-    result = an.sobol_analyze(an.sobol_problem(ranges), ishigami(X), bootstrap=500, seed=0)
+    result = an.sobol_analyze(designs.sobol_problem(ranges), ishigami(X), bootstrap=500, seed=0)
     assert list(result["parameter"]) == ["x1", "x2", "x3"]
     for key, exact in (("S1", s1), ("ST", st)):
         err = np.abs(result[key].to_numpy() - exact)
@@ -116,11 +117,11 @@ def test_ishigami_second_order_known_answer():
     # S13 = V13 / V = 0.2437, S12 = S23 = 0 (same sources)
     _, st = ishigami_indices()
     ranges = {f"x{i}": (-np.pi, np.pi) for i in (1, 2, 3)}
-    design = an.sobol_design(ranges, samples=1024, seed=0, second_order=True)
+    design = designs.sobol_design(ranges, samples=1024, seed=0, second_order=True)
     assert len(design.cells) == 1 + 1024 * 8
     X = np.array([[c[k] for k in ranges] for c in design.cells[1:]])
     result = an.sobol_analyze(
-        an.sobol_problem(ranges), ishigami(X), second_order=True, bootstrap=200, seed=0
+        designs.sobol_problem(ranges), ishigami(X), second_order=True, bootstrap=200, seed=0
     )
     s2 = {(r["parameter"], r["other"]): r for r in result.attrs["second_order"]}
     assert set(s2) == {("x1", "x2"), ("x1", "x3"), ("x2", "x3")}
@@ -130,16 +131,16 @@ def test_ishigami_second_order_known_answer():
 
 def test_sobol_analyze_is_seeded_even_with_seed_zero():
     ranges = {f"x{i}": (-np.pi, np.pi) for i in (1, 2, 3)}
-    design = an.sobol_design(ranges, samples=64, seed=3)
+    design = designs.sobol_design(ranges, samples=64, seed=3)
     Y = ishigami(np.array([[c[k] for k in ranges] for c in design.cells[1:]]))
-    problem = an.sobol_problem(ranges)
+    problem = designs.sobol_problem(ranges)
     a = an.sobol_analyze(problem, Y, bootstrap=50, seed=0)
     b = an.sobol_analyze(problem, Y, bootstrap=50, seed=0)
     pd.testing.assert_frame_equal(a, b)
 
 
 def test_sobol_analyze_checks_its_input():
-    problem = an.sobol_problem(RANGES)
+    problem = designs.sobol_problem(RANGES)
     with pytest.raises(an.AnalysisError, match="multiple of 4"):
         an.sobol_analyze(problem, np.ones(10))
     with pytest.raises(an.AnalysisError, match="NaN"):
@@ -154,7 +155,7 @@ def test_sobol_analyze_checks_its_input():
 @pytest.fixture(scope="module")
 def sobol_sweep(tmp_path_factory, baseline):
     out = tmp_path_factory.mktemp("sobol") / "s"
-    design = an.sobol_design(RANGES, samples=16, seed=1)
+    design = designs.sobol_design(RANGES, samples=16, seed=1)
     sw.run_sweep(baseline, design, sw.SweepSettings(N, 0, HORIZON), out)
     return out
 
@@ -162,7 +163,7 @@ def sobol_sweep(tmp_path_factory, baseline):
 @pytest.fixture(scope="module")
 def oat_sweep(tmp_path_factory, baseline):
     out = tmp_path_factory.mktemp("oat") / "s"
-    sw.run_sweep(baseline, an.oat_design(RANGES), sw.SweepSettings(N, 0, HORIZON), out)
+    sw.run_sweep(baseline, designs.oat_design(RANGES), sw.SweepSettings(N, 0, HORIZON), out)
     return out
 
 

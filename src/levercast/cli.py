@@ -323,14 +323,14 @@ def sweep(
         elif lhs is not None:
             design = sw.lhs_design(sw.parse_ranges(ranges or []), lhs, seed)
         elif design_kind is not None:
-            from levercast.analysis import sensitivity
+            from levercast.sweep import designs
 
             if design_kind == "sobol":
                 if samples is None:
                     raise sw.SweepError("--design sobol needs --samples N (a power of 2)")
-                design = sensitivity.sobol_design(sw.parse_ranges(ranges or []), samples, seed)
+                design = designs.sobol_design(sw.parse_ranges(ranges or []), samples, seed)
             elif design_kind == "oat":
-                design = sensitivity.oat_design(sw.parse_ranges(ranges or []))
+                design = designs.oat_design(sw.parse_ranges(ranges or []))
             else:
                 raise sw.SweepError(f"--design must be 'sobol' or 'oat', got {design_kind!r}")
         elif scenario.sweep:

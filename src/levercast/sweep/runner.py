@@ -170,11 +170,11 @@ def design_from_table(table: Mapping, seed: int) -> Design:
         raise SweepError(f"[sweep].{kind}: expected {needs}") from exc
     if kind == "lhs":
         return lhs_design(ranges, samples, design_seed)
-    from levercast.analysis import sensitivity
+    from levercast.sweep import designs
 
     if kind == "sobol":
-        return sensitivity.sobol_design(ranges, samples, design_seed)
-    return sensitivity.oat_design(ranges)
+        return designs.sobol_design(ranges, samples, design_seed)
+    return designs.oat_design(ranges)
 
 
 # ----------------------------------------------------------------------------- running
