@@ -28,6 +28,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from levercast.errors import LevercastError
 from levercast.results import store
 
 CONTINUOUS_METRICS = ("territory_lost_km2", "kursk_held_km2", "ua_manpower")
@@ -75,7 +76,7 @@ _N = NormalDist()
 _Z = np.array([_N.inv_cdf(float(t)) for t in LEVELS])
 
 
-class ScoreError(ValueError):
+class ScoreError(LevercastError, ValueError):
     """Bad input to scoring; the message names the file, the row or column and what was
     expected."""
 

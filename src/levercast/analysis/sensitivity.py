@@ -2,13 +2,13 @@
 
 Three questions, three tools:
 
-- **Sobol' indices** (:func:`levercast.sweep.designs.sobol_design`, :func:`sobol_indices`): over ranges of several
-  levers at once, what share of the variance of P(outcome) does each lever explain alone
+- **Sobol' indices** (:func:`levercast.sweep.designs.sobol_design`, :func:`sobol_indices`):
+  over ranges of several levers at once, what share of the variance of P(outcome) does each lever explain alone
   (first order, ``S1``) and with all its interactions (total order, ``ST``)? Sampling and
   estimation are SALib's (Saltelli's scheme on a scrambled Sobol' sequence; the Saltelli 2010
   and Jansen estimators, with bootstrap confidence intervals).
-- **Tornado** (:func:`levercast.sweep.designs.oat_design`, :func:`tornado`): one lever at a time to the low and the
-  high end of its range, everything else as written; the paired difference from the
+- **Tornado** (:func:`levercast.sweep.designs.oat_design`, :func:`tornado`): one lever at a
+  time to the low and the high end of its range, everything else as written; the paired difference from the
   reference (common random numbers) with its 95% interval.
 - **Scenario discovery** (:func:`discover`): within one run, which drawn uncertainties mark
   the trajectories that end in a given outcome, found with PRIM (:mod:`levercast.prim`).

@@ -12,6 +12,7 @@ import pandas as pd
 
 from levercast.engine import layout as L
 from levercast.engine.kernels import FIXED_POINT, STATUS_OK, sample_params, simulate_chunk
+from levercast.errors import LevercastError
 from levercast.results import names as N
 from levercast.results import stats
 from levercast.scenario import registry
@@ -26,7 +27,7 @@ QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
 LEVERAGE_BINS = 1000  # leverage score lies in [0, 1]
 
 
-class SimulationError(RuntimeError):
+class SimulationError(LevercastError, RuntimeError):
     """A trajectory produced a non-finite state; names the scenario and the parameters."""
 
 
@@ -248,7 +249,7 @@ RECORD_COLUMNS = {
 _CALIBRATION_RECORDS = (N.R_RU_CASUALTIES_FIRST_WEEK, N.R_KURSK_LOSS_FIRST_WEEKS)
 
 
-class LimitError(ValueError):
+class LimitError(LevercastError, ValueError):
     """A run size outside its limits; ``quantity`` is ``"trajectories"`` or ``"horizon"``."""
 
     def __init__(self, quantity: str, value: int, high: int):

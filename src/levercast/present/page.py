@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from levercast import __version__
+from levercast.errors import LevercastError
 from levercast.results import names, stats
 from levercast.scenario import registry
 
@@ -77,7 +78,7 @@ DISTRIBUTION_ROWS = (
 )
 
 
-class ReportError(ValueError):
+class ReportError(LevercastError, ValueError):
     """The results folder cannot be turned into a report (names the missing or bad file)."""
 
 

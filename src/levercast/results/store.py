@@ -21,13 +21,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from levercast.errors import LevercastError
 from levercast import __version__
 
 METADATA_KEY = b"levercast"
 PARTIAL_PREFIX = ".partial-"
 
 
-class OutputExistsError(FileExistsError):
+class OutputExistsError(LevercastError, FileExistsError):
     """The results folder exists and ``force`` was not given."""
 
 

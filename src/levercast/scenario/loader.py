@@ -79,6 +79,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from levercast.engine import layout as L
+from levercast.errors import LevercastError
 from levercast.scenario import registry
 
 __all__ = [
@@ -124,7 +125,7 @@ def _weight_total(weights) -> float:
     return math.fsum(w / top for w in weights)
 
 
-class ConfigError(Exception):
+class ConfigError(LevercastError):
     """A scenario file (or an override) that cannot be turned into a valid scenario.
 
     Parameters

@@ -34,6 +34,7 @@ import pandas as pd
 
 from levercast import __version__
 from levercast.engine import simulate
+from levercast.errors import LevercastError
 from levercast.results import store
 
 MANIFEST = "_sweep.json"
@@ -42,7 +43,7 @@ TABLES = ("summary", "bands")
 MAX_CELLS = 100_000
 
 
-class SweepError(ValueError):
+class SweepError(LevercastError, ValueError):
     """A sweep that cannot be designed, run or resumed as asked."""
 
 
