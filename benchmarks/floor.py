@@ -4,11 +4,11 @@
 ``LANES`` trajectories advanced week by week in vectorised loops) and makes the kernel's
 draws and calls, with no model in between:
 
-- per trajectory: the parameter draws (``_kernels.sample_lanes`` itself: the counter-based
+- per trajectory: the parameter draws (``sampling.sample_lanes`` itself: the counter-based
   uniforms, inverse normal CDFs, lognormal ``exp`` and beta draws of the scenario's rows),
   the three event-stream uniforms with two ``log`` for the exponential clocks, the ``log`` of
   the base talks hazard and the ``exp`` of the status-quo surveillance term;
-- per week: the weekly normal (``_kernels._draw_normals``: uniform, central inverse CDF for
+- per week: the weekly normal (``kernels._draw_normals``: uniform, central inverse CDF for
   every lane, tails lane by lane), the five ``sqrt`` (the infantry term of the losses and the
   square-root histogram bins of the four banded metrics) and the two ``exp`` that the kernel
   evaluates for every lane every week (advance noise, talks hazard); three ``exp`` more in the
@@ -28,7 +28,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from levercast.engine import _fmath
+from levercast.engine import _fmath, lanes, sampling
 from levercast.engine import kernels as K
 from levercast.engine import layout as L
 from levercast.engine._jit import jit
@@ -96,9 +96,9 @@ def profile(rows: np.ndarray, horizon: int) -> Profile:
 @jit
 def _floor_lanes(rows, bounds, seed, first, nl, horizon, ramp_weeks, power, th, scratch, b):
     """The draws and calls of trajectories ``first .. first + nl - 1``; returns their sum."""
-    K.sample_lanes(rows, bounds, seed, first, nl, th, scratch)
-    keys = np.empty(K.LANES, dtype=np.uint64)
-    acc = np.zeros(K.LANES)
+    sampling.sample_lanes(rows, bounds, seed, first, nl, th, scratch)
+    keys = np.empty(lanes.LANES, dtype=np.uint64)
+    acc = np.zeros(lanes.LANES)
     for i in range(nl):
         keys[i] = stream_key(seed, first + i, L.STREAM_WEEKLY)
         ekey = stream_key(seed, first + i, L.STREAM_EVENTS)
@@ -111,7 +111,7 @@ def _floor_lanes(rows, bounds, seed, first, nl, horizon, ramp_weeks, power, th, 
         K._draw_normals(b, nl, keys, t)
         tf = np.float64(t)
         for i in range(nl):
-            z = b[K.Z * K.LANES + i]
+            z = b[lanes.Z * lanes.LANES + i]
             x = 1.5 + 0.1 * z
             s = math.sqrt(x) + math.sqrt(x + 1.0) + math.sqrt(x + 2.0)
             s += math.sqrt(x + 3.0) + math.sqrt(x + 4.0)
@@ -119,12 +119,12 @@ def _floor_lanes(rows, bounds, seed, first, nl, horizon, ramp_weeks, power, th, 
             acc[i] += s
         if t < ramp_weeks:
             for i in range(nl):
-                z = b[K.Z * K.LANES + i]
+                z = b[lanes.Z * lanes.LANES + i]
                 e = _fmath.exp(-0.1 * z) + _fmath.exp(-0.2 * z) + _fmath.exp(-0.3 * z)
                 acc[i] += e
         if power:
             for i in range(nl):
-                z = b[K.Z * K.LANES + i]
+                z = b[lanes.Z * lanes.LANES + i]
                 acc[i] += _fmath.exp(1.7 * _fmath.log(1.5 + 0.05 * z))
     total = 0.0
     for i in range(nl):
@@ -158,13 +158,13 @@ def floor_chunk(rows, seed, first, n, horizon, ramp_weeks, power, n_blocks):
     bounds = K.bounds_table(rows)
     totals = np.zeros(n_blocks)
     for blk in prange(n_blocks):
-        th = np.empty((rows.shape[0], K.LANES))
-        scratch = np.empty(K.LANES)
-        b = np.empty(K.N_SLOTS * K.LANES)
+        th = np.empty((rows.shape[0], lanes.LANES))
+        scratch = np.empty(lanes.LANES)
+        b = np.empty(lanes.N_SLOTS * lanes.LANES)
         lo = blk * per
         hi = min(n, lo + per)
-        for g0 in range(lo, hi, K.LANES):
-            nl = min(hi, g0 + K.LANES) - g0
+        for g0 in range(lo, hi, lanes.LANES):
+            nl = min(hi, g0 + lanes.LANES) - g0
             totals[blk] += _floor_lanes(
                 rows, bounds, seed, first + g0, nl, horizon, ramp_weeks, power, th, scratch, b
             )

@@ -8,7 +8,7 @@ import scipy.special
 import scipy.stats
 from variants import VARIANTS, variant
 
-from levercast.engine import _rng, kernels, simulate
+from levercast.engine import _rng, kernels, lanes, sampling, simulate
 from levercast.engine import layout as L
 from levercast.results import names
 from levercast.scenario import registry
@@ -201,7 +201,7 @@ def kernel_draws(row, n_trajectories=1000, per_trajectory=20, seed=11):
     theta = np.empty(per_trajectory)
     out = np.empty((n_trajectories, per_trajectory))
     for t in range(n_trajectories):
-        kernels.sample_params(rows, seed, t, theta)
+        sampling.sample_params(rows, seed, t, theta)
         out[t] = theta
     return out.ravel()
 
@@ -242,7 +242,7 @@ def test_sample_param_matches_reference(name):
             key = naive.stream_key(seed, trajectory, L.STREAM_PARAMS)
             for index in (0, 57):
                 expected = naive.sample_param(row, key, index)
-                assert kernels.sample_param(row, np.uint64(key), index) == expected
+                assert sampling.sample_param(row, np.uint64(key), index) == expected
 
 
 # ----------------------------------------------------------------------------- trajectories
@@ -250,7 +250,7 @@ def test_sample_param_matches_reference(name):
 
 def kernel_trajectory(rows, sq, seed, trajectory, horizon):
     theta = np.empty(L.N_PARAMS)
-    kernels.sample_params(rows, seed, trajectory, theta)
+    sampling.sample_params(rows, seed, trajectory, theta)
     weekly = np.empty((horizon + 1, names.N_BAND_METRICS))
     events = np.empty((horizon + 1, names.N_EVENTS), dtype=np.int8)
     record = np.empty(names.N_RECORD)
@@ -325,15 +325,17 @@ def test_status_quo_lanes_skip_the_ramp(baseline):
     assert not kernels.levers_at_status_quo(theta, sq)
     longer = baseline.with_levers({"training_weeks": sq[L.P_TRAINING_WEEKS] + 4.0})
     # the mechanism: the status-quo lane's ramp starts at infinity, the other at its delay
-    lanes = np.empty((L.N_PARAMS, kernels.LANES))
+    lane_params = np.empty((L.N_PARAMS, lanes.LANES))
     for lane, scenario in enumerate((baseline, longer)):
-        lanes[:, lane] = naive.sample_params(np.ascontiguousarray(scenario.param_rows()), 1, 0)
-    buf = np.zeros(kernels.N_SLOTS * kernels.LANES)
+        rows = np.ascontiguousarray(scenario.param_rows())
+        lane_params[:, lane] = naive.sample_params(rows, 1, 0)
+    buf = np.zeros(lanes.N_SLOTS * lanes.LANES)
+    kernels.load_parameters(buf, lane_params, 2)
     for lane in (0, 1):
-        kernels._setup_lane(buf, lane, lanes, sq, 1, 0)
-    ramp_start = buf[kernels.DELAY * kernels.LANES : kernels.DELAY * kernels.LANES + 2]
+        kernels._setup_lane(buf, lane, sq, 1, 0)
+    ramp_start = buf[lanes.RAMP_START * lanes.LANES : lanes.RAMP_START * lanes.LANES + 2]
     assert ramp_start[0] == np.inf
-    assert ramp_start[1] == lanes[L.P_SUPPORT_DELAY_WEEKS, 1] < np.inf
+    assert ramp_start[1] == lane_params[L.P_SUPPORT_DELAY_WEEKS, 1] < np.inf
     for scenario in (baseline, longer):
         assert_trajectories_agree(scenario, 11, range(20), 40)
 

@@ -1,8 +1,11 @@
-"""Private jitted kernels: arrays and scalars in, caller-allocated arrays out.
+"""The kernel: groups of ``LANES`` trajectories advanced week by week, and their aggregates.
 
-The equations are those of ``docs/model.md``; the names of the local variables follow the
-symbols used there. A kernel never raises: a trajectory whose state turns non-finite is
-flagged through ``status`` and the caller reports it.
+The weekly equations are those of ``docs/model.md``, one function per step in
+:mod:`levercast.engine.front`; this module runs them for a group of lanes (each step a loop
+over lanes that compiles to SIMD instructions), sets the lanes up, keeps the lever ramp, and
+adds every week to the block's histograms, sums and event counts. Arrays and scalars in,
+caller-allocated arrays out. A kernel never raises: a trajectory whose state turns non-finite
+is flagged through ``status`` and the caller reports it.
 """
 
 import math
@@ -10,420 +13,64 @@ import math
 import numpy as np
 from numba import prange
 
-from levercast.engine import _fmath
+from levercast.engine import front as fr
 from levercast.engine import layout as L
 from levercast.engine._jit import jit
-from levercast.engine._rng import P_LOW, ndtr, ndtri, ndtri_central, normal, stream_key, uniform
+from levercast.engine._rng import P_LOW, ndtri, ndtri_central, stream_key, uniform
+from levercast.engine.lanes import (
+    ADV_AT_TALKS,
+    BAD,
+    BREAK_CLOCK,
+    CEASEFIRE,
+    CF_AGREED,
+    CF_BROKEN,
+    COLLAPSE_WEEK,
+    COLLAPSED,
+    CUM_LOSS_UA,
+    DIVERSION,
+    FIRE,
+    G_PREV,
+    GAIN,
+    INF,
+    INV_V0,
+    KURSK,
+    KURSK_FIRST,
+    LANES,
+    LEVERAGE,
+    LOSS_RU,
+    N_SLOTS,
+    OUTCOME,
+    PRESSURE,
+    QUALITY,
+    R_FORCE,
+    RAMP_START,
+    RU_FIRST,
+    SUPPORT,
+    TALKS_CLOCK,
+    TALKS_OPEN,
+    TALKS_WEEK,
+    TEMPO,
+    TERRITORY,
+    TRAIL,
+    U_CEASEFIRE,
+    US_NOW,
+    U,
+    Z,
+    get,
+    put,
+    put_if,
+)
+from levercast.engine.sampling import bounds_table, sample_lanes
 from levercast.results import names as N
 from levercast.scenario import registry
 
-WEEKS_PER_YEAR = 52.0
 FIXED_POINT = 1024.0  # band sums are kept as int64 multiples of 1/1024 so they add exactly
 
 STATUS_OK = 0
 STATUS_NONFINITE = 1
 
-
-# ----------------------------------------------------------------------------- sampling
-
-
-@jit
-def _gamma(alpha, key, base, budget):
-    """Gamma(alpha, 1) draw by Marsaglia-Tsang, using counters ``base`` .. ``base + budget - 1``."""
-    boost = 1.0
-    off = 0
-    if alpha < 1.0:
-        boost = uniform(key, base) ** (1.0 / alpha)
-        alpha += 1.0
-        off = 1
-    d = alpha - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
-    while off < budget - 1:
-        z = normal(key, base + off)
-        u = uniform(key, base + off + 1)
-        off += 2
-        v = 1.0 + c * z
-        if v <= 0.0:
-            continue
-        v = v * v * v
-        if math.log(u) < 0.5 * z * z + d - d * v + d * math.log(v):
-            return d * v * boost
-    return alpha * boost  # practically unreachable: every draw of the budget rejected
-
-
-@jit
-def truncation_bounds(row):
-    """CDF values ``(plo, phi)`` of the truncation window of a normal or lognormal row.
-
-    They depend only on the scenario, so a chunk computes them once (``bounds_table``).
-    """
-    code = int(row[L.ROW_CODE])
-    a = row[L.ROW_A]
-    b = row[L.ROW_B]
-    lo = row[L.ROW_LO]
-    hi = row[L.ROW_HI]
-    if code == L.DIST_LOGNORMAL:
-        zlo = (math.log(lo) - a) / b if lo > 0.0 else -math.inf
-        zhi = (math.log(hi) - a) / b if hi < math.inf else math.inf
-    elif code == L.DIST_NORMAL:
-        zlo = (lo - a) / b
-        zhi = (hi - a) / b
-    else:
-        return 0.0, 1.0
-    return ndtr(zlo), ndtr(zhi)
-
-
-@jit
-def bounds_table(rows):
-    """``truncation_bounds`` of every row: float64[n_rows, 2]."""
-    out = np.empty((rows.shape[0], 2))
-    for i in range(rows.shape[0]):
-        plo, phi = truncation_bounds(rows[i])
-        out[i, 0] = plo
-        out[i, 1] = phi
-    return out
-
-
-@jit
-def sample_param(row, key, index):
-    """Draw parameter ``index`` from its distribution row.
-
-    Parameters
-    ----------
-    row : float64[ROW_WIDTH]
-        Distribution row (layout in ``_layout``).
-    key : uint64
-        Key of the trajectory's parameter stream.
-    index : int
-        Parameter index; it owns counters ``index * DRAWS_PER_PARAM`` onwards.
-    """
-    plo, phi = truncation_bounds(row)
-    return _draw(row, plo, phi, key, index)
-
-
-@jit
-def _draw(row, plo, phi, key, index):
-    """``sample_param`` with the truncation window's CDF values given."""
-    code = int(row[L.ROW_CODE])
-    a = row[L.ROW_A]
-    b = row[L.ROW_B]
-    lo = row[L.ROW_LO]
-    hi = row[L.ROW_HI]
-    base = index * L.DRAWS_PER_PARAM
-    if code == L.DIST_FIXED:
-        return a
-    u = uniform(key, base)
-    if code == L.DIST_UNIFORM:
-        return a + u * (b - a)
-    if code == L.DIST_NORMAL or code == L.DIST_LOGNORMAL:
-        x = a + b * ndtri(plo + u * (phi - plo))
-        if code == L.DIST_LOGNORMAL:
-            x = math.exp(x)
-        return min(max(x, lo), hi)
-    if code == L.DIST_BETA:
-        half = L.DRAWS_PER_PARAM // 2
-        ga = _gamma(a, key, base, half)
-        gb = _gamma(b, key, base + half, half)
-        return lo + (hi - lo) * ga / (ga + gb)
-    if code == L.DIST_TRIANGULAR:
-        mode = row[L.ROW_C]
-        cut = (mode - a) / (b - a)
-        if u < cut:
-            return a + math.sqrt(u * (b - a) * (mode - a))
-        return b - math.sqrt((1.0 - u) * (b - a) * (b - mode))
-    if code == L.DIST_BERNOULLI:
-        return 1.0 if u < a else 0.0
-    # discrete
-    k = int(row[L.ROW_K])
-    for j in range(k):
-        if u <= row[L.ROW_CUMW + j]:
-            return row[L.ROW_VALUES + j]
-    return row[L.ROW_VALUES + k - 1]
-
-
-@jit
-def sample_params(rows, seed, trajectory, theta):
-    """Fill ``theta`` (float64[N_PARAMS]) with one trajectory's parameter draws."""
-    _sample_prepared(rows, bounds_table(rows), seed, trajectory, theta)
-
-
-@jit
-def _sample_prepared(rows, bounds, seed, trajectory, theta):
-    key = stream_key(seed, trajectory, L.STREAM_PARAMS)
-    for i in range(rows.shape[0]):
-        theta[i] = _draw(rows[i], bounds[i, 0], bounds[i, 1], key, i)
-
-
-@jit
-def sample_lanes(rows, bounds, seed, first, nl, th, scratch):
-    """Draw the parameters of trajectories ``first .. first + nl - 1`` into ``th[:, :nl]``
-    (float64[N_PARAMS, LANES]: a parameter's lanes are contiguous).
-
-    The same draws as ``_sample_prepared`` trajectory by trajectory, bit for bit, but one
-    parameter at a time across lanes: uniform, normal and lognormal rows (most of a scenario)
-    then run as vectorised loops; the inverse CDF's tails, the lognormal's ``exp`` and the
-    other distributions are evaluated lane by lane. ``scratch``: float64[LANES] workspace.
-    """
-    keys = np.empty(LANES, dtype=np.uint64)
-    for i in range(nl):
-        keys[i] = stream_key(seed, first + i, L.STREAM_PARAMS)
-    for p in range(rows.shape[0]):
-        row = rows[p]
-        code = int(row[L.ROW_CODE])
-        a = row[L.ROW_A]
-        b = row[L.ROW_B]
-        base = p * L.DRAWS_PER_PARAM
-        if code == L.DIST_FIXED:
-            for i in range(nl):
-                th[p, i] = a
-        elif code == L.DIST_UNIFORM:
-            for i in range(nl):
-                th[p, i] = a + uniform(keys[i], base) * (b - a)
-        elif code == L.DIST_NORMAL or code == L.DIST_LOGNORMAL:
-            plo = bounds[p, 0]
-            phi = bounds[p, 1]
-            lo = row[L.ROW_LO]
-            hi = row[L.ROW_HI]
-            for i in range(nl):
-                q = plo + uniform(keys[i], base) * (phi - plo)
-                scratch[i] = q
-                th[p, i] = ndtri_central(q)
-            for i in range(nl):
-                q = scratch[i]
-                if q < P_LOW or q > 1.0 - P_LOW:
-                    th[p, i] = ndtri(q)
-            for i in range(nl):
-                th[p, i] = a + b * th[p, i]
-            if code == L.DIST_LOGNORMAL:
-                for i in range(nl):
-                    th[p, i] = math.exp(th[p, i])
-            for i in range(nl):
-                th[p, i] = min(max(th[p, i], lo), hi)
-        else:
-            plo = bounds[p, 0]
-            phi = bounds[p, 1]
-            for i in range(nl):
-                th[p, i] = _draw(row, plo, phi, keys[i], p)
-
-
-# ----------------------------------------------------------------------- lanes of trajectories
-
-LANES = 48  # trajectories advanced together, week by week (48 measured fastest of 16 to 64)
-
-# The state of a group of lanes lives in one float64 buffer: slot ``k`` of lane ``i`` is
-# ``buf[k * LANES + i]``. Every weekly step is a loop over lanes whose body has no branch
-# (conditions become selects) and no opaque call (``_fmath.exp`` instead of the C library's),
-# so LLVM compiles it to SIMD instructions. All slots live in one buffer at constant offsets,
-# so the compiler can prove that lanes do not overlap.
-_SLOT_NAMES = (
-    # constants of the trajectory (set once)
-    "delay inv_ramp withdraw square g0 noise_sd noise_shift exponent threshold convexity"
-    " collapse_mult collapse_weeks manning_floor max_gain tolerance inv_tolerance stable dictate"
-    " inv_dictate w_trail loss_ua0 ru_inflow inv_force inv_stock prod_cut production burn"
-    " stock_loss inv_i0 inv_required cf_activity cf_cut dom inv_need cb w_fire w_exposure"
-    " s_share kursk_cost us_share eu_growth us_week us_after log_h0 h_time h_support h_loss"
-    " base_willing break_rate cohesion_rec w_cohesion k_rate inv_p0 inv_e0 inv_ru0 ratio_scale"
-    " talks_clock u_ceasefire break_clock guarantee_base kursk_initial inv_kursk_peak lev_front"
-    " lev_kursk lev_sanctions lev_guarantee ceasefire_prob"
-    # lever terms, recomputed in the weeks where the ramp moves
-    " g_prev inv_v0 forward supply_base capacity intake inv_training q_recruit reform_loss"
-    " line_gain reserve standoff sanctions fatigue_step"
-    # state
-    " territory kursk inf pipeline quality cohesion r_force tempo munitions rho trail fatigue"
-    " talks_hazard break_hazard above collapsed cum_loss_ua talks_open ceasefire outcome"
-    " collapse_week talks_week cf_agreed cf_broken leverage adv_at_talks credibility ru_first"
-    " kursk_first bad gain u z"
-    # the week's values _advance hands to _attrition
-    " fire pressure support us_now diversion loss_ru"
-    # folded products of constants and lever terms
-    " one_minus_dom one_minus_glide ru_a ru_b inflow_f perm_f keep_withdrawn cf_keep glide_125"
-    " ua_base prod_net use_f stock_f keep_retaken"
-).split()
-(
-    DELAY,
-    INV_RAMP,
-    WITHDRAW,
-    SQUARE,
-    G0,
-    NOISE_SD,
-    NOISE_SHIFT,
-    EXPONENT,
-    THRESHOLD,
-    CONVEXITY,
-    COLLAPSE_MULT,
-    COLLAPSE_WEEKS,
-    MANNING_FLOOR,
-    MAX_GAIN,
-    TOLERANCE,
-    INV_TOLERANCE,
-    STABLE,
-    DICTATE,
-    INV_DICTATE,
-    W_TRAIL,
-    LOSS_UA0,
-    RU_INFLOW,
-    INV_FORCE,
-    INV_STOCK,
-    PROD_CUT,
-    PRODUCTION,
-    BURN,
-    STOCK_LOSS,
-    INV_I0,
-    INV_REQUIRED,
-    CF_ACTIVITY,
-    CF_CUT,
-    DOM,
-    INV_NEED,
-    CB,
-    W_FIRE,
-    W_EXPOSURE,
-    S_SHARE,
-    KURSK_COST,
-    US_SHARE,
-    EU_GROWTH,
-    US_WEEK,
-    US_AFTER,
-    LOG_H0,
-    H_TIME,
-    H_SUPPORT,
-    H_LOSS,
-    BASE_WILLING,
-    BREAK_RATE,
-    COHESION_REC,
-    W_COHESION,
-    K_RATE,
-    INV_P0,
-    INV_E0,
-    INV_RU0,
-    RATIO_SCALE,
-    TALKS_CLOCK,
-    U_CEASEFIRE,
-    BREAK_CLOCK,
-    GUARANTEE_BASE,
-    KURSK_INITIAL,
-    INV_KURSK_PEAK,
-    LEV_FRONT,
-    LEV_KURSK,
-    LEV_SANCTIONS,
-    LEV_GUARANTEE,
-    CEASEFIRE_PROB,
-    G_PREV,
-    INV_V0,
-    FORWARD,
-    SUPPLY_BASE,
-    CAPACITY,
-    INTAKE,
-    INV_TRAINING,
-    Q_RECRUIT,
-    REFORM_LOSS,
-    LINE_GAIN,
-    RESERVE,
-    STANDOFF,
-    SANCTIONS,
-    FATIGUE_STEP,
-    TERRITORY,
-    KURSK,
-    INF,
-    PIPELINE,
-    QUALITY,
-    COHESION,
-    R_FORCE,
-    TEMPO,
-    MUNITIONS,
-    RHO,
-    TRAIL,
-    FATIGUE,
-    TALKS_HAZARD,
-    BREAK_HAZARD,
-    ABOVE,
-    COLLAPSED,
-    CUM_LOSS_UA,
-    TALKS_OPEN,
-    CEASEFIRE,
-    OUTCOME,
-    COLLAPSE_WEEK,
-    TALKS_WEEK,
-    CF_AGREED,
-    CF_BROKEN,
-    LEVERAGE,
-    ADV_AT_TALKS,
-    CREDIBILITY,
-    RU_FIRST,
-    KURSK_FIRST,
-    BAD,
-    GAIN,
-    U,
-    Z,
-    FIRE,
-    PRESSURE,
-    SUPPORT,
-    US_NOW,
-    DIVERSION,
-    LOSS_RU,
-    ONE_MINUS_DOM,
-    ONE_MINUS_GLIDE,
-    RU_A,
-    RU_B,
-    INFLOW_F,
-    PERM_F,
-    KEEP_WITHDRAWN,
-    CF_KEEP,
-    GLIDE_125,
-    UA_BASE,
-    PROD_NET,
-    USE_F,
-    STOCK_F,
-    KEEP_RETAKEN,
-) = range(len(_SLOT_NAMES))
-N_SLOTS = len(_SLOT_NAMES)
 # the slot of each banded metric, in M_* order
 _METRIC_SLOTS = (TERRITORY, KURSK, INF, GAIN)
-
-
-@jit(inline="always")
-def _set_if(b, slot, i, cond, value):
-    """``slot`` of lane ``i`` becomes ``value`` where ``cond`` holds (a select: both sides are
-    loaded unconditionally, which keeps the lane loop free of branches)."""
-    old = b[slot * LANES + i]
-    b[slot * LANES + i] = value if cond else old
-
-
-# slots that hold a parameter of the trajectory as it is
-_COPIED = (
-    (DELAY, L.P_SUPPORT_DELAY_WEEKS),
-    (EXPONENT, L.P_ADVANCE_EXPONENT),
-    (THRESHOLD, L.P_COLLAPSE_THRESHOLD),
-    (CONVEXITY, L.P_COLLAPSE_CONVEXITY),
-    (COLLAPSE_MULT, L.P_COLLAPSE_MULTIPLIER),
-    (COLLAPSE_WEEKS, L.P_COLLAPSE_WEEKS),
-    (MANNING_FLOOR, L.P_MANNING_FLOOR),
-    (MAX_GAIN, L.P_MAX_ADVANCE_KM2_PER_WEEK),
-    (STABLE, L.P_STABLE_ADVANCE_KM2_PER_WEEK),
-    (DICTATE, L.P_DICTATE_ADVANCE_KM2_PER_WEEK),
-    (W_TRAIL, L.P_TRAILING_WEIGHT),
-    (PROD_CUT, L.P_STRIKE_PRODUCTION_CUT),
-    (BURN, L.P_STRIKE_BURN),
-    (STOCK_LOSS, L.P_STRIKE_STOCK_LOSS),
-    (CF_ACTIVITY, L.P_CEASEFIRE_ACTIVITY),
-    (CF_CUT, L.P_CEASEFIRE_SUPPORT_CUT),
-    (DOM, L.P_DOMESTIC_AMMO_SHARE),
-    (S_SHARE, L.P_SURVEILLANCE_SHARE_OF_LOSSES),
-    (US_SHARE, L.P_US_SHARE_OF_SUPPORT),
-    (US_WEEK, L.P_US_TRANSITION_WEEK),
-    (US_AFTER, L.P_US_SUPPORT_AFTER_ELECTION),
-    (H_SUPPORT, L.P_TALKS_FATIGUE_WEIGHT),
-    (BASE_WILLING, L.P_RUSSIA_BASE_WILLINGNESS),
-    (COHESION_REC, L.P_COHESION_RECOVERY),
-    (W_COHESION, L.P_COHESION_LOSS_WEIGHT),
-    (K_RATE, L.P_KURSK_COUNTERATTACK_RATE),
-    (KURSK_INITIAL, L.P_KURSK_INITIAL_KM2),
-    (LEV_FRONT, L.P_LEVERAGE_FRONT_WEIGHT),
-    (LEV_KURSK, L.P_LEVERAGE_KURSK_WEIGHT),
-    (LEV_SANCTIONS, L.P_LEVERAGE_SANCTIONS_WEIGHT),
-    (LEV_GUARANTEE, L.P_LEVERAGE_GUARANTEE_WEIGHT),
-    (CEASEFIRE_PROB, L.P_CEASEFIRE_PROB),
-)
-
 
 # the levers that ramp from the status quo to their scenario value in ``_refresh_levers``
 _RAMPED = tuple(k for k, p in enumerate(registry.PARAMS) if p.kind == registry.LEVER and p.ramps)
@@ -431,8 +78,9 @@ _RAMPED = tuple(k for k, p in enumerate(registry.PARAMS) if p.kind == registry.L
 
 @jit
 def levers_at_status_quo(th, sq):
-    """Every ramped lever of ``th`` (float64[N_PARAMS]) is at its status-quo value, so the
-    ramp cannot change a lever term: the lane's terms are computed once, in week 0."""
+    """Every ramped lever of ``th`` (float64[N_PARAMS], or a lane's strided view of the lane
+    buffer) is at its status-quo value, so the ramp cannot change a lever term: the lane's
+    terms are computed once, in week 0."""
     for p in _RAMPED:
         if th[p] != sq[p]:
             return False
@@ -440,257 +88,97 @@ def levers_at_status_quo(th, sq):
 
 
 @jit
-def _surveillance(th, i, interceptors, sensors, ew):
-    """Targeting value V in [0, 1] of Russian drone surveillance (model.md, step 1), for the
-    parameters ``th[:, i]`` of lane ``i``."""
-    drones = max(th[L.P_RECON_DRONES_PER_DAY, i], 1.0)
-    cue_floor = th[L.P_SENSOR_CUE_FLOOR, i]
-    cue = cue_floor + (1.0 - cue_floor) * sensors
-    downed = 1.0 - _fmath.exp(-interceptors * th[L.P_INTERCEPTOR_KILL_PROB, i] * cue / drones)
-    reach = min(1.0, th[L.P_COVERAGE_MAX, i] * th[L.P_DRONE_EFFECTIVENESS, i])
-    return reach * (1.0 - downed) * (1.0 - th[L.P_EW_EFFECT_MAX, i] * ew)
+def load_parameters(b, th, nl):
+    """Copy the parameters ``th[:, :nl]`` (float64[N_PARAMS, LANES]) into the lane buffer's
+    first ``N_PARAMS`` slots."""
+    for p in range(L.N_PARAMS):
+        for i in range(nl):
+            b[p * LANES + i] = th[p, i]
 
 
 @jit
-def _guarantee_base(th):
-    """Credibility of the guarantee on offer before standoff and US terms (step 9)."""
-    code = int(th[L.P_SECURITY_GUARANTEE] + 0.5)
-    if code == L.GUARANTEE_NONE:
-        return 0.0
-    if code == L.GUARANTEE_COALITION:
-        return th[L.P_GUARANTEE_COALITION]
-    if code == L.GUARANTEE_NATO and th[L.P_NATO_ACCESSION] > 0.5:
-        return th[L.P_GUARANTEE_NATO]
-    return th[L.P_GUARANTEE_BILATERAL]
-
-
-@jit
-def _setup_lane(b, i, lanes_th, sq, seed, trajectory):
-    """Constants and initial state of lane ``i`` (trajectory parameters ``lanes_th[:, i]``)."""
-    th = lanes_th[:, i]
+def _setup_lane(b, i, sq, seed, trajectory):
+    """Derived constants, event clocks and initial state of lane ``i``, whose parameters are
+    already in the lane buffer ``b``."""
     ekey = stream_key(seed, trajectory, L.STREAM_EVENTS)
-
-    def put(slot, value):
-        b[slot * LANES + i] = value
-
-    for slot, param in _COPIED:
-        put(slot, th[param])
-    put(TALKS_CLOCK, -math.log(uniform(ekey, L.DRAW_TALKS_CLOCK)))
-    put(U_CEASEFIRE, uniform(ekey, L.DRAW_CEASEFIRE))
-    put(BREAK_CLOCK, -math.log(uniform(ekey, L.DRAW_BREAK_CLOCK)))
-    put(INV_RAMP, 1.0 / th[L.P_RAMP_WEEKS])
-    withdraw = th[L.P_KURSK_POLICY] > 0.5
-    put(WITHDRAW, 1.0 if withdraw else 0.0)
-    put(SQUARE, 1.0 if th[L.P_ADVANCE_EXPONENT] == 2.0 else 0.0)
-    g0 = th[L.P_BASE_ADVANCE_KM2_PER_WEEK]
-    put(G0, g0)
-    noise_sd = th[L.P_ADVANCE_NOISE_SD]
-    put(NOISE_SD, noise_sd)
-    put(NOISE_SHIFT, -0.5 * noise_sd * noise_sd)
-    tolerance = th[L.P_RUSSIA_LOSS_TOLERANCE]
-    put(TOLERANCE, tolerance)
-    put(INV_TOLERANCE, 1.0 / tolerance)
-    put(INV_DICTATE, 1.0 / th[L.P_DICTATE_ADVANCE_KM2_PER_WEEK])
-    loss_ua0 = th[L.P_UA_CASUALTIES_PER_WEEK]
-    loss_ru0 = th[L.P_RUSSIA_CASUALTIES_PER_WEEK]
-    put(LOSS_UA0, loss_ua0)
-    put(
-        RU_INFLOW,
-        th[L.P_RUSSIA_RECRUITS_PER_MONTH]
-        * 12.0
-        / WEEKS_PER_YEAR
-        * th[L.P_RUSSIA_ASSAULT_SHARE_OF_RECRUITS],
-    )
-    put(INV_FORCE, 1.0 / th[L.P_RUSSIA_FORCE])
-    put(INV_STOCK, 1.0 / th[L.P_RUSSIA_STOCK_WEEKS])
-    put(PRODUCTION, th[L.P_RUSSIA_SHELLS_PER_YEAR] / th[L.P_RUSSIA_SHELL_USE_PER_YEAR])
-    i0 = th[L.P_UA_INFANTRY_INITIAL]
-    inv_i0 = 1.0 / i0
-    put(INV_I0, inv_i0)
-    put(INV_REQUIRED, th[L.P_MANNING_INITIAL] * inv_i0)
-    inv_need = WEEKS_PER_YEAR / th[L.P_ROUNDS_NEEDED_PER_YEAR]
-    put(INV_NEED, inv_need)
-    loiter = th[L.P_LOITERING_THREAT]
-    glide = th[L.P_GLIDE_SHARE_OF_PRESSURE]
-    glide_eff = th[L.P_GLIDE_BOMB_EFFECTIVENESS]
-    cb = th[L.P_COUNTER_BATTERY_WEIGHT]
-    w_fire = th[L.P_FIRE_DEFENCE_WEIGHT]
-    w_exposure = th[L.P_EXPOSURE_WEIGHT]
-    put(CB, cb)
-    put(W_FIRE, w_fire)
-    put(W_EXPOSURE, w_exposure)
-    put(KURSK_COST, th[L.P_KURSK_HOLD_COST] * loss_ua0)
-    put(EU_GROWTH, th[L.P_EUROPEAN_RAMPUP_PER_YEAR] / WEEKS_PER_YEAR)
-    put(LOG_H0, math.log(th[L.P_TALKS_HAZARD_PER_YEAR] / WEEKS_PER_YEAR + 1e-300))
-    put(H_TIME, th[L.P_TALKS_TIME_GROWTH] / WEEKS_PER_YEAR)
-    put(H_LOSS, th[L.P_TALKS_LOSS_WEIGHT] * inv_i0)
-    put(BREAK_RATE, th[L.P_CEASEFIRE_BREAK_PER_YEAR] / WEEKS_PER_YEAR)
-    put(GUARANTEE_BASE, _guarantee_base(th))
-    put(ONE_MINUS_DOM, 1.0 - th[L.P_DOMESTIC_AMMO_SHARE])
-    put(ONE_MINUS_GLIDE, 1.0 - glide)
-    put(INFLOW_F, b[RU_INFLOW * LANES + i] * b[INV_FORCE * LANES + i])
-    put(PERM_F, th[L.P_RUSSIA_PERMANENT_LOSS_SHARE] * b[INV_FORCE * LANES + i])
-    put(KEEP_WITHDRAWN, 1.0 - th[L.P_KURSK_WITHDRAW_RATE])
-    put(INV_KURSK_PEAK, 1.0 / th[L.P_KURSK_PEAK_KM2])
-
-    # Status quo at week 0: normalisers, so that October 2024 reproduces the calibrated pace.
-    v0 = _surveillance(
-        lanes_th, i, sq[L.P_INTERCEPTOR_DRONES_PER_DAY], sq[L.P_SENSOR_DENSITY], sq[L.P_EW_SUPPORT]
-    )
-    supply0 = sq[L.P_ARTILLERY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR * th[L.P_DELIVERY_RELIABILITY]
-    cap0 = sq[L.P_HOWITZER_FLEET_INDEX] * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR
-    f0 = min(supply0, cap0) * inv_need * (1.0 - v0 * loiter * (1.0 - sq[L.P_GUN_PROTECTION_SHARE]))
-    p0 = ((1.0 - glide) + glide * glide_eff) / (1.0 + cb * f0)
-    q0 = th[L.P_UA_QUALITY_INITIAL]
-    k0 = th[L.P_UA_COHESION_INITIAL]
-    line0 = 1.0 + th[L.P_LINE_BONUS_MAX] * sq[L.P_DEFENSIVE_LINE_DEPTH] * sq[
-        L.P_LINE_SITING_QUALITY
-    ] * min(1.0, th[L.P_MANNING_INITIAL])
-    d0 = (0.5 + 0.5 * q0) * (0.5 + 0.5 * k0) * line0 * (
-        1.0 - sq[L.P_KURSK_RESERVE_SHARE]
-    ) + w_fire * f0
-    e0 = 1.0 + w_exposure * max(0.0, 1.0 - f0)
-    inv_p0 = 1.0 / p0
-    put(INV_P0, inv_p0)
-    put(INV_E0, 1.0 / e0)
-    f_share = th[L.P_FIRE_SHARE_OF_RUSSIAN_LOSSES]
-    put(RU_A, loss_ru0 * (1.0 - f_share))
-    put(RU_B, loss_ru0 * f_share / f0)
-    put(INV_RU0, 1.0 / loss_ru0)
-    put(RATIO_SCALE, d0 * inv_p0)
-    # the lever terms start at the status quo; the first week's refresh overwrites them
-    put(G_PREV, -1.0)
-    if levers_at_status_quo(th, sq):
-        put(DELAY, math.inf)  # the ramp's share stays 0: terms from week 0 only
-    put(INV_V0, 1.0 / v0)
-
-    put(TERRITORY, 0.0)
-    put(KURSK, th[L.P_KURSK_INITIAL_KM2])
-    put(INF, i0)
-    put(
-        PIPELINE,
-        sq[L.P_RECRUITS_PER_MONTH]
-        * 12.0
-        / WEEKS_PER_YEAR
-        * th[L.P_INFANTRY_SHARE_OF_RECRUITS]
-        * sq[L.P_TRAINING_WEEKS],
-    )
-    put(QUALITY, q0)
-    put(COHESION, k0)
-    put(R_FORCE, 1.0)
-    put(TEMPO, 1.0)
-    put(MUNITIONS, 1.0)
-    put(RHO, 1.0)  # trailing Russian loss rate relative to September 2024
-    put(TRAIL, g0)  # trailing advance rate, km2/week
-    put(FATIGUE, 1.0)
-    put(TALKS_HAZARD, 0.0)  # cumulative, against the talks clock
-    put(BREAK_HAZARD, 0.0)  # cumulative, against the break clock
-    put(ABOVE, 0.0)
-    put(COLLAPSED, 0.0)
-    put(CUM_LOSS_UA, 0.0)
-    put(TALKS_OPEN, 0.0)
-    put(CEASEFIRE, 0.0)
-    put(OUTCOME, -1.0)
-    put(COLLAPSE_WEEK, -1.0)
-    put(TALKS_WEEK, -1.0)
-    put(CF_AGREED, 0.0)
-    put(CF_BROKEN, -1.0)
-    put(LEVERAGE, math.nan)
-    put(ADV_AT_TALKS, math.nan)
-    put(CREDIBILITY, 0.0)
-    put(RU_FIRST, 0.0)
-    put(KURSK_FIRST, math.nan)
-    put(BAD, 0.0)
-    put(GAIN, 0.0)
+    put(b, TALKS_CLOCK, i, -math.log(uniform(ekey, L.DRAW_TALKS_CLOCK)))
+    put(b, U_CEASEFIRE, i, uniform(ekey, L.DRAW_CEASEFIRE))
+    put(b, BREAK_CLOCK, i, -math.log(uniform(ekey, L.DRAW_BREAK_CLOCK)))
+    fr.trajectory_constants(b, i)
+    fr.normalisers(b, i, sq)
+    # the lever terms start at the status quo; the first week's refresh overwrites them. A
+    # lane whose levers sit at the status quo never ramps: its terms come from week 0 only.
+    put(b, G_PREV, i, -1.0)
+    at_sq = levers_at_status_quo(b[i::LANES], sq)
+    put(b, RAMP_START, i, math.inf if at_sq else get(b, L.P_SUPPORT_DELAY_WEEKS, i))
+    fr.initial_state(b, i, sq)
 
 
-@jit
-def _lerp(sq, th, i, p, g):
-    """Lever ``p`` of lane ``i`` a share ``g`` of the way from the status quo to its value."""
-    return sq[p] + g * (th[p, i] - sq[p])
-
-
-@jit
-def _refresh_levers(b, nl, t, th, sq):
-    """Recompute the lever terms of the lanes whose ramp ``g`` moved this week (every lane in
-    week 0; a lane whose levers sit at the status quo only then, its ramp never starts).
-    Skipped when no lane's ramp moved; otherwise one vectorised loop that keeps the old terms
-    of the lanes whose ramp did not move."""
+@jit(refcount=False)
+def _refresh_levers(b, nl, t, sq):
+    """Recompute the lever terms of the lanes whose ramp share ``g`` moved this week (every
+    lane in week 0; a lane whose levers sit at the status quo only then). Skipped when no
+    lane's ramp moved; otherwise one vectorised loop that keeps the old terms of the lanes
+    whose ramp did not move."""
+    tf = np.float64(t)
     moved = 0  # an integer count, not a short-circuit `or`: the check loop then vectorises
     for i in range(nl):
-        delay = b[DELAY * LANES + i]
-        inv_ramp = b[INV_RAMP * LANES + i]
-        g = min(1.0, (t - delay) * inv_ramp) if t >= delay else 0.0
-        moved += g != b[G_PREV * LANES + i]
+        moved += fr.ramp_share(b, i, tf) != get(b, G_PREV, i)
     if moved == 0:
         return
     strike_sq = sq[L.P_LONG_RANGE_STRIKE_INTENSITY]
     reserve_sq = sq[L.P_KURSK_RESERVE_SHARE]
     for i in range(nl):
-        delay = b[DELAY * LANES + i]
-        inv_ramp = b[INV_RAMP * LANES + i]
-        g = min(1.0, (t - delay) * inv_ramp) if t >= delay else 0.0
-        moved = g != b[G_PREV * LANES + i]
-        _set_if(b, G_PREV, i, moved, g)
-        v = _surveillance(
-            th,
+        g = fr.ramp_share(b, i, tf)
+        moved = g != get(b, G_PREV, i)
+        put_if(b, G_PREV, i, moved, g)
+        V = fr.surveillance(
+            b,
             i,
-            _lerp(sq, th, i, L.P_INTERCEPTOR_DRONES_PER_DAY, g),
-            _lerp(sq, th, i, L.P_SENSOR_DENSITY, g),
-            _lerp(sq, th, i, L.P_EW_SUPPORT, g),
+            fr.lever(b, i, sq, L.P_INTERCEPTOR_DRONES_PER_DAY, g),
+            fr.lever(b, i, sq, L.P_SENSOR_DENSITY, g),
+            fr.lever(b, i, sq, L.P_EW_SUPPORT, g),
         )
-        v_rel = v * b[INV_V0 * LANES + i]
-        protection = _lerp(sq, th, i, L.P_GUN_PROTECTION_SHARE, g)
-        forward = 1.0 - v * th[L.P_LOITERING_THREAT, i] * (1.0 - protection)
-        _set_if(b, FORWARD, i, moved, forward)
-        rounds = _lerp(sq, th, i, L.P_ARTILLERY_ROUNDS_PER_YEAR, g)
-        supply = rounds / WEEKS_PER_YEAR * th[L.P_DELIVERY_RELIABILITY, i]
-        _set_if(b, SUPPLY_BASE, i, moved, supply)
-        fleet = _lerp(sq, th, i, L.P_HOWITZER_FLEET_INDEX, g)
-        capacity = fleet * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR, i] / WEEKS_PER_YEAR
-        _set_if(b, CAPACITY, i, moved, capacity)
-        recruits = _lerp(sq, th, i, L.P_RECRUITS_PER_MONTH, g)
-        intake = recruits * 12.0 / WEEKS_PER_YEAR * th[L.P_INFANTRY_SHARE_OF_RECRUITS, i]
-        _set_if(b, INTAKE, i, moved, intake)
-        training = _lerp(sq, th, i, L.P_TRAINING_WEEKS, g)
-        _set_if(b, INV_TRAINING, i, moved, 1.0 / training)
-        q_recruit = 1.0 - _fmath.exp(-training / th[L.P_TRAINING_QUALITY_TAU_WEEKS, i])
-        _set_if(b, Q_RECRUIT, i, moved, q_recruit)
-        reform = _lerp(sq, th, i, L.P_COHESION_REFORM, g)
-        _set_if(b, REFORM_LOSS, i, moved, th[L.P_CANNIBALISATION_RATE, i] * (1.0 - reform))
-        depth = _lerp(sq, th, i, L.P_DEFENSIVE_LINE_DEPTH, g)
-        siting = _lerp(sq, th, i, L.P_LINE_SITING_QUALITY, g)
-        _set_if(b, LINE_GAIN, i, moved, th[L.P_LINE_BONUS_MAX, i] * depth * siting)
-        strike = _lerp(sq, th, i, L.P_LONG_RANGE_STRIKE_INTENSITY, g)
-        reserve = _lerp(sq, th, i, L.P_KURSK_RESERVE_SHARE, g)
-        k_off = th[L.P_KURSK_HOLD_OFFSET, i]
-        _set_if(b, RESERVE, i, moved, reserve)
-        standoff = _lerp(sq, th, i, L.P_EUROPEAN_STANDOFF_MUNITIONS, g)
-        _set_if(b, STANDOFF, i, moved, standoff)
-        sustain = _lerp(sq, th, i, L.P_SUSTAINMENT_COMMITMENT, g)
-        sanctions = _lerp(sq, th, i, L.P_SANCTIONS_COLLATERAL, g)
-        _set_if(b, SANCTIONS, i, moved, sanctions)
-        fatigue_rate = th[L.P_PARTNER_FATIGUE_PER_YEAR, i] / WEEKS_PER_YEAR
-        _set_if(b, FATIGUE_STEP, i, moved, _fmath.exp(-fatigue_rate * (1.0 - sustain)))
-        glide = th[L.P_GLIDE_SHARE_OF_PRESSURE, i] * th[L.P_GLIDE_BOMB_EFFECTIVENESS, i]
-        _set_if(b, GLIDE_125, i, moved, glide * v_rel * 1.25)
-        _set_if(b, CF_KEEP, i, moved, 1.0 - b[CF_CUT * LANES + i] * (1.0 - sustain))
-        s_share = b[S_SHARE * LANES + i]
-        ua_base = (
-            b[LOSS_UA0 * LANES + i]
-            * b[INV_P0 * LANES + i]
-            * ((1.0 - s_share) + s_share * v_rel)
-            * b[INV_E0 * LANES + i]
+        V_rel = V * get(b, INV_V0, i)
+        fr.partners_levers(b, i, moved, fr.lever(b, i, sq, L.P_SUSTAINMENT_COMMITMENT, g))
+        fr.fire_levers(
+            b,
+            i,
+            moved,
+            V,
+            fr.lever(b, i, sq, L.P_GUN_PROTECTION_SHARE, g),
+            fr.lever(b, i, sq, L.P_ARTILLERY_ROUNDS_PER_YEAR, g),
+            fr.lever(b, i, sq, L.P_HOWITZER_FLEET_INDEX, g),
         )
-        _set_if(b, UA_BASE, i, moved, ua_base)
-        delta = strike - strike_sq
-        inv_stock = b[INV_STOCK * LANES + i]
-        cut = 1.0 - b[PROD_CUT * LANES + i] * delta
-        _set_if(b, PROD_NET, i, moved, b[PRODUCTION * LANES + i] * cut * inv_stock)
-        _set_if(b, USE_F, i, moved, (1.0 + b[BURN * LANES + i] * delta) * inv_stock)
-        _set_if(b, STOCK_F, i, moved, b[STOCK_LOSS * LANES + i] * max(delta, 0.0))
-        retake = min(b[K_RATE * LANES + i] * (reserve_sq + k_off) / (reserve + k_off), 1.0)
-        _set_if(b, KEEP_RETAKEN, i, moved, 1.0 - retake)
+        fr.pressure_levers(b, i, moved, V_rel)
+        reserve = fr.lever(b, i, sq, L.P_KURSK_RESERVE_SHARE, g)
+        fr.defence_levers(
+            b,
+            i,
+            moved,
+            fr.lever(b, i, sq, L.P_DEFENSIVE_LINE_DEPTH, g),
+            fr.lever(b, i, sq, L.P_LINE_SITING_QUALITY, g),
+            reserve,
+        )
+        fr.attrition_levers(
+            b,
+            i,
+            moved,
+            fr.lever(b, i, sq, L.P_RECRUITS_PER_MONTH, g),
+            fr.lever(b, i, sq, L.P_TRAINING_WEEKS, g),
+            fr.lever(b, i, sq, L.P_COHESION_REFORM, g),
+            V_rel,
+        )
+        strike = fr.lever(b, i, sq, L.P_LONG_RANGE_STRIKE_INTENSITY, g)
+        fr.russia_levers(b, i, moved, strike, strike_sq)
+        fr.kursk_levers(b, i, moved, reserve, reserve_sq)
+        fr.talks_levers(
+            b,
+            i,
+            moved,
+            fr.lever(b, i, sq, L.P_EUROPEAN_STANDOFF_MUNITIONS, g),
+            fr.lever(b, i, sq, L.P_SANCTIONS_COLLATERAL, g),
+        )
 
 
 @jit
@@ -707,255 +195,65 @@ def _draw_normals(b, nl, keys, t):
             b[Z * LANES + i] = ndtri(u)
 
 
-@jit
+@jit(refcount=False)
 def _advance(b, nl, t, any_power):
-    """First half of week ``t`` for every lane (model.md, steps 8 and 1-5: partners, fire,
-    pressure, defence, the advance and the collapse regime); branch-free, so vectorised.
-
-    ``any_power``: some lane's advance exponent is not 2, so ``ratio ** exponent`` needs a
-    ``log`` and an ``exp`` (lanes with exponent 2 square instead; the result is the same).
-    """
+    """First half of week ``t`` for every lane: model.md steps 8 and 1-5 (partners, fire,
+    pressure, defence, the advance and the collapse regime; step 1's surveillance is a lever
+    term). Branch-free, so vectorised."""
     tf = np.float64(t)
     for i in range(nl):
-        # 8. Partners.
-        ceasefire = b[CEASEFIRE * LANES + i] > 0.5
-        collapsed = b[COLLAPSED * LANES + i] > 0.5
-        us_share = b[US_SHARE * LANES + i]
-        us_after = b[US_AFTER * LANES + i]
-        us_now = 1.0 if tf < b[US_WEEK * LANES + i] else us_after
-        fatigue = b[FATIGUE * LANES + i]
-        support = (
-            us_share * us_now + (1.0 - us_share) * (1.0 + b[EU_GROWTH * LANES + i] * tf)
-        ) * fatigue
-        b[FATIGUE * LANES + i] = fatigue * b[FATIGUE_STEP * LANES + i]
-        cut = support * b[CF_KEEP * LANES + i]
-        support = cut if ceasefire else support
-
-        # 1-2. Surveillance (lever terms) and fire.
-        supply = b[DOM * LANES + i] + b[ONE_MINUS_DOM * LANES + i] * support
-        fire = (
-            min(b[SUPPLY_BASE * LANES + i] * supply, b[CAPACITY * LANES + i])
-            * b[INV_NEED * LANES + i]
-            * b[FORWARD * LANES + i]
-        )
-
-        # 3. Russian pressure: mun = 1.25 M / (M + 0.25), the counter-fire term and the
-        # defence below share one division.
-        munitions = b[MUNITIONS * LANES + i]
-        r_force = b[R_FORCE * LANES + i]
-        tempo = b[TEMPO * LANES + i]
-        m_den = munitions + 0.25
-        push = (
-            r_force
-            * tempo
-            * (b[ONE_MINUS_GLIDE * LANES + i] * m_den + b[GLIDE_125 * LANES + i] * munitions)
-        )
-        resist = m_den * (1.0 + b[CB * LANES + i] * fire)
-
-        # 4. Ukrainian defence.
-        inf = b[INF * LANES + i]
-        kursk = b[KURSK * LANES + i]
-        withdraw = b[WITHDRAW * LANES + i] > 0.5
-        inf_rel = inf * b[INV_I0 * LANES + i]
-        manning = inf * b[INV_REQUIRED * LANES + i]
-        reserve = b[RESERVE * LANES + i]
-        diversion = 0.0 if (withdraw or kursk <= 0.0) else reserve
-        quality = b[QUALITY * LANES + i]
-        cohesion = b[COHESION * LANES + i]
-        defence = (
-            inf_rel
-            * (0.5 + 0.5 * quality)
-            * (0.5 + 0.5 * cohesion)
-            * (1.0 + b[LINE_GAIN * LANES + i] * min(1.0, manning))
-            * (1.0 - diversion)
-            + b[W_FIRE * LANES + i] * fire
-        )
-        share = push / (resist * defence)
-        pressure = share * defence
-        ratio = share * b[RATIO_SCALE * LANES + i]
-
-        # 5. Advance and the collapse regime (no advance during a cease-fire).
-        threshold = b[THRESHOLD * LANES + i]
-        above = b[ABOVE * LANES + i]
-        outcome = b[OUTCOME * LANES + i]
-        watch = not ceasefire and not collapsed
-        above = (above + 1.0 if ratio > threshold else 0.0) if watch else above
-        too_long = above >= b[COLLAPSE_WEEKS * LANES + i]
-        too_thin = manning < b[MANNING_FLOOR * LANES + i]
-        falls = watch and (too_long or too_thin)
-        b[ABOVE * LANES + i] = above
-        next_week = tf + 1.0
-        _set_if(b, COLLAPSE_WEEK, i, falls, next_week)
-        outcome = np.float64(N.OUT_COLLAPSE) if (falls and outcome < 0.0) else outcome
-        collapsed = collapsed or falls
-        r = max(ratio, 1.0) if collapsed else max(ratio, 1e-9)
-        scale = r * r
-        if any_power:
-            exponent = b[EXPONENT * LANES + i]
-            square = b[SQUARE * LANES + i] > 0.5
-            power = _fmath.exp(exponent * _fmath.log(r))
-            scale = scale if square else power
-        expo = b[NOISE_SD * LANES + i] * b[Z * LANES + i] + b[NOISE_SHIFT * LANES + i]
-        collapse_mult = b[COLLAPSE_MULT * LANES + i]
-        scale = scale * collapse_mult if collapsed else scale
-        steep = expo + b[CONVEXITY * LANES + i] * (ratio - threshold)
-        expo = steep if (not collapsed and ratio > threshold) else expo
-        gain = min(b[G0 * LANES + i] * scale * _fmath.exp(expo), b[MAX_GAIN * LANES + i])
-        gain = 0.0 if ceasefire else gain
-        b[GAIN * LANES + i] = gain
-        b[TERRITORY * LANES + i] += gain
-        w_trail = b[W_TRAIL * LANES + i]
-        trail = b[TRAIL * LANES + i]
-        trail += w_trail * (gain - trail)
-        b[TRAIL * LANES + i] = trail
-        b[COLLAPSED * LANES + i] = 1.0 if collapsed else 0.0
-        b[OUTCOME * LANES + i] = outcome
-        b[FIRE * LANES + i] = fire
-        b[PRESSURE * LANES + i] = pressure
-        b[SUPPORT * LANES + i] = support
-        b[US_NOW * LANES + i] = us_now
-        b[DIVERSION * LANES + i] = diversion
+        ceasefire = get(b, CEASEFIRE, i) > 0.5
+        S, u = fr.partners(b, i, tf, ceasefire)
+        F = fr.fire(b, i, S)
+        push, resist = fr.pressure(b, i, F)
+        D, m, div = fr.defence(b, i, F)
+        P, r = fr.force_ratio(b, i, push, resist, D)
+        fr.advance(b, i, tf, r, m, ceasefire, any_power)
+        put(b, FIRE, i, F)
+        put(b, PRESSURE, i, P)
+        put(b, SUPPORT, i, S)
+        put(b, US_NOW, i, u)
+        put(b, DIVERSION, i, div)
 
 
-@jit
+@jit(refcount=False)
 def _attrition(b, nl, t):
-    """Second half of week ``t`` for every lane (model.md, steps 6, 7 and 9: losses,
-    recruitment, the Russian force, Kursk, talks and cease-fire), from the state ``_advance``
-    left; branch-free, so vectorised. Two loops instead of one: each body is short enough
-    for the CPU to overlap the dependency chains of neighbouring lanes."""
+    """Second half of week ``t`` for every lane: model.md steps 6, 7 and 9 (losses,
+    recruitment, the Russian force, Kursk, talks and cease-fire), from what ``_advance`` left.
+    Branch-free, so vectorised. Two loops (``_advance`` and this) instead of one: each body is
+    short enough for the CPU to overlap the dependency chains of neighbouring lanes."""
     tf = np.float64(t)
-    next_week = tf + 1.0
     for i in range(nl):
-        ceasefire = b[CEASEFIRE * LANES + i] > 0.5
-        collapsed = b[COLLAPSED * LANES + i] > 0.5
-        outcome = b[OUTCOME * LANES + i]
-        fire = b[FIRE * LANES + i]
-        pressure = b[PRESSURE * LANES + i]
-        support = b[SUPPORT * LANES + i]
-        us_now = b[US_NOW * LANES + i]
-        inf = b[INF * LANES + i]
-        kursk = b[KURSK * LANES + i]
-        withdraw = b[WITHDRAW * LANES + i] > 0.5
-        inf_rel = inf * b[INV_I0 * LANES + i]
-        diversion = b[DIVERSION * LANES + i]
-        quality = b[QUALITY * LANES + i]
-        cohesion = b[COHESION * LANES + i]
-        r_force = b[R_FORCE * LANES + i]
-        tempo = b[TEMPO * LANES + i]
-        munitions = b[MUNITIONS * LANES + i]
-        w_trail = b[W_TRAIL * LANES + i]
-        trail = b[TRAIL * LANES + i]
-
-        # 6. Attrition, recruitment, quality and cohesion.
-        cf_activity = b[CF_ACTIVITY * LANES + i]
-        activity = cf_activity if ceasefire else 1.0
-        exposure = 1.0 + b[W_EXPOSURE * LANES + i] * max(0.0, 1.0 - fire)
-        loss_ua = (
-            b[UA_BASE * LANES + i] * pressure * exposure * math.sqrt(inf_rel)
-            + b[KURSK_COST * LANES + i] * diversion
-        ) * activity
-        loss_ru = r_force * tempo * (b[RU_A * LANES + i] + b[RU_B * LANES + i] * fire) * activity
-        loss_ru = loss_ru * 0.7 if collapsed else loss_ru
-        b[LOSS_RU * LANES + i] = loss_ru
-        cum_loss_ua = b[CUM_LOSS_UA * LANES + i] + loss_ua
-        b[CUM_LOSS_UA * LANES + i] = cum_loss_ua
-
-        pipeline = b[PIPELINE * LANES + i] + b[INTAKE * LANES + i]
-        graduates = pipeline * b[INV_TRAINING * LANES + i]
-        b[PIPELINE * LANES + i] = pipeline - graduates
-        survivors = max(inf - loss_ua, 0.0)
-        inf = survivors + graduates
-        b[INF * LANES + i] = inf
-        inv_inf = 1.0 / max(inf, 1.0)
-        b[QUALITY * LANES + i] = (
-            quality * survivors + b[Q_RECRUIT * LANES + i] * graduates
-        ) * inv_inf
-        cohesion += (
-            b[COHESION_REC * LANES + i] * (1.0 - cohesion)
-            - b[REFORM_LOSS * LANES + i]
-            - b[W_COHESION * LANES + i] * loss_ua * inv_inf
+        ceasefire = get(b, CEASEFIRE, i) > 0.5
+        collapsed = get(b, COLLAPSED, i) > 0.5
+        R = get(b, R_FORCE, i)
+        tau = get(b, TEMPO, i)
+        F = get(b, FIRE, i)
+        loss, loss_ru, activity = fr.attrition(
+            b, i, ceasefire, collapsed, F, get(b, PRESSURE, i), get(b, DIVERSION, i), R, tau
         )
-        b[COHESION * LANES + i] = min(1.0, max(0.0, cohesion))
-
-        # Russian force, tempo and munitions.
-        tolerance = b[TOLERANCE * LANES + i]
-        rho = b[RHO * LANES + i]
-        rho += w_trail * (loss_ru * b[INV_RU0 * LANES + i] - rho)
-        b[RHO * LANES + i] = rho
-        b[TEMPO * LANES + i] = tolerance / rho if rho > tolerance else 1.0
-        r_force = max(r_force + b[INFLOW_F * LANES + i] - loss_ru * b[PERM_F * LANES + i], 0.05)
-        b[R_FORCE * LANES + i] = r_force
-        use = r_force * b[TEMPO * LANES + i] * activity * b[USE_F * LANES + i]
-        munitions += b[PROD_NET * LANES + i] - use
-        munitions -= b[STOCK_F * LANES + i] * munitions
-        b[MUNITIONS * LANES + i] = min(2.0, max(0.0, munitions))
-
-        # 7. Kursk.
-        withdrawn = kursk * b[KEEP_WITHDRAWN * LANES + i]
-        retaken = kursk * b[KEEP_RETAKEN * LANES + i]
-        kursk = withdrawn if withdraw else (kursk if ceasefire else retaken)
-        kursk = 0.0 if kursk < 5.0 else kursk
-        b[KURSK * LANES + i] = kursk
-
-        # 9. Talks and cease-fire, against the trajectory's exponential clocks.
-        credibility = b[CREDIBILITY * LANES + i]
-        hazard = b[BREAK_HAZARD * LANES + i] + b[BREAK_RATE * LANES + i] * (1.0 - credibility)
-        _set_if(b, BREAK_HAZARD, i, ceasefire, hazard)
-        breaks = ceasefire and hazard >= b[BREAK_CLOCK * LANES + i]
-        ceasefire = ceasefire and not breaks
-        _set_if(b, CF_BROKEN, i, breaks, next_week)
-
-        talks_open = b[TALKS_OPEN * LANES + i] > 0.5
-        stable = b[STABLE * LANES + i]
-        dictate = b[DICTATE * LANES + i]
-        base_willing = b[BASE_WILLING * LANES + i]
-        calm = max(base_willing, min(1.0, rho * b[INV_TOLERANCE * LANES + i]))
-        willing = (
-            1.0 if (collapsed or trail > dictate) else (calm if trail <= stable else base_willing)
+        rho, R = fr.russia(b, i, loss_ru, activity)
+        K = fr.kursk(b, i, ceasefire)
+        fr.talks(
+            b,
+            i,
+            tf,
+            ceasefire,
+            collapsed,
+            get(b, SUPPORT, i),
+            get(b, US_NOW, i),
+            get(b, CUM_LOSS_UA, i),
+            rho,
+            K,
         )
-        talks_hazard = b[TALKS_HAZARD * LANES + i] + willing * _fmath.exp(
-            b[LOG_H0 * LANES + i]
-            + b[H_TIME * LANES + i] * tf
-            + b[H_SUPPORT * LANES + i] * max(0.0, 1.0 - support)
-            + b[H_LOSS * LANES + i] * cum_loss_ua
-        )
-        b[TALKS_HAZARD * LANES + i] = b[TALKS_HAZARD * LANES + i] if talks_open else talks_hazard
-        opens = not talks_open and talks_hazard >= b[TALKS_CLOCK * LANES + i]
-        b[TALKS_OPEN * LANES + i] = 1.0 if (talks_open or opens) else 0.0
-        _set_if(b, TALKS_WEEK, i, opens, next_week)
-        _set_if(b, ADV_AT_TALKS, i, opens, trail)
-        decided = (
-            np.float64(N.OUT_STABLE_FRONT) if trail <= stable else np.float64(N.OUT_BREST_LITOVSK)
-        )
-        outcome = decided if (opens and outcome < 0.0) else outcome
-        b[OUTCOME * LANES + i] = outcome
-        offered = (
-            b[GUARANTEE_BASE * LANES + i]
-            * (0.4 + 0.6 * b[STANDOFF * LANES + i])
-            * (0.5 + 0.5 * us_now)
-        )
-        b[CREDIBILITY * LANES + i] = offered if opens else credibility
-        front_term = min(1.0, max(0.0, 1.0 - trail * b[INV_DICTATE * LANES + i]))
-        leverage = (
-            b[LEV_FRONT * LANES + i] * front_term
-            + b[LEV_KURSK * LANES + i] * min(1.0, kursk * b[INV_KURSK_PEAK * LANES + i])
-            + b[LEV_SANCTIONS * LANES + i] * b[SANCTIONS * LANES + i]
-            + b[LEV_GUARANTEE * LANES + i] * offered
-        )
-        _set_if(b, LEVERAGE, i, opens, leverage)
-        takes = b[U_CEASEFIRE * LANES + i] < b[CEASEFIRE_PROB * LANES + i]
-        agrees = opens and takes
-        _set_if(b, CF_AGREED, i, agrees, 1.0)
-        b[CEASEFIRE * LANES + i] = 1.0 if (ceasefire or agrees) else 0.0
-
         finite = (
-            math.isfinite(b[TERRITORY * LANES + i])
-            and math.isfinite(inf)
-            and math.isfinite(b[QUALITY * LANES + i])
-            and math.isfinite(trail)
-            and math.isfinite(r_force)
+            math.isfinite(get(b, TERRITORY, i))
+            and math.isfinite(get(b, INF, i))
+            and math.isfinite(get(b, QUALITY, i))
+            and math.isfinite(get(b, TRAIL, i))
+            and math.isfinite(R)
         )
-        b[BAD * LANES + i] = b[BAD * LANES + i] if finite else 1.0
+        put(b, BAD, i, get(b, BAD, i) if finite else 1.0)
 
 
 @jit
@@ -967,7 +265,8 @@ def _calibration_records(b, nl, t):
         if t == 0:
             b[RU_FIRST * LANES + i] = b[LOSS_RU * LANES + i]
         else:
-            b[KURSK_FIRST * LANES + i] = (b[KURSK_INITIAL * LANES + i] - b[KURSK * LANES + i]) / 8.0
+            lost = b[L.P_KURSK_INITIAL_KM2 * LANES + i] - b[KURSK * LANES + i]
+            b[KURSK_FIRST * LANES + i] = lost / 8.0
 
 
 @jit
@@ -1068,15 +367,16 @@ def simulate_lanes(
     keys = np.empty(LANES, dtype=np.uint64)
     idx = np.empty(LANES, dtype=np.int64)
     # (no literal arguments below: each would compile its own copy of the callee)
+    load_parameters(b, th, nl)
     n_power = 0
     for i in range(nl):
-        _setup_lane(b, i, th, sq, seed, first + i)
+        _setup_lane(b, i, sq, seed, first + i)
         keys[i] = stream_key(seed, first + i, L.STREAM_WEEKLY)
         n_power += th[L.P_ADVANCE_EXPONENT, i] != 2.0
     any_power = n_power > 0
     _aggregate_week(b, nl, np.int64(0), bins, hist, sums, extrema, events, idx, trace)
     for t in range(horizon):
-        _refresh_levers(b, nl, t, th, sq)
+        _refresh_levers(b, nl, t, sq)
         _draw_normals(b, nl, keys, t)
         _advance(b, nl, t, any_power)
         _attrition(b, nl, t)
@@ -1088,7 +388,7 @@ def simulate_lanes(
         if outcome < 0.0:
             outcome = (
                 N.OUT_STABLE_FRONT
-                if b[TRAIL * LANES + i] <= b[STABLE * LANES + i]
+                if b[TRAIL * LANES + i] <= b[L.P_STABLE_ADVANCE_KM2_PER_WEEK * LANES + i]
                 else N.OUT_GRINDING
             )
         rec = records[i]

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from levercast.engine import layout as L
-from levercast.engine.kernels import FIXED_POINT, STATUS_OK, sample_params, simulate_chunk
+from levercast.engine.kernels import FIXED_POINT, STATUS_OK, simulate_chunk
+from levercast.engine.sampling import sample_params
 from levercast.errors import LevercastError
 from levercast.results import names as N
 from levercast.results import stats
