@@ -47,7 +47,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from levercast.scenario._messages import (
-    ConfigError,
     Where,
     check_in_domain,
     finite,
@@ -61,7 +60,7 @@ from levercast.scenario._messages import (
 if TYPE_CHECKING:
     from levercast.scenario.registry import Param
 
-__all__ = ["KINDS", "MAX_VALUES", "DistSpec", "parse_dist", "ConfigError"]
+__all__ = ["KINDS", "MAX_VALUES", "DistSpec", "parse_dist"]
 
 # The kinds a parsed spec can have, in the order of the kernel's distribution codes
 # (levercast.engine.layout_gen numbers them from this tuple). "interval" is not among them: it
