@@ -138,6 +138,7 @@ class Context:
     """Sizes for the current mode, the baseline scenario and the session's measurements."""
 
     def __init__(self, config):
+        from levercast.engine import lowering
         from levercast.scenario import registry
         from levercast.scenario.loader import load_scenario
 
@@ -151,7 +152,7 @@ class Context:
         self.seed = SEED
         self.config_path = ROOT / "configs" / "baseline.toml"
         self.scenario = load_scenario(self.config_path)
-        self.rows = self.scenario.param_rows()
+        self.rows = lowering.param_rows(self.scenario)
         self.sq = registry.status_quo()
         self.horizon = self.scenario.horizon_weeks
         self.times = _SESSION["times"]

@@ -10,7 +10,7 @@ import gate
 import pytest
 import vectorised
 
-from levercast.engine import simulate
+from levercast.engine import lowering, simulate
 
 THRESHOLDS = {"kernel_over_floor": 0.4, "kernel_over_numpy": 1.5}
 THREADS = 1  # as the gated ratios
@@ -141,7 +141,7 @@ def baseline_inputs(ctx):
 
     n = 10_000
     scenario = ctx.scenario
-    rows, sq = scenario.param_rows(), registry.status_quo()
+    rows, sq = lowering.param_rows(scenario), registry.status_quo()
     prof = floor.profile(rows, scenario.horizon_weeks)
     simulate.run(scenario, 100, 1, threads=THREADS)
     floor.run_floor(rows, prof, 1, 100, THREADS)

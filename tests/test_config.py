@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from levercast.engine import layout as L
+from levercast.engine import lowering
 from levercast.scenario import registry
 from levercast.scenario.loader import (
     MAX_FILE_BYTES,
@@ -121,12 +122,14 @@ def test_every_parameter_is_present(baseline):
 
 
 def test_param_rows_layout(baseline):
-    rows = baseline.param_rows()
+    rows = lowering.param_rows(baseline)
     assert rows.shape == (L.N_PARAMS, L.ROW_WIDTH)
     assert rows.dtype == np.float64
     for i, p in enumerate(registry.PARAMS):
         if p.kind == registry.UNCERTAINTY:
-            np.testing.assert_array_equal(rows[i], baseline.uncertainties[p.name].row())
+            np.testing.assert_array_equal(
+                rows[i], lowering.dist_row(baseline.uncertainties[p.name])
+            )
             continue
         value = p.choices[p.default] if p.is_choice else float(p.default)
         assert rows[i, L.ROW_CODE] == L.DIST_FIXED
@@ -138,7 +141,7 @@ def test_choice_lever_row_holds_the_label_code():
     s = loads_scenario(
         scenario('[levers]\nkursk_policy = "withdraw"\nsecurity_guarantee = "nato"\n')
     )
-    rows = s.param_rows()
+    rows = lowering.param_rows(s)
     assert rows[L.P_KURSK_POLICY, L.ROW_A] == L.KURSK_WITHDRAW
     assert rows[L.P_SECURITY_GUARANTEE, L.ROW_A] == L.GUARANTEE_NATO
     assert s.levers["kursk_policy"] == "withdraw"
@@ -146,11 +149,11 @@ def test_choice_lever_row_holds_the_label_code():
 
 def test_distribution_rows(baseline):
     u = baseline.uncertainties
-    row = u["recon_drones_per_day"].row()
+    row = lowering.dist_row(u["recon_drones_per_day"])
     assert row[L.ROW_CODE] == L.DIST_UNIFORM
     assert (row[L.ROW_A], row[L.ROW_B], row[L.ROW_LO], row[L.ROW_HI]) == (1000, 1300, 1000, 1300)
 
-    row = u["us_support_after_election"].row()
+    row = lowering.dist_row(u["us_support_after_election"])
     assert row[L.ROW_CODE] == L.DIST_DISCRETE
     assert row[L.ROW_K] == 3
     np.testing.assert_array_equal(row[L.ROW_VALUES : L.ROW_VALUES + 3], [1.0, 0.5, 0.0])
@@ -159,15 +162,15 @@ def test_distribution_rows(baseline):
     assert not row[L.ROW_CUMW + 3 :].any()
     assert (row[L.ROW_LO], row[L.ROW_HI]) == (0.0, 1.0)
 
-    row = u["russia_casualties_per_week"].row()
+    row = lowering.dist_row(u["russia_casualties_per_week"])
     assert row[L.ROW_CODE] == L.DIST_NORMAL
     assert (row[L.ROW_A], row[L.ROW_B], row[L.ROW_LO], row[L.ROW_HI]) == (8890, 900, 6000, 12000)
 
-    row = u["interceptor_kill_prob"].row()
+    row = lowering.dist_row(u["interceptor_kill_prob"])
     assert row[L.ROW_CODE] == L.DIST_BETA
     assert (row[L.ROW_A], row[L.ROW_B], row[L.ROW_LO], row[L.ROW_HI]) == (4, 6, 0, 1)
 
-    row = u["nato_accession"].row()
+    row = lowering.dist_row(u["nato_accession"])
     assert row[L.ROW_CODE] == L.DIST_BERNOULLI
     assert (row[L.ROW_A], row[L.ROW_LO], row[L.ROW_HI]) == (0.05, 0, 1)
 
@@ -180,11 +183,11 @@ def test_triangular_and_fixed_rows():
             "kursk_initial_km2 = 750\n"
         )
     )
-    row = s.uncertainties["recon_drones_per_day"].row()
+    row = lowering.dist_row(s.uncertainties["recon_drones_per_day"])
     assert row[L.ROW_CODE] == L.DIST_TRIANGULAR
     assert (row[L.ROW_A], row[L.ROW_B], row[L.ROW_C]) == (900, 1400, 1100)
     assert (row[L.ROW_LO], row[L.ROW_HI]) == (900, 1400)
-    row = s.uncertainties["kursk_initial_km2"].row()
+    row = lowering.dist_row(s.uncertainties["kursk_initial_km2"])
     assert row[L.ROW_CODE] == L.DIST_FIXED
     assert row[L.ROW_A] == row[L.ROW_LO] == row[L.ROW_HI] == 750
 
@@ -231,7 +234,7 @@ def test_interval_with_negative_end_becomes_a_normal():
     assert d.a == 1.0
     assert d.b == pytest.approx(6 / (2 * Z90))
     assert (d.lo, d.hi) == (-10.0, 10.0)
-    assert d.row()[L.ROW_CODE] == L.DIST_NORMAL
+    assert lowering.dist_row(d)[L.ROW_CODE] == L.DIST_NORMAL
 
 
 def test_lognormal_by_median():
@@ -556,7 +559,7 @@ def test_resolved_toml_round_trip(name):
     assert back == s
     assert back.levers == s.levers
     assert back.constants == s.constants
-    np.testing.assert_array_equal(back.param_rows(), s.param_rows())
+    np.testing.assert_array_equal(lowering.param_rows(back), lowering.param_rows(s))
     assert back.resolved_toml() == text
     assert back.sha256 == s.sha256
 
@@ -576,7 +579,7 @@ def test_round_trip_keeps_every_distribution_kind_and_the_sweep():
     back = loads_scenario(s.resolved_toml())
     assert back == s
     assert back.sweep == {"method": "grid", "levers": {"ramp_weeks": [4, 8, 16]}}
-    np.testing.assert_array_equal(back.param_rows(), s.param_rows())
+    np.testing.assert_array_equal(lowering.param_rows(back), lowering.param_rows(s))
 
 
 def test_sha256_is_a_stable_content_hash(baseline):
@@ -597,7 +600,7 @@ def test_with_levers_changes_only_what_it_is_given(baseline):
     assert baseline.levers["artillery_rounds_per_year"] == 1.5e6
     assert s.uncertainties == baseline.uncertainties
     assert (s.name, s.path) == (baseline.name, baseline.path)
-    rows = s.param_rows()
+    rows = lowering.param_rows(s)
     assert rows[L.P_ARTILLERY_ROUNDS_PER_YEAR, L.ROW_A] == 2.4e6
     assert rows[L.P_KURSK_POLICY, L.ROW_A] == L.KURSK_WITHDRAW
 

@@ -8,7 +8,7 @@ import scipy.special
 import scipy.stats
 from variants import VARIANTS, variant
 
-from levercast.engine import _rng, kernels, lanes, sampling, simulate
+from levercast.engine import _rng, kernels, lanes, lowering, sampling, simulate
 from levercast.engine import layout as L
 from levercast.results import names
 from levercast.scenario import registry
@@ -262,7 +262,7 @@ def kernel_trajectory(rows, sq, seed, trajectory, horizon):
 
 def assert_trajectories_agree(scenario, seed, trajectories, horizon):
     """Kernel and reference agree; returns the reference records."""
-    rows = np.ascontiguousarray(scenario.param_rows())
+    rows = np.ascontiguousarray(lowering.param_rows(scenario))
     sq = registry.status_quo()
     records = []
     for trajectory in trajectories:
@@ -318,7 +318,7 @@ def test_status_quo_lanes_skip_the_ramp(baseline):
     starts); one lever moved, and it ramps again. Both agree with the reference, which
     recomputes the terms every week."""
     sq = registry.status_quo()
-    rows = np.ascontiguousarray(baseline.param_rows())
+    rows = np.ascontiguousarray(lowering.param_rows(baseline))
     theta = np.array(naive.sample_params(rows, 1, 0))
     assert kernels.levers_at_status_quo(theta, sq)
     theta[L.P_TRAINING_WEEKS] += 1.0
@@ -327,7 +327,7 @@ def test_status_quo_lanes_skip_the_ramp(baseline):
     # the mechanism: the status-quo lane's ramp starts at infinity, the other at its delay
     lane_params = np.empty((L.N_PARAMS, lanes.LANES))
     for lane, scenario in enumerate((baseline, longer)):
-        rows = np.ascontiguousarray(scenario.param_rows())
+        rows = np.ascontiguousarray(lowering.param_rows(scenario))
         lane_params[:, lane] = naive.sample_params(rows, 1, 0)
     buf = np.zeros(lanes.N_SLOTS * lanes.LANES)
     kernels.load_parameters(buf, lane_params, 2)
@@ -363,7 +363,7 @@ def test_run_aggregates_kernel_trajectories_exactly(baseline, threads, chunk_siz
         threads=threads,
         chunk_size=chunk_size,
     )
-    rows = np.ascontiguousarray(baseline.param_rows())
+    rows = np.ascontiguousarray(lowering.param_rows(baseline))
     sq = registry.status_quo()
     trajectories = (kernel_trajectory(rows, sq, RUN_SEED, t, RUN_HORIZON)[2:] for t in range(RUN_N))
     expected = naive.aggregate(trajectories, RUN_HORIZON)
@@ -376,7 +376,9 @@ def test_run_aggregates_kernel_trajectories_exactly(baseline, threads, chunk_siz
 def test_run_matches_reference(baseline):
     """The reference run gives the same counts; its sums differ at most by stray roundings."""
     kernel_run = simulate.run(baseline, n=RUN_N, seed=RUN_SEED, horizon=RUN_HORIZON)
-    ref = naive.run(baseline.param_rows(), registry.status_quo(), RUN_SEED, RUN_N, RUN_HORIZON)
+    ref = naive.run(
+        lowering.param_rows(baseline), registry.status_quo(), RUN_SEED, RUN_N, RUN_HORIZON
+    )
     for name in COUNTS:
         np.testing.assert_array_equal(getattr(kernel_run, name), ref[name], err_msg=name)
     assert kernel_run.event_counts == ref["event_counts"]

@@ -15,7 +15,7 @@ import pytest
 import vectorised
 from variants import VARIANTS, variant
 
-from levercast.engine import _rng, kernels, sampling, simulate
+from levercast.engine import _rng, kernels, lowering, sampling, simulate
 from levercast.engine import layout as L
 from levercast.results import names
 from levercast.scenario import registry
@@ -39,7 +39,7 @@ def kernel_records(scenario, seed, n, horizon):
 
 
 def vectorised_run(scenario, seed, n, horizon, **kwargs):
-    rows = scenario.param_rows()
+    rows = lowering.param_rows(scenario)
     return vectorised.run_vectorised(rows, registry.status_quo(), seed, n, horizon, **kwargs)
 
 

@@ -671,7 +671,7 @@ def run_vectorised(rows, sq, seed, n, horizon, chunk=65536, keep=0, threads=1):
     Parameters
     ----------
     rows : float64[N_PARAMS, ROW_WIDTH]
-        Distribution rows (``Scenario.param_rows()``).
+        Distribution rows (``lowering.param_rows(scenario)``).
     sq : float64[N_PARAMS]
         Status-quo lever values (``model.status_quo()``).
     seed, n, horizon : int

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from levercast.engine import layout as L
+from levercast.engine import lowering
 from levercast.engine.kernels import FIXED_POINT, STATUS_OK, simulate_chunk
 from levercast.engine.sampling import sample_params
 from levercast.errors import LevercastError
@@ -338,7 +339,7 @@ def _run(
     outcomes_out=None,
     pair_with=None,
 ) -> RunResult:
-    rows = np.ascontiguousarray(scenario.param_rows(), dtype=np.float64)
+    rows = np.ascontiguousarray(lowering.param_rows(scenario), dtype=np.float64)
     sq = registry.status_quo()
     bins = N.bin_scales()
     size = min(chunk_size, n)

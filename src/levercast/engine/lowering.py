@@ -1,0 +1,86 @@
+"""A validated scenario lowered to the kernel's flat arrays.
+
+The scenario layer knows parameters by name and distributions by kind; the kernel knows rows
+of a float64 table indexed by the constants of :mod:`levercast.engine.layout`. This module is
+the one place that translates the first into the second.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from levercast.engine import layout as L
+from levercast.scenario import registry
+from levercast.scenario.distributions import DistSpec
+from levercast.scenario.loader import Scenario
+
+__all__ = ["DIST_CODES", "dist_code", "dist_row", "param_rows"]
+
+# A distribution kind's code in a row's ROW_CODE slot (tests/test_layout.py checks that the keys
+# are levercast.scenario.distributions.KINDS in order).
+DIST_CODES: dict[str, int] = {
+    "fixed": L.DIST_FIXED,
+    "uniform": L.DIST_UNIFORM,
+    "normal": L.DIST_NORMAL,
+    "lognormal": L.DIST_LOGNORMAL,
+    "beta": L.DIST_BETA,
+    "triangular": L.DIST_TRIANGULAR,
+    "bernoulli": L.DIST_BERNOULLI,
+    "discrete": L.DIST_DISCRETE,
+}
+
+
+def dist_code(spec: DistSpec) -> int:
+    """The ``DIST_*`` code of a spec's kind."""
+    return DIST_CODES[spec.kind]
+
+
+def dist_row(spec: DistSpec) -> np.ndarray:
+    """Encode one distribution as one row of the kernel's parameter table.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape ``(ROW_WIDTH,)``:
+        ``[code, a, b, lo, hi, c, k, v0..v5, cw0..cw5]``; unused slots are 0.
+    """
+    row = np.zeros(L.ROW_WIDTH, dtype=np.float64)
+    row[L.ROW_CODE] = dist_code(spec)
+    row[L.ROW_A] = spec.a
+    row[L.ROW_B] = spec.b
+    row[L.ROW_C] = spec.c
+    row[L.ROW_LO] = spec.lo
+    row[L.ROW_HI] = spec.hi
+    if spec.kind == "discrete":
+        k = len(spec.values)
+        row[L.ROW_K] = k
+        row[L.ROW_VALUES : L.ROW_VALUES + k] = spec.values
+        row[L.ROW_CUMW : L.ROW_CUMW + k] = spec.cumulative_weights()
+    return row
+
+
+def param_rows(scenario: Scenario) -> np.ndarray:
+    """The kernel's parameter table of a scenario.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape ``(N_PARAMS, ROW_WIDTH)``, rows in
+        :data:`levercast.scenario.registry.PARAMS` order. Levers and constants are
+        ``DIST_FIXED`` rows (``a = lo = hi = value``; a choice lever's value is the code of
+        its label); uncertainties are :func:`dist_row`.
+    """
+    rows = np.zeros((len(registry.PARAMS), L.ROW_WIDTH), dtype=np.float64)
+    for i, p in enumerate(registry.PARAMS):
+        if p.kind == registry.UNCERTAINTY:
+            rows[i] = dist_row(scenario.uncertainties[p.name])
+            continue
+        if p.kind == registry.LEVER:
+            value = scenario.levers[p.name]
+        else:
+            value = scenario.constants[p.name]
+        if isinstance(value, str):
+            value = p.choices[value]
+        rows[i, L.ROW_CODE] = L.DIST_FIXED
+        rows[i, L.ROW_A] = rows[i, L.ROW_LO] = rows[i, L.ROW_HI] = value
+    return rows
