@@ -286,7 +286,7 @@ def test_report_of_an_oat_sweep(oat_sweep, tmp_path):
 
 def test_report_of_a_grid_sweep_with_a_choice_lever(tmp_path, baseline):
     out = tmp_path / "grid"
-    design = sw.grid_design(
+    design = designs.grid_design(
         {"artillery_rounds_per_year": [1.0e6, 3.5e6], "kursk_policy": ["hold", "withdraw"]}
     )
     sw.run_sweep(baseline, design, sw.SweepSettings(1000, 0, HORIZON), out)
