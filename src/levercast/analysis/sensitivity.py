@@ -435,7 +435,10 @@ def discover(
     if X.shape[1] == 0:
         raise AnalysisError(f"{path}: no uncertainty varies across trajectories")
     y = (frame["outcome"].astype(str) == outcome).to_numpy()
-    return prim(X, y, **prim_options)
+    try:
+        return prim(X, y, **prim_options)
+    except ValueError as exc:  # e.g. the outcome never occurs: nothing to find
+        raise AnalysisError(f"{path}: {exc}") from exc
 
 
 __all__ = [

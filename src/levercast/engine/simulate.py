@@ -236,11 +236,12 @@ _CALIBRATION_RECORDS = (N.R_RU_CASUALTIES_FIRST_WEEK, N.R_KURSK_LOSS_FIRST_WEEKS
 
 
 class LimitError(LevercastError, ValueError):
-    """A run size outside its limits; ``quantity`` is ``"trajectories"`` or ``"horizon"``."""
+    """A run setting outside its limits; ``quantity`` is ``"trajectories"``, ``"horizon"``,
+    ``"seed"`` or ``"threads"``."""
 
-    def __init__(self, quantity: str, value: int, high: int):
+    def __init__(self, quantity: str, value: int, high: int, low: int = 1):
         self.quantity = quantity
-        super().__init__(f"{quantity} must be between 1 and {high:,}, got {value:,}")
+        super().__init__(f"{quantity} must be between {low:,} and {high:,}, got {value:,}")
 
 
 def check_limits(n: int, horizon: int) -> None:
@@ -294,13 +295,13 @@ def run(
     horizon = int(scenario.horizon_weeks if horizon is None else horizon)
     check_limits(n, horizon)
     if seed < 0 or seed >= 2**63:
-        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
+        raise LimitError("seed", seed, 2**63 - 1, low=0)
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
     keep = max(0, min(int(keep), n))
     threads = numba.config.NUMBA_NUM_THREADS if threads is None else int(threads)
     if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(f"threads must be between 1 and {numba.config.NUMBA_NUM_THREADS}")
+        raise LimitError("threads", threads, numba.config.NUMBA_NUM_THREADS)
     previous = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
