@@ -218,7 +218,9 @@ def test_refuses_to_resume_a_different_sweep(sweep_dir):
 
 
 def test_dask_backend_on_two_local_workers_is_identical(tmp_path, baseline):
-    design = designs.grid_design(designs.parse_grid(["ew_support=0.1,0.6", "sensor_density=0.2,0.8"]))
+    design = designs.grid_design(
+        designs.parse_grid(["ew_support=0.1,0.6", "sensor_density=0.2,0.8"])
+    )
     settings = sw.SweepSettings(3000, 5, 40)
     local = tmp_path / "local"
     distributed = tmp_path / "dask"
