@@ -424,17 +424,14 @@ def discover(
     if outcome not in names.OUTCOMES:
         raise AnalysisError(f"unknown outcome {outcome!r}: expected one of {names.OUTCOMES}")
     path = Path(trajectories_parquet)
-    if not path.is_file():
-        raise AnalysisError(
-            f"{path} does not exist (write it with `levercast run CONFIG --keep-trajectories K`)"
-        )
-    frame = pd.read_parquet(path)
-    if "outcome" not in frame.columns:
+    with _reading():
+        frame = store.read_trajectories(path)
+    if names.RECORD_COLUMNS[names.R_OUTCOME] not in frame.columns:
         raise AnalysisError(f"{path} has no 'outcome' column: not a trajectories table")
     X = discovery_inputs(frame)
     if X.shape[1] == 0:
         raise AnalysisError(f"{path}: no uncertainty varies across trajectories")
-    y = (frame["outcome"].astype(str) == outcome).to_numpy()
+    y = (frame[names.RECORD_COLUMNS[names.R_OUTCOME]].astype(str) == outcome).to_numpy()
     try:
         return prim(X, y, **prim_options)
     except ValueError as exc:  # e.g. the outcome never occurs: nothing to find

@@ -12,7 +12,8 @@ them). Files and folders follow the user's umask.
 
 Reading. :func:`read_results` reads a run folder, or the reference cell of a sweep folder, as
 one :class:`Results`; :func:`read_manifest`, :func:`read_sweep_table`, :func:`read_cells` and
-:func:`read_analysis` read the rest of a sweep folder.
+:func:`read_analysis` read the rest of a sweep folder, :func:`read_trajectories` a run's kept
+trajectories.
 """
 
 from __future__ import annotations
@@ -367,6 +368,19 @@ def read_cells(folder: str | os.PathLike) -> pd.DataFrame:
     if not path.is_file():
         raise ResultsError(f"{path}: not found ({folder} is not a complete sweep folder)")
     return pd.read_parquet(path)
+
+
+def read_trajectories(path: str | os.PathLike) -> pd.DataFrame:
+    """A run's ``trajectories.parquet`` (written with ``--keep-trajectories K``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsError(
+            f"{path} does not exist (write it with `levercast run CONFIG --keep-trajectories K`)"
+        )
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types
+        raise ResultsError(f"cannot read {path}: {exc}") from exc
 
 
 def read_analysis(folder: str | os.PathLike, name: str) -> tuple[pd.DataFrame, dict] | None:
