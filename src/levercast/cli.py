@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from levercast import __version__
 from levercast.errors import LevercastError
+from levercast.results import names
 
 app = typer.Typer(
     help="levercast: Monte Carlo odds of a stable front versus Brest-Litovsk-style talks.",
@@ -400,7 +401,7 @@ def analyze(
     outcome: Annotated[
         str,
         typer.Option("--outcome", help="Outcome the PRIM boxes isolate (with --prim)."),
-    ] = "brest_litovsk",
+    ] = names.OUTCOMES[names.OUT_BREST_LITOVSK],
     seed: Annotated[
         int,
         typer.Option("--seed", "-s", help="Seed of the bootstrap (same seed, same result)."),

@@ -336,7 +336,7 @@ def analyze(
     bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
     prim_path: str | os.PathLike | None = None,
-    outcome: str = "brest_litovsk",
+    outcome: str = names.OUTCOMES[names.OUT_BREST_LITOVSK],
 ) -> dict:
     """The analyses a sweep's design allows: ``{"sobol": ...}`` (Sobol' indices of a
     ``sobol`` sweep, ``metric`` default every outcome) or ``{"tornado": ...}`` (an ``oat``
@@ -399,7 +399,7 @@ def discovery_inputs(trajectories: pd.DataFrame) -> pd.DataFrame:
 
 def discover(
     trajectories_parquet: str | os.PathLike,
-    outcome: str = "brest_litovsk",
+    outcome: str = names.OUTCOMES[names.OUT_BREST_LITOVSK],
     **prim_options,
 ):
     """Find the region of drawn uncertainties where ``outcome`` concentrates (PRIM).

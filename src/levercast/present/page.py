@@ -54,17 +54,17 @@ FAN_LEVELS = (("q05", "q95", "0.86", "5–95%"), ("q10", "q90", "0.70", "10–90
 FAN_LEVELS += (("q25", "q75", "0.50", "25–75%"),)
 
 OUTCOME_LABELS = {
-    "stable_front": "Stable front",
-    "brest_litovsk": "Brest-Litovsk (dictated terms)",
-    "collapse": "Collapse",
-    "grinding": "Grinding (no talks by horizon)",
+    names.OUTCOMES[names.OUT_STABLE_FRONT]: "Stable front",
+    names.OUTCOMES[names.OUT_BREST_LITOVSK]: "Brest-Litovsk (dictated terms)",
+    names.OUTCOMES[names.OUT_COLLAPSE]: "Collapse",
+    names.OUTCOMES[names.OUT_GRINDING]: "Grinding (no talks by horizon)",
 }
 # Fill grey level and hatch per outcome: distinguishable without colour.
 OUTCOME_STYLE = {
-    "stable_front": ("0.95", "..."),
-    "brest_litovsk": ("0.65", "///"),
-    "collapse": ("0.25", "xx"),
-    "grinding": ("0.80", "\\\\\\"),
+    names.OUTCOMES[names.OUT_STABLE_FRONT]: ("0.95", "..."),
+    names.OUTCOMES[names.OUT_BREST_LITOVSK]: ("0.65", "///"),
+    names.OUTCOMES[names.OUT_COLLAPSE]: ("0.25", "xx"),
+    names.OUTCOMES[names.OUT_GRINDING]: ("0.80", "\\\\\\"),
 }
 EVENT_ROWS = (
     (names.TALKS_OPENED, "Talks opened"),
