@@ -514,7 +514,7 @@ def _chart_sweep_levers(data: RunData, out: Path, design: dict, summary, cells) 
             ax = grid_axes[row][col]
             frame = cells.merge(summary[summary["metric"] == metric], on="cell")
             if name not in frame.columns:
-                raise ReportError(f"{data.folder / 'cells.parquet'} has no column {name!r}")
+                raise ReportError(f"{data.folder / store.CELLS} has no column {name!r}")
             x = frame[name]
             numeric = pd.api.types.is_numeric_dtype(x)
             if numeric:

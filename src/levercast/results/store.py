@@ -41,6 +41,7 @@ PARTIAL_PREFIX = ".partial-"  # temporary folders
 TMP_PREFIX = ".tmp-"  # temporary files: .tmp-<name>-<random>.tmp
 TMP_SUFFIX = ".tmp"
 MANIFEST = "_sweep.json"  # what makes a folder a sweep folder
+CELLS = "cells.parquet"  # a sweep's cell ids and lever values
 RUN_TABLES = ("summary", "bands")  # <table>.parquet in a run, <table>/cell=<id>/ in a sweep
 ANALYSIS_DIRNAME = "analysis"
 
@@ -364,7 +365,7 @@ def read_sweep_table(folder: str | os.PathLike, table: str) -> pd.DataFrame:
 
 def read_cells(folder: str | os.PathLike) -> pd.DataFrame:
     """A sweep's ``cells.parquet``: cell id and its lever values."""
-    path = Path(folder) / "cells.parquet"
+    path = Path(folder) / CELLS
     if not path.is_file():
         raise ResultsError(f"{path}: not found ({folder} is not a complete sweep folder)")
     return pd.read_parquet(path)

@@ -38,7 +38,7 @@ from levercast.results import names, store
 from levercast.sweep.designs import Design, SweepError
 
 REFERENCE_OUTCOMES = "_reference_outcomes.npy"
-TABLES = ("summary", "bands")
+TABLES = store.RUN_TABLES  # the tables of every cell
 MAX_CELLS = 100_000
 
 
@@ -163,10 +163,10 @@ def run_sweep(
     out_dir = Path(out_dir)
     meta = manifest(scenario, design, settings)
     _prepare_folder(out_dir, meta, resume, force)
-    if not (out_dir / "cells.parquet").exists():
+    if not (out_dir / store.CELLS).exists():
         store.write_parquet(
             cells_frame(design, scenarios),
-            out_dir / "cells.parquet",
+            out_dir / store.CELLS,
             {"scenario_name": scenario.name, "scenario_sha256": scenario.sha256},
         )
     file_meta = {k: v for k, v in meta.items() if k != "design"}
