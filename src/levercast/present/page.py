@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from levercast import __version__
+from levercast.analysis.sensitivity import SWEEP_ANALYSES
 from levercast.errors import LevercastError
 from levercast.results import names, stats, store
 from levercast.scenario import registry
@@ -731,8 +732,6 @@ def _chart_sobol(data: RunData, out: Path, indices: pd.DataFrame) -> Section:
 def _analysis_section(data: RunData, out: Path, kind: str) -> Section:
     """The chart of the analysis ``levercast analyze`` wrote for this sweep, or a note that
     says which command writes it (none written, or written for an earlier sweep)."""
-    from levercast.analysis.sensitivity import SWEEP_ANALYSES
-
     table_name = SWEEP_ANALYSES[kind]
     title = {"oat": "Tornado: one lever at a time", "sobol": "Sobol' sensitivity indices"}[kind]
     command = f"levercast analyze {data.folder}"
@@ -778,11 +777,11 @@ def _sweep_sections(data: RunData, out: Path) -> list[Section]:
         design = data.manifest["design"]
         kind = design["kind"]
         sections = []
-        if kind in ("grid", "lhs", "sobol"):
+        if kind != "oat":  # one lever at a time: the tornado says it all
             summary = store.read_sweep_table(data.folder, "summary")
             cells = store.read_cells(data.folder)
             sections.append(_chart_sweep_levers(data, out, design, summary, cells))
-        if kind in ("oat", "sobol"):
+        if kind in SWEEP_ANALYSES:
             sections.append(_analysis_section(data, out, kind))
     except (store.ResultsError, KeyError, OSError) as exc:
         raise ReportError(f"cannot chart the sweep in {data.folder}: {exc}") from exc
