@@ -36,7 +36,7 @@ CONTINUOUS_METRICS = (_TERRITORY, _KURSK, names.BAND_METRICS[names.M_MANPOWER])
 EVENT_METRICS = {
     names.TALKS_OPENED: names.EVENT_METRICS[names.E_TALKS_OPENED],
     "ceasefire": names.EVENT_METRICS[names.E_CEASEFIRE],
-    "collapse": names.EVENT_METRICS[names.E_COLLAPSE],
+    names.OUTCOMES[names.OUT_COLLAPSE]: names.EVENT_METRICS[names.E_COLLAPSE],
     "kursk_lost": _KURSK,
 }
 KNOWN_METRICS = CONTINUOUS_METRICS + tuple(EVENT_METRICS)

@@ -261,9 +261,10 @@ def sobol_indices(
 
 # ----------------------------------------------------------------------------- tornado
 
+# column prefix of the tornado table -> the outcome probability it holds
 TORNADO_OUTCOMES = (
     ("stable", names.STABLE_FRONT_METRIC),
-    ("brest_litovsk", names.BREST_LITOVSK_METRIC),
+    (names.OUTCOMES[names.OUT_BREST_LITOVSK], names.BREST_LITOVSK_METRIC),
 )
 
 

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from levercast import __version__
-from levercast.analysis.sensitivity import SWEEP_ANALYSES
+from levercast.analysis.sensitivity import SWEEP_ANALYSES, TORNADO_OUTCOMES
 from levercast.errors import LevercastError
 from levercast.results import names, stats, store
 from levercast.scenario import registry
@@ -298,7 +298,7 @@ def _chart_events(data: RunData, out: Path) -> Section:
 def _chart_decided(data: RunData, out: Path) -> Section | list:
     """Stacked cumulative probability that each outcome has been decided by each week."""
     layers = (
-        (EVENTS[names.E_DECIDED_COLLAPSE], "collapse", "0.15", None),
+        (EVENTS[names.E_DECIDED_COLLAPSE], names.OUTCOMES[names.OUT_COLLAPSE], "0.15", None),
         (EVENTS[names.E_DECIDED_BREST], "Brest-Litovsk talks", "0.45", "//"),
         (EVENTS[names.E_DECIDED_STABLE], "talks from a stable front", "0.8", ".."),
     )
@@ -463,7 +463,9 @@ SWEEP_OUTCOMES = (
     (names.STABLE_FRONT_METRIC, "stable front"),
     (names.BREST_LITOVSK_METRIC, "Brest-Litovsk"),
 )
-TORNADO_PANELS = (("stable", "stable front"), ("brest_litovsk", "Brest-Litovsk"))
+TORNADO_PANELS = tuple(
+    zip((o for o, _ in TORNADO_OUTCOMES), ("stable front", "Brest-Litovsk"), strict=True)
+)
 KIND_NAMES = {
     "grid": "grid",
     "lhs": "Latin-hypercube",

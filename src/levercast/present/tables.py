@@ -219,6 +219,9 @@ def print_sobol(table, console: Console, err: Console) -> None:
 
 def print_tornado(table, console: Console) -> None:
     """Print the one-at-a-time swings, ranked."""
+    from levercast.analysis.sensitivity import TORNADO_OUTCOMES
+
+    (stable, _), (brest_litovsk, _) = TORNADO_OUTCOMES
     t = Table(
         title="One lever at a time, ranked by the swing of P(stable front); differences "
         "paired with the reference, in percentage points [95% CI]",
@@ -246,10 +249,10 @@ def print_tornado(table, console: Console) -> None:
         t.add_row(
             r.parameter,
             f"{r.low:,.6g} -> {r.high:,.6g} {r.unit}",
-            diff(r, "stable", "low"),
-            diff(r, "stable", "high"),
+            diff(r, stable, "low"),
+            diff(r, stable, "high"),
             f"{100 * r.stable_swing:+.2f}",
-            diff(r, "brest_litovsk", "high"),
+            diff(r, brest_litovsk, "high"),
         )
     console.print(t)
 
