@@ -11,6 +11,7 @@ from pathlib import Path
 
 from levercast.engine import simulate
 from levercast.scenario.loader import load_scenario
+from levercast.sweep import designs
 from levercast.sweep import runner as sw
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,7 +20,7 @@ CELLS = 3  # besides the reference
 
 def _sweep_with_timing(tmp_path, n, monkeypatch):
     scenario = load_scenario(ROOT / "configs" / "baseline.toml")
-    design = sw.grid_design({"artillery_rounds_per_year": [1.0e6, 2.4e6, 3.5e6][:CELLS]})
+    design = designs.grid_design({"artillery_rounds_per_year": [1.0e6, 2.4e6, 3.5e6][:CELLS]})
     inside = []
     real_run = simulate.run
 

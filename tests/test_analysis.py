@@ -267,7 +267,27 @@ def _check_png(path: Path) -> None:
     assert pixels.shape[0] > 300 and pixels.shape[1] > 600, path.name
 
 
+def test_report_of_a_sweep_without_analysis_says_to_run_analyze(sobol_sweep, tmp_path):
+    """The report never computes Sobol' indices or a tornado: it reads what analyze wrote."""
+    folder = tmp_path / "copy"
+    shutil.copytree(sobol_sweep, folder, ignore=shutil.ignore_patterns("analysis", "report"))
+    text = build_report(folder, tmp_path / "r").read_text(encoding="utf-8")
+    assert f"run `levercast analyze {folder}`" in text
+    assert not (tmp_path / "r" / "sobol_indices.png").exists()
+    assert (tmp_path / "r" / "sweep_levers.png").exists()
+    # an analysis written for another sweep in the same folder is not shown either
+    table = an.sobol_indices(folder, metric=list(an.OUTCOME_METRICS[:2]), bootstrap=50)
+    an.write_analysis(folder, {"sobol": table})
+    manifest = json.loads((folder / "_sweep.json").read_text())
+    manifest["design_sha256"] = "0" * 64
+    (folder / "_sweep.json").write_text(json.dumps(manifest))
+    text = build_report(folder, tmp_path / "r2").read_text(encoding="utf-8")
+    assert "written for another sweep" in text
+    assert not (tmp_path / "r2" / "sobol_indices.png").exists()
+
+
 def test_report_of_a_sobol_sweep(sobol_sweep, tmp_path):
+    an.write_analysis(sobol_sweep, an.analyze(sobol_sweep, bootstrap=200))
     html = build_report(sobol_sweep, tmp_path / "r")
     text = html.read_text(encoding="utf-8")
     for name in ("sweep_levers.png", "sobol_indices.png", "outcomes.png"):
@@ -278,6 +298,7 @@ def test_report_of_a_sobol_sweep(sobol_sweep, tmp_path):
 
 
 def test_report_of_an_oat_sweep(oat_sweep, tmp_path):
+    an.write_analysis(oat_sweep, an.analyze(oat_sweep))
     html = build_report(oat_sweep, tmp_path / "r")
     _check_png(html.parent / "tornado.png")
     assert not (html.parent / "sweep_levers.png").exists()
@@ -286,7 +307,7 @@ def test_report_of_an_oat_sweep(oat_sweep, tmp_path):
 
 def test_report_of_a_grid_sweep_with_a_choice_lever(tmp_path, baseline):
     out = tmp_path / "grid"
-    design = sw.grid_design(
+    design = designs.grid_design(
         {"artillery_rounds_per_year": [1.0e6, 3.5e6], "kursk_policy": ["hold", "withdraw"]}
     )
     sw.run_sweep(baseline, design, sw.SweepSettings(1000, 0, HORIZON), out)
@@ -306,3 +327,22 @@ def test_write_analysis_is_atomic_parquet_with_provenance(oat_sweep):
     assert meta["table"] == "tornado" and meta["design_kind"] == "oat"
     assert meta["trajectories"] == N and meta["attrs"] == {"note": "kept in the metadata"}
     assert not list((oat_sweep / "analysis").glob(".tmp-*"))
+
+
+def test_analyze_then_report_on_the_command_line(oat_sweep, tmp_path):
+    from typer.testing import CliRunner
+
+    from levercast.cli import app
+
+    folder = tmp_path / "oat"
+    shutil.copytree(oat_sweep, folder, ignore=shutil.ignore_patterns("analysis", "report"))
+    runner = CliRunner()
+    res = runner.invoke(app, ["analyze", str(folder)])
+    assert res.exit_code == 0, res.output
+    assert "artillery_rounds_per_year" in res.output
+    assert (folder / "analysis" / "tornado.parquet").is_file()
+    res = runner.invoke(app, ["report", str(folder)])
+    assert res.exit_code == 0, res.output
+    assert (folder / "report" / "tornado.png").is_file()
+    res = runner.invoke(app, ["analyze", str(tmp_path / "nowhere")])
+    assert res.exit_code == 1 and "no _sweep.json" in res.output

@@ -36,3 +36,64 @@ def test_every_error_a_user_can_act_on_is_a_levercast_error():
         score.ScoreError,
     )
     assert all(issubclass(c, LevercastError) for c in classes)
+
+
+def _string_literals(path: Path) -> set[str]:
+    """String constants in a module's code (docstrings left out)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    }
+
+
+def _assigned_names(path: Path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        out |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return out
+
+
+def test_every_output_name_and_path_has_one_owner():
+    """Output names are spelt out in results/names.py only, the sweep manifest's file name in
+    results/store.py only, and the horizon limit is defined once (issue 12)."""
+    from levercast.results import names
+
+    package = ROOT / "src" / "levercast"
+    modules = [p for p in package.rglob("*.py") if "__pycache__" not in p.parts]
+    owned = {
+        "results/names.py": set(names.SUMMARY_EVENTS)
+        | set(names.OUTCOMES)
+        | set(names.OUTCOME_METRICS)
+        | set(names.BAND_METRICS.values())
+        | set(names.EVENT_METRICS.values()),
+        "results/store.py": {"_sweep.json", "cells.parquet"},
+    }
+    for owner, literals in owned.items():
+        for path in modules:
+            rel = path.relative_to(package).as_posix()
+            if rel != owner:
+                found = sorted(literals & _string_literals(path))
+                assert not found, f"{rel} spells out {found}: import them from {owner}"
+    for constant in ("MAX_HORIZON_WEEKS", "MANIFEST", "MAX_TRAJECTORIES"):
+        owners = [p for p in modules if constant in _assigned_names(p)]
+        assert len(owners) == 1, f"{constant} is defined in {owners}"

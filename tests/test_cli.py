@@ -153,3 +153,34 @@ def test_missing_config_is_a_clear_error(tmp_path):
     res = runner.invoke(app, ["validate", str(tmp_path / "nope.toml")])
     assert res.exit_code != 0
     assert "nope.toml" in res.output
+
+
+# A missing input of each command: every command reports it through the CLI's one handler of
+# LevercastError (error: <message>, exit code 1, no traceback).
+MISSING_INPUT = {
+    "run": ["run", "{missing}.toml"],
+    "validate": ["validate", "{missing}.toml"],
+    "calibrate": ["calibrate", "{missing}.toml"],
+    "sweep": ["sweep", "{missing}.toml", "--grid", "ew_support=0.2"],
+    "analyze": ["analyze", "{missing}"],
+    "report": ["report", "{missing}"],
+    "score": ["score", "{missing}", "--observed", "{missing}.csv"],
+}
+
+
+def test_every_command_with_an_input_is_covered():
+    import typer.main
+
+    commands = set(typer.main.get_command(app).commands)
+    assert commands - {"params"} == set(MISSING_INPUT)
+
+
+@pytest.mark.parametrize("command", sorted(MISSING_INPUT))
+def test_a_levercast_error_is_one_message_and_exit_1(command, tmp_path):
+    missing = str(tmp_path / "missing")
+    args = [a.format(missing=missing) for a in MISSING_INPUT[command]]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 1, res.output
+    assert res.output.startswith("error: ") and "missing" in res.output
+    assert "Traceback" not in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)

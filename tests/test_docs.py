@@ -80,3 +80,40 @@ def test_readme_lists_all_commands():
     readme = (ROOT / "README.md").read_text()
     for name in _commands():
         assert f"levercast {name}" in readme, name
+
+
+def _readme_layout() -> set[str]:
+    """Module paths (relative to src/levercast) in the README's Layout block."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Layout\n", 1)[1]
+    block = section.split("```", 2)[1]
+    listed = set()
+    for line in block.splitlines():
+        words = line.split()
+        if not words or not words[0].endswith("/"):
+            continue
+        if words[0] == "src/levercast/":
+            folder = ""
+        elif line.startswith("  "):
+            folder = words[0]
+        else:
+            continue  # configs/ seeds/ ...: not the package
+        for word in words[1:]:
+            assert word.endswith(".py"), f"README Layout: {word!r} is not a module"
+            assert folder + word not in listed, f"README Layout lists {folder}{word} twice"
+            listed.add(folder + word)
+    return listed
+
+
+def test_readme_layout_lists_every_module_and_nothing_else():
+    package = ROOT / "src" / "levercast"
+    actual = {
+        p.relative_to(package).as_posix()
+        for p in package.rglob("*.py")
+        if p.name != "__init__.py" and "__pycache__" not in p.parts
+    }
+    listed = _readme_layout()
+    assert not actual - listed, f"modules missing from README's Layout: {sorted(actual - listed)}"
+    assert not listed - actual, (
+        f"README's Layout lists what does not exist: {sorted(listed - actual)}"
+    )

@@ -30,6 +30,7 @@ import pytest
 from levercast.engine import simulate
 from levercast.results import store
 from levercast.scenario import registry
+from levercast.sweep import designs
 from levercast.sweep import runner as sw
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -324,7 +325,7 @@ def test_sweep_interrupted_while_writing_leaves_no_tmp_files(tmp_path, baseline,
         real_write(frame, path, metadata)
 
     monkeypatch.setattr(store, "write_table", write_then_interrupt)
-    design = sw.grid_design(sw.parse_grid(["ew_support=0.1,0.5"]))
+    design = designs.grid_design(designs.parse_grid(["ew_support=0.1,0.5"]))
     out = tmp_path / "sweep"
     with pytest.raises(KeyboardInterrupt):
         sw.run_sweep(baseline, design, sw.SweepSettings(500, 0, 8), out)

@@ -18,6 +18,8 @@ from typer.testing import CliRunner
 
 from levercast.cli import app
 from levercast.engine import simulate
+from levercast.results import store
+from levercast.sweep import designs
 from levercast.sweep import runner as sw
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -26,7 +28,7 @@ runner = CliRunner()
 
 
 def test_grid_design_is_full_factorial_with_reference_first():
-    d = sw.grid_design(sw.parse_grid(GRID + ["kursk_policy=hold,withdraw"]))
+    d = designs.grid_design(designs.parse_grid(GRID + ["kursk_policy=hold,withdraw"]))
     assert d.cells[0] == {}
     assert len(d.cells) == 1 + 3 * 2 * 2
     assert {
@@ -37,40 +39,40 @@ def test_grid_design_is_full_factorial_with_reference_first():
 
 
 def test_latin_hypercube_has_one_point_per_stratum_and_is_seeded():
-    u = sw.latin_hypercube(50, 3, seed=1)
+    u = designs.latin_hypercube(50, 3, seed=1)
     for j in range(3):
         assert sorted(np.floor(u[:, j] * 50).astype(int)) == list(range(50))
-    assert np.array_equal(u, sw.latin_hypercube(50, 3, seed=1))
-    assert not np.array_equal(u, sw.latin_hypercube(50, 3, seed=2))
-    d = sw.lhs_design({"ew_support": (0.1, 0.9)}, 10, seed=3)
+    assert np.array_equal(u, designs.latin_hypercube(50, 3, seed=1))
+    assert not np.array_equal(u, designs.latin_hypercube(50, 3, seed=2))
+    d = designs.lhs_design({"ew_support": (0.1, 0.9)}, 10, seed=3)
     vals = [c["ew_support"] for c in d.cells[1:]]
     assert all(0.1 <= v <= 0.9 for v in vals) and len(vals) == 10
 
 
 def test_sweep_table_declares_every_design_kind():
     ranges = {"ew_support": [0.1, 0.6], "sensor_density": [0.2, 0.8]}
-    grid = sw.design_from_table({"grid": {"ew_support": [0.1, 0.5]}}, seed=0)
-    lhs = sw.design_from_table({"lhs": {"samples": 5, "ranges": ranges}}, seed=0)
-    sobol = sw.design_from_table({"sobol": {"samples": 8, "ranges": ranges}}, seed=0)
-    oat = sw.design_from_table({"oat": {"ranges": ranges}}, seed=0)
+    grid = designs.design_from_table({"grid": {"ew_support": [0.1, 0.5]}}, seed=0)
+    lhs = designs.design_from_table({"lhs": {"samples": 5, "ranges": ranges}}, seed=0)
+    sobol = designs.design_from_table({"sobol": {"samples": 8, "ranges": ranges}}, seed=0)
+    oat = designs.design_from_table({"oat": {"ranges": ranges}}, seed=0)
     assert [d.kind for d in (grid, lhs, sobol, oat)] == ["grid", "lhs", "sobol", "oat"]
     assert len(lhs.cells) == 6 and len(sobol.cells) == 1 + 8 * (2 + 2) and len(oat.cells) == 5
     with pytest.raises(sw.SweepError, match="exactly one of"):
-        sw.design_from_table({"grid": {}, "lhs": {}}, seed=0)
+        designs.design_from_table({"grid": {}, "lhs": {}}, seed=0)
     with pytest.raises(sw.SweepError, match=r"\[sweep\]\.sobol: expected"):
-        sw.design_from_table({"sobol": {"ranges": ranges}}, seed=0)
+        designs.design_from_table({"sobol": {"ranges": ranges}}, seed=0)
 
 
 @pytest.mark.parametrize("bad", ["x", "x=", "=1,2"])
 def test_bad_grid_is_a_clear_error(bad):
     with pytest.raises(sw.SweepError, match="--grid"):
-        sw.parse_grid([bad])
+        designs.parse_grid([bad])
 
 
 @pytest.mark.parametrize("bad", ["x=1", "x=2:1", "x=a:b", "x=nan:1"])
 def test_bad_range_is_a_clear_error(bad):
     with pytest.raises(sw.SweepError, match="--range"):
-        sw.parse_ranges([bad])
+        designs.parse_ranges([bad])
 
 
 def test_paired_interval_much_narrower_than_unpaired(baseline):
@@ -144,7 +146,7 @@ def test_sweep_dataset_reads_in_one_call_each(sweep_dir):
 def test_cells_match_single_runs_with_the_same_seed(sweep_dir, baseline):
     out, _ = sweep_dir
     cells = pd.read_parquet(out / "cells.parquet").set_index("cell")
-    summary = sw.read_table(out, "summary")
+    summary = store.read_sweep_table(out, "summary")
     i = 4
     levers = {
         k: cells.loc[i, k] for k in ("artillery_rounds_per_year", "interceptor_drones_per_day")
@@ -216,7 +218,9 @@ def test_refuses_to_resume_a_different_sweep(sweep_dir):
 
 
 def test_dask_backend_on_two_local_workers_is_identical(tmp_path, baseline):
-    design = sw.grid_design(sw.parse_grid(["ew_support=0.1,0.6", "sensor_density=0.2,0.8"]))
+    design = designs.grid_design(
+        designs.parse_grid(["ew_support=0.1,0.6", "sensor_density=0.2,0.8"])
+    )
     settings = sw.SweepSettings(3000, 5, 40)
     local = tmp_path / "local"
     distributed = tmp_path / "dask"

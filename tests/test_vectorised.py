@@ -32,7 +32,7 @@ def kernel_records(scenario, seed, n, horizon):
     """Records of trajectories 0 .. n - 1 from ``simulate.run`` (float64[n, N_RECORD])."""
     frame = simulate.run(scenario, n, seed, horizon=horizon, keep=n).trajectories
     records = np.empty((n, names.N_RECORD))
-    for c, name in simulate.RECORD_COLUMNS.items():
+    for c, name in names.RECORD_COLUMNS.items():
         col = frame[name]
         records[:, c] = col.cat.codes if name == "outcome" else col.astype(float)
     return records

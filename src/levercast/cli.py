@@ -1,7 +1,13 @@
-"""Command-line interface: thin typer commands over the library."""
+"""Command-line interface: thin typer commands over the library.
+
+Every command is registered with :func:`_command`, the one place that turns a
+:class:`~levercast.errors.LevercastError` into ``error: <message>`` on stderr and exit code 1
+(a command only adds what Ctrl-C means for it).
+"""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from levercast import __version__
+from levercast.errors import LevercastError
+from levercast.results import names
 
 app = typer.Typer(
     help="levercast: Monte Carlo odds of a stable front versus Brest-Litovsk-style talks.",
@@ -76,26 +84,43 @@ def _fail(message: str, code: int = 1):
     raise typer.Exit(code=code)
 
 
-_LIMIT_OPTIONS = {"trajectories": "--trajectories/-n", "horizon": "--horizon-weeks"}
+# The option that sets each quantity a library limit names (simulate.LimitError.quantity).
+_LIMIT_OPTIONS = {
+    "trajectories": "--trajectories/-n",
+    "horizon": "--horizon-weeks",
+    "seed": "--seed/-s",
+    "threads": "--threads/-t",
+}
 
 
-def _check_limits(trajectories: int, horizon: int) -> None:
-    """The library's limits, reported with the option that set the value."""
-    from levercast.engine import simulate
+def _message(exc: Exception) -> str:
+    option = _LIMIT_OPTIONS.get(getattr(exc, "quantity", None))
+    return f"{option}: {exc}" if option else str(exc)
 
-    try:
-        simulate.check_limits(trajectories, horizon)
-    except simulate.LimitError as exc:
-        _fail(f"{_LIMIT_OPTIONS[exc.quantity]}: {exc}")
+
+def _command(name: str | None = None):
+    """Register a command on ``app`` with the CLI's one error handler: a ``LevercastError``
+    (bad input, a refused output or resume, a failed simulation) or an ``OSError`` (the file
+    system's refusal, which names the path) prints ``error: <message>`` and exits with 1."""
+
+    def register(func):
+        @functools.wraps(func)
+        def guarded(*args, **kwargs):
+            try:
+                return func(*args, **kwargs)
+            except (LevercastError, OSError) as exc:
+                _fail(_message(exc))
+
+        app.command(name)(guarded)
+        return func
+
+    return register
 
 
 def _load(config: Path):
-    from levercast.scenario.loader import ConfigError, load_scenario
+    from levercast.scenario.loader import load_scenario
 
-    try:
-        return load_scenario(config)
-    except ConfigError as exc:
-        _fail(str(exc))
+    return load_scenario(config)
 
 
 def _version(value: bool):
@@ -119,7 +144,7 @@ def main(
     """levercast: Monte Carlo odds of a stable front versus Brest-Litovsk-style talks."""
 
 
-@app.command()
+@_command()
 def run(
     config: ConfigArg,
     trajectories: TrajectoriesOpt = 1_000_000,
@@ -138,17 +163,14 @@ def run(
 
     scenario = _load(config)
     horizon = scenario.horizon_weeks if horizon_weeks is None else horizon_weeks
-    _check_limits(trajectories, horizon)
+    simulate.check_limits(trajectories, horizon)
     if keep_trajectories < 0 or keep_trajectories > min(trajectories, simulate.MAX_KEEP):
         _fail(
             f"--keep-trajectories must be between 0 and "
             f"{min(trajectories, simulate.MAX_KEEP):,}, got {keep_trajectories:,}"
         )
     target = out_dir or Path("results") / f"{scenario.name}-seed{seed}-n{trajectories}"
-    try:
-        store.check_target(target, force)
-    except OSError as exc:
-        _fail(str(exc))
+    store.check_target(target, force)
     try:
         with tables.progress_bar(
             trajectories, enabled=not quiet and trajectories >= 200_000, console=err
@@ -163,15 +185,13 @@ def run(
                 progress=tick,
             )
         store.write_run(result, target, force=force)
-    except (ValueError, simulate.SimulationError, store.OutputExistsError, OSError) as exc:
-        _fail(str(exc))
     except KeyboardInterrupt:
         err.print("interrupted: nothing written")
         raise typer.Exit(code=130) from None
     tables.print_run(result, out, target)
 
 
-@app.command()
+@_command()
 def validate(config: ConfigArg):
     """Check a scenario and print it resolved, with each parameter's unit and provenance."""
     from levercast.present import tables
@@ -180,7 +200,7 @@ def validate(config: ConfigArg):
     tables.print_scenario(scenario, out)
 
 
-@app.command()
+@_command()
 def calibrate(
     config: Annotated[
         Path, typer.Argument(help="Scenario to compare with the calibration facts.")
@@ -191,14 +211,10 @@ def calibrate(
 ):
     """Compare the simulated start of a scenario with the dated facts of CALIBRATION.md."""
     from levercast.analysis import calibration
-    from levercast.engine import simulate
     from levercast.present import tables
 
     scenario = _load(config)
-    try:
-        table = calibration.table(scenario, trajectories, seed)
-    except (ValueError, simulate.SimulationError) as exc:
-        _fail(str(exc))
+    table = calibration.table(scenario, trajectories, seed)
     if markdown:
         out.print(calibration.to_markdown(table), highlight=False, soft_wrap=True)
     else:
@@ -209,7 +225,7 @@ def calibrate(
         raise typer.Exit(code=2)
 
 
-@app.command()
+@_command()
 def params(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
 ):
@@ -222,7 +238,7 @@ def params(
         tables.print_params(out)
 
 
-@app.command()
+@_command()
 def sweep(
     config: ConfigArg,
     grid: Annotated[
@@ -308,42 +324,26 @@ def sweep(
     with common random numbers."""
     from levercast.engine import simulate
     from levercast.present import tables
+    from levercast.sweep import designs
     from levercast.sweep import runner as sw
 
     scenario = _load(config)
     horizon = scenario.horizon_weeks if horizon_weeks is None else horizon_weeks
-    _check_limits(trajectories, horizon)
+    simulate.check_limits(trajectories, horizon)
+    design = designs.from_options(
+        grid=grid or (),
+        lhs=lhs,
+        kind=design_kind,
+        ranges=ranges or (),
+        samples=samples,
+        table=scenario.sweep,
+        seed=seed,
+    )
+    if backend not in ("local", "dask"):
+        raise sw.SweepError(f"--backend must be 'local' or 'dask', got {backend!r}")
+    settings = sw.SweepSettings(trajectories, seed, horizon, threads)
+    target = out_dir or Path("results") / f"sweep-{scenario.name}-seed{seed}-n{trajectories}"
     try:
-        if sum((bool(grid), lhs is not None, design_kind is not None)) > 1:
-            raise sw.SweepError("choose one of --grid, --lhs or --design")
-        if samples is not None and design_kind != "sobol":
-            raise sw.SweepError("--samples goes with --design sobol")
-        if grid:
-            design = sw.grid_design(sw.parse_grid(grid))
-        elif lhs is not None:
-            design = sw.lhs_design(sw.parse_ranges(ranges or []), lhs, seed)
-        elif design_kind is not None:
-            from levercast.sweep import designs
-
-            if design_kind == "sobol":
-                if samples is None:
-                    raise sw.SweepError("--design sobol needs --samples N (a power of 2)")
-                design = designs.sobol_design(sw.parse_ranges(ranges or []), samples, seed)
-            elif design_kind == "oat":
-                design = designs.oat_design(sw.parse_ranges(ranges or []))
-            else:
-                raise sw.SweepError(f"--design must be 'sobol' or 'oat', got {design_kind!r}")
-        elif scenario.sweep:
-            design = sw.design_from_table(scenario.sweep, seed)
-        else:
-            raise sw.SweepError(
-                "nothing to sweep: give --grid, --lhs with --range, or a "
-                "[sweep] table in the scenario"
-            )
-        if backend not in ("local", "dask"):
-            raise sw.SweepError(f"--backend must be 'local' or 'dask', got {backend!r}")
-        settings = sw.SweepSettings(trajectories, seed, horizon, threads)
-        target = out_dir or Path("results") / f"sweep-{scenario.name}-seed{seed}-n{trajectories}"
         with tables.progress_bar(
             len(design.cells), enabled=not quiet, console=err, label="cells"
         ) as tick:
@@ -359,15 +359,13 @@ def sweep(
                 workers=workers,
                 progress=tick,
             )
-    except (ValueError, OSError, simulate.SimulationError) as exc:
-        _fail(str(exc))
     except KeyboardInterrupt:
         err.print("interrupted: finished cells are kept; rerun with --resume")
         raise typer.Exit(code=130) from None
     tables.print_sweep(table, out, target, trajectories)
 
 
-@app.command()
+@_command()
 def analyze(
     sweep_dir: Annotated[
         Path,
@@ -403,7 +401,7 @@ def analyze(
     outcome: Annotated[
         str,
         typer.Option("--outcome", help="Outcome the PRIM boxes isolate (with --prim)."),
-    ] = "brest_litovsk",
+    ] = names.OUTCOMES[names.OUT_BREST_LITOVSK],
     seed: Annotated[
         int,
         typer.Option("--seed", "-s", help="Seed of the bootstrap (same seed, same result)."),
@@ -414,34 +412,25 @@ def analyze(
     from levercast.analysis import sensitivity
     from levercast.present import tables
 
-    try:
-        kind = sensitivity.read_manifest(sweep_dir)["design"]["kind"]
-        if kind not in ("sobol", "oat") and prim_path is None:
-            raise sensitivity.AnalysisError(
-                f"{sweep_dir} holds a {kind!r} sweep: analyze needs one run with "
-                "--design sobol or --design oat (or --prim RUN/trajectories.parquet)"
-            )
-        tables = {}
-        if kind == "sobol":
-            tables["sobol"] = sensitivity.sobol_indices(
-                sweep_dir, metric or None, bootstrap=bootstrap, seed=seed
-            )
-            tables.print_sobol(tables["sobol"], out, err)
-        elif kind == "oat":
-            tables["tornado"] = sensitivity.tornado(sweep_dir)
-            tables.print_tornado(tables["tornado"], out)
-        if prim_path is not None:
-            found = sensitivity.discover(prim_path, outcome)
-            tables["prim_trajectory"] = found.trajectory()
-            tables["prim_box"] = found.box_table()
-            tables.print_prim(found, outcome, out)
-        sensitivity.write_analysis(sweep_dir, tables)
-    except (ValueError, OSError) as exc:
-        _fail(str(exc))
+    found = sensitivity.analyze(
+        sweep_dir,
+        metric or None,
+        bootstrap=bootstrap,
+        seed=seed,
+        prim_path=prim_path,
+        outcome=outcome,
+    )
+    if "sobol" in found:
+        tables.print_sobol(found["sobol"], out, err)
+    if "tornado" in found:
+        tables.print_tornado(found["tornado"], out)
+    if "prim" in found:
+        tables.print_prim(found["prim"], outcome, out)
+    sensitivity.write_analysis(sweep_dir, found)
     out.print(f"Analysis written to {Path(sweep_dir) / 'analysis'}/")
 
 
-@app.command("report")
+@_command("report")
 def report_command(
     results: Annotated[
         Path,
@@ -462,14 +451,11 @@ def report_command(
     """Write a self-contained HTML report (charts embedded) and its PNG charts."""
     from levercast.present import page
 
-    try:
-        html_path = page.build_report(results, out_dir)
-    except page.ReportError as exc:
-        _fail(str(exc))
+    html_path = page.build_report(results, out_dir)
     out.print(f"Report written to {html_path}")
 
 
-@app.command("score")
+@_command("score")
 def score_command(
     results_dir: Annotated[
         Path,
@@ -504,10 +490,7 @@ def score_command(
     """Score a run's forecasts against what happened (PIT, intervals, CRPS, Brier, log score)."""
     from levercast.analysis import score
 
-    try:
-        table = score.score_results(results_dir, observed, history)
-        if out_file is not None:
-            score.write_scores(table, out_file)
-    except (score.ScoreError, OSError) as exc:
-        _fail(str(exc))
+    table = score.score_results(results_dir, observed, history)
+    if out_file is not None:
+        score.write_scores(table, out_file)
     out.print(score.format_table(table), highlight=False, markup=False, soft_wrap=True)

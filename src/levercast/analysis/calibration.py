@@ -62,7 +62,7 @@ def table(scenario, n: int = 200_000, seed: int = 0) -> pd.DataFrame:
         477 / WEEKS_PER_MONTH,
     )
     cal = result.calibration_sums()
-    ru = cal["ru_casualties_week1"] / 7
+    ru = cal[names.RECORD_COLUMNS[names.R_RU_CASUALTIES_FIRST_WEEK]] / 7
     add(
         "X08",
         "Russian casualties per day, week 1",
@@ -73,7 +73,7 @@ def table(scenario, n: int = 200_000, seed: int = 0) -> pd.DataFrame:
         1270 * 2 / 3,
         1270 * 4 / 3,
     )
-    kursk = cal["kursk_loss_km2_per_week_w1_8"]
+    kursk = cal[names.RECORD_COLUMNS[names.R_KURSK_LOSS_FIRST_WEEKS]]
     k0 = result.band_stats(names.M_KURSK, 0)["mean"]
     pace = (KURSK_PEAK_KM2 - k0) / WEEKS_PEAK_TO_START
     add(

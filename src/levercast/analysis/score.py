@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,19 +27,21 @@ import numpy as np
 import pandas as pd
 
 from levercast.errors import LevercastError
-from levercast.results import store
+from levercast.results import names, store
 
-CONTINUOUS_METRICS = ("territory_lost_km2", "kursk_held_km2", "ua_manpower")
-# event name in the observations -> column of bands.parquet it is scored against
+_TERRITORY = names.BAND_METRICS[names.M_TERRITORY]
+_KURSK = names.BAND_METRICS[names.M_KURSK]
+CONTINUOUS_METRICS = (_TERRITORY, _KURSK, names.BAND_METRICS[names.M_MANPOWER])
+# event name in the observations -> metric of bands.parquet it is scored against
 EVENT_METRICS = {
-    "talks_opened": "p_talks_opened",
-    "ceasefire": "p_ceasefire",
-    "collapse": "p_collapse",
-    "kursk_lost": "kursk_held_km2",
+    names.TALKS_OPENED: names.EVENT_METRICS[names.E_TALKS_OPENED],
+    "ceasefire": names.EVENT_METRICS[names.E_CEASEFIRE],
+    names.OUTCOMES[names.OUT_COLLAPSE]: names.EVENT_METRICS[names.E_COLLAPSE],
+    "kursk_lost": _KURSK,
 }
 KNOWN_METRICS = CONTINUOUS_METRICS + tuple(EVENT_METRICS)
 # counted from the start date: the naive baseline forecasts the change since the start
-CUMULATIVE_FROM_START = frozenset({"territory_lost_km2"})
+CUMULATIVE_FROM_START = frozenset({_TERRITORY})
 
 LEVELS = np.array([0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95])
 QUANTILE_COLUMNS = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
@@ -383,14 +383,12 @@ class Bands:
 
 def read_bands(results_dir) -> Bands:
     """Load ``bands.parquet`` of a results folder and its provenance metadata."""
-    path = Path(results_dir) / "bands.parquet"
-    if not path.is_file():
-        raise ScoreError(f"{path}: not found (is {results_dir} a levercast results folder?)")
     try:
-        frame = pd.read_parquet(path)
-        meta = store.read_metadata(path)
-    except Exception as exc:
-        raise ScoreError(f"{path}: cannot read bands and their levercast metadata: {exc}") from exc
+        results = store.read_results(results_dir, tables=("bands",))
+    except store.ResultsError as exc:
+        raise ScoreError(str(exc)) from exc
+    path = results.paths["bands"]
+    frame, meta = results.bands, results.meta
     missing = [c for c in BANDS_COLUMNS if c not in frame.columns]
     if missing:
         raise ScoreError(f"{path}: missing column {', '.join(missing)}")
@@ -607,28 +605,16 @@ def _provenance(bands: Bands, results_dir, observed_path, history_path) -> dict:
 
 # ------------------------------------------------------------------------------------- output
 def write_scores(df: pd.DataFrame, path, metadata: dict | None = None) -> Path:
-    """Write the score table to Parquet atomically (temporary file in the same folder, then
-    ``os.replace``) with provenance metadata (default: ``df.attrs["provenance"]`` as set by
+    """Write the score table to Parquet atomically (:func:`levercast.results.store.write_parquet`)
+    with provenance metadata (default: ``df.attrs["provenance"]`` as set by
     :func:`score_results`)."""
     path = Path(path)
     meta = metadata if metadata is not None else df.attrs.get("provenance")
     if meta is None:
         raise ScoreError("no provenance metadata: pass metadata= or a frame from score_results")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f"{store.PARTIAL_PREFIX}{path.name}-", dir=path.parent)
-    os.close(fd)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        frame = df.copy()
-        frame.attrs = {}
-        store.write_table(frame, Path(tmp), meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    frame = df.copy()
+    frame.attrs = {}
+    return store.write_parquet(frame, path, meta)
 
 
 def _fmt(x, spec: str = "num") -> str:

@@ -3,36 +3,38 @@
 Three questions, three tools:
 
 - **Sobol' indices** (:func:`levercast.sweep.designs.sobol_design`, :func:`sobol_indices`):
-  over ranges of several levers at once, what share of the variance of P(outcome) does each lever explain alone
-  (first order, ``S1``) and with all its interactions (total order, ``ST``)? Sampling and
-  estimation are SALib's (Saltelli's scheme on a scrambled Sobol' sequence; the Saltelli 2010
-  and Jansen estimators, with bootstrap confidence intervals).
+  over ranges of several levers at once, what share of the variance of P(outcome) does each
+  lever explain alone (first order, ``S1``) and with all its interactions (total order,
+  ``ST``)? Sampling and estimation are SALib's (Saltelli's scheme on a scrambled Sobol'
+  sequence; the Saltelli 2010 and Jansen estimators, with bootstrap confidence intervals).
 - **Tornado** (:func:`levercast.sweep.designs.oat_design`, :func:`tornado`): one lever at a
-  time to the low and the high end of its range, everything else as written; the paired difference from the
-  reference (common random numbers) with its 95% interval.
+  time to the low and the high end of its range, everything else as written; the paired
+  difference from the reference (common random numbers) with its 95% interval.
 - **Scenario discovery** (:func:`discover`): within one run, which drawn uncertainties mark
   the trajectories that end in a given outcome, found with PRIM (:mod:`levercast.prim`).
 
-All three read what :mod:`levercast.sweep` and :mod:`levercast.simulate` wrote; none simulates.
+All three read what :mod:`levercast.sweep` and :mod:`levercast.simulate` wrote, through the
+readers of :mod:`levercast.results.store`; none simulates. :func:`analyze` chooses the
+analyses a sweep's design allows and :func:`write_analysis` writes them to
+``SWEEP_DIR/analysis/``, where ``levercast report`` reads them.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from levercast.results import names
+from levercast.results import names, store
 from levercast.scenario import registry
-from levercast.sweep.designs import sobol_problem
-from levercast.sweep.runner import MANIFEST, SweepError, read_table
+from levercast.sweep.designs import SweepError, sobol_problem
 
-OUTCOME_METRICS = tuple(f"outcome_{o}" for o in names.OUTCOMES)
+OUTCOME_METRICS = names.OUTCOME_METRICS
 DEFAULT_BOOTSTRAP = 1000
 CONF_LEVEL = 0.95
 INDEX_COLUMNS = ["metric", "parameter", "S1", "S1_conf", "ST", "ST_conf", "noise_share"]
@@ -45,12 +47,24 @@ class AnalysisError(SweepError):
 # ----------------------------------------------------------------------------- reading
 
 
+@contextmanager
+def _reading() -> Iterator[None]:
+    """A folder the store cannot read is an :class:`AnalysisError` here (same message)."""
+    try:
+        yield
+    except store.ResultsError as exc:
+        raise AnalysisError(str(exc)) from exc
+
+
 def read_manifest(sweep_dir: str | os.PathLike) -> dict:
     """The ``_sweep.json`` of a sweep folder."""
-    path = Path(sweep_dir) / MANIFEST
-    if not path.is_file():
-        raise AnalysisError(f"{sweep_dir} is not a sweep folder: it has no {MANIFEST}")
-    return json.loads(path.read_text())
+    with _reading():
+        return store.read_manifest(sweep_dir)
+
+
+def _summary(sweep_dir) -> pd.DataFrame:
+    with _reading():
+        return store.read_sweep_table(sweep_dir, "summary")
 
 
 def _design_of(sweep_dir, kind: str) -> dict:
@@ -171,7 +185,7 @@ def sobol_analyze(
 
 def sobol_indices(
     sweep_dir: str | os.PathLike,
-    metric: str | Sequence[str] | None = "outcome_stable_front",
+    metric: str | Sequence[str] | None = names.STABLE_FRONT_METRIC,
     *,
     bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
@@ -217,7 +231,7 @@ def sobol_indices(
     problem = sobol_problem({k: tuple(v) for k, v in spec["ranges"].items()})
     second = bool(spec.get("second_order", False))
     n_cells = len(design["cells"])
-    summary = read_table(sweep_dir, "summary")
+    summary = _summary(sweep_dir)
     frames = []
     collected: list[str] = []
     second_rows: list[dict] = []
@@ -247,7 +261,11 @@ def sobol_indices(
 
 # ----------------------------------------------------------------------------- tornado
 
-TORNADO_OUTCOMES = (("stable", "outcome_stable_front"), ("brest_litovsk", "outcome_brest_litovsk"))
+# column prefix of the tornado table -> the outcome probability it holds
+TORNADO_OUTCOMES = (
+    ("stable", names.STABLE_FRONT_METRIC),
+    (names.OUTCOMES[names.OUT_BREST_LITOVSK], names.BREST_LITOVSK_METRIC),
+)
 
 
 def tornado(sweep_dir: str | os.PathLike) -> pd.DataFrame:
@@ -273,8 +291,9 @@ def tornado(sweep_dir: str | os.PathLike) -> pd.DataFrame:
     sweep_dir = Path(sweep_dir)
     design = _design_of(sweep_dir, "oat")
     which = design["spec"]["cells"]
-    summary = read_table(sweep_dir, "summary")
-    cells = pd.read_parquet(sweep_dir / "cells.parquet").set_index("cell")
+    summary = _summary(sweep_dir)
+    with _reading():
+        cells = store.read_cells(sweep_dir).set_index("cell")
     needed = [0] + [i for w in which.values() for i in (w["low"], w["high"])]
     by_metric = {o: _metric_rows(summary, m, needed, sweep_dir) for o, m in TORNADO_OUTCOMES}
     rows = []
@@ -307,7 +326,46 @@ def tornado(sweep_dir: str | os.PathLike) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- writing
 
-ANALYSIS_DIRNAME = "analysis"
+ANALYSIS_DIRNAME = store.ANALYSIS_DIRNAME
+SWEEP_ANALYSES = {"sobol": "sobol", "oat": "tornado"}  # design kind -> its analysis table
+
+
+def analyze(
+    sweep_dir: str | os.PathLike,
+    metric: str | Sequence[str] | None = None,
+    *,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
+    prim_path: str | os.PathLike | None = None,
+    outcome: str = names.OUTCOMES[names.OUT_BREST_LITOVSK],
+) -> dict:
+    """The analyses a sweep's design allows: ``{"sobol": ...}`` (Sobol' indices of a
+    ``sobol`` sweep, ``metric`` default every outcome) or ``{"tornado": ...}`` (an ``oat``
+    sweep), and with ``prim_path`` also ``prim_trajectory`` and ``prim_box`` (and the
+    :class:`~levercast.analysis.prim.PrimResult` under ``"prim"``, not a table).
+
+    Raises
+    ------
+    AnalysisError
+        If the sweep has another design and no ``prim_path`` is given.
+    """
+    kind = read_manifest(sweep_dir)["design"]["kind"]
+    if kind not in SWEEP_ANALYSES and prim_path is None:
+        raise AnalysisError(
+            f"{sweep_dir} holds a {kind!r} sweep: analyze needs one run with "
+            "--design sobol or --design oat (or --prim RUN/trajectories.parquet)"
+        )
+    out: dict = {}
+    if kind == "sobol":
+        out["sobol"] = sobol_indices(sweep_dir, metric, bootstrap=bootstrap, seed=seed)
+    elif kind == "oat":
+        out["tornado"] = tornado(sweep_dir)
+    if prim_path is not None:
+        found = discover(prim_path, outcome)
+        out["prim"] = found
+        out["prim_trajectory"] = found.trajectory()
+        out["prim_box"] = found.box_table()
+    return out
 
 
 def write_analysis(sweep_dir: str | os.PathLike, tables: Mapping[str, pd.DataFrame]) -> list[Path]:
@@ -315,27 +373,17 @@ def write_analysis(sweep_dir: str | os.PathLike, tables: Mapping[str, pd.DataFra
 
     Every file carries the sweep's provenance (scenario hash, seed, N, design hash, versions)
     and the table's ``attrs`` in its ``levercast`` metadata. Files of the same name are
-    replaced; others are left alone.
+    replaced; others are left alone. Values that are not tables are skipped.
     """
-    from levercast.results import store
-
     sweep_dir = Path(sweep_dir)
     manifest = read_manifest(sweep_dir)
     base = {k: v for k, v in manifest.items() if k != "design"}
     base["design_kind"] = manifest["design"]["kind"]
-    folder = sweep_dir / ANALYSIS_DIRNAME
-    folder.mkdir(exist_ok=True)
-    written = []
-    for name, frame in tables.items():
-        path = folder / f"{name}.parquet"
-        tmp = path.with_name(f".tmp-{path.name}")
-        plain = frame.copy()
-        plain.attrs = {}
-        meta = dict(base, table=name, attrs=json.loads(json.dumps(frame.attrs, default=str)))
-        store.write_table(plain, tmp, meta)
-        os.replace(tmp, path)
-        written.append(path)
-    return written
+    return [
+        store.write_analysis(sweep_dir, name, frame, base)
+        for name, frame in tables.items()
+        if isinstance(frame, pd.DataFrame)
+    ]
 
 
 # ----------------------------------------------------------------------------- discovery
@@ -352,7 +400,7 @@ def discovery_inputs(trajectories: pd.DataFrame) -> pd.DataFrame:
 
 def discover(
     trajectories_parquet: str | os.PathLike,
-    outcome: str = "brest_litovsk",
+    outcome: str = names.OUTCOMES[names.OUT_BREST_LITOVSK],
     **prim_options,
 ):
     """Find the region of drawn uncertainties where ``outcome`` concentrates (PRIM).
@@ -377,22 +425,23 @@ def discover(
     if outcome not in names.OUTCOMES:
         raise AnalysisError(f"unknown outcome {outcome!r}: expected one of {names.OUTCOMES}")
     path = Path(trajectories_parquet)
-    if not path.is_file():
-        raise AnalysisError(
-            f"{path} does not exist (write it with `levercast run CONFIG --keep-trajectories K`)"
-        )
-    frame = pd.read_parquet(path)
-    if "outcome" not in frame.columns:
+    with _reading():
+        frame = store.read_trajectories(path)
+    if names.RECORD_COLUMNS[names.R_OUTCOME] not in frame.columns:
         raise AnalysisError(f"{path} has no 'outcome' column: not a trajectories table")
     X = discovery_inputs(frame)
     if X.shape[1] == 0:
         raise AnalysisError(f"{path}: no uncertainty varies across trajectories")
-    y = (frame["outcome"].astype(str) == outcome).to_numpy()
-    return prim(X, y, **prim_options)
+    y = (frame[names.RECORD_COLUMNS[names.R_OUTCOME]].astype(str) == outcome).to_numpy()
+    try:
+        return prim(X, y, **prim_options)
+    except ValueError as exc:  # e.g. the outcome never occurs: nothing to find
+        raise AnalysisError(f"{path}: {exc}") from exc
 
 
 __all__ = [
     "AnalysisError",
+    "analyze",
     "discover",
     "discovery_inputs",
     "read_manifest",

@@ -18,12 +18,12 @@ from levercast.errors import LevercastError
 from levercast.results import names as N
 from levercast.results import stats
 from levercast.scenario import registry
+from levercast.scenario.loader import MAX_HORIZON_WEEKS
 
 DEFAULT_TRAJECTORIES = 1_000_000
 DEFAULT_CHUNK = 65_536
 SLAB_MAX = np.iinfo(np.uint16).max  # trajectories of a chunk one histogram slab may hold
 MAX_TRAJECTORIES = 10**10
-MAX_HORIZON_WEEKS = 520
 MAX_KEEP = 2_000_000  # rows of trajectories.parquet: about 2.1 kB each in memory while written
 QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
 LEVERAGE_BINS = 1000  # leverage score lies in [0, 1]
@@ -62,23 +62,23 @@ class RunResult:
         """One row per outcome or event (probabilities) and per distribution summary."""
         n = self.n
         rows = []
-        for i, name in enumerate(N.OUTCOMES):
-            rows.append(_prob_row(f"outcome_{name}", int(self.outcome_counts[i]), n))
+        for i, metric in enumerate(N.OUTCOME_METRICS):
+            rows.append(_prob_row(metric, int(self.outcome_counts[i]), n))
         for name, k in self.event_counts.items():
             rows.append(_prob_row(name, int(k), n))
         n_talks = int(self.talks_week_counts.sum())
         if n_talks:
             weeks = np.arange(self.horizon + 1, dtype=float)
-            rows.append(_dist_row("talks_week", self.talks_week_counts, weeks, n_talks))
+            rows.append(_dist_row(N.TALKS_WEEK, self.talks_week_counts, weeks, n_talks))
             centres = (np.arange(LEVERAGE_BINS) + 0.5) / LEVERAGE_BINS
-            rows.append(_dist_row("leverage_score", self.leverage_counts, centres, n_talks))
+            rows.append(_dist_row(N.LEVERAGE_SCORE, self.leverage_counts, centres, n_talks))
         for m, name in N.BAND_METRICS.items():
             if m == N.M_WEEKLY_GAIN:
                 continue
             b = self.band_stats(m, self.horizon)
             rows.append(
                 {
-                    "metric": f"{name}_at_horizon",
+                    "metric": N.at_horizon(name),
                     "kind": "distribution",
                     "probability": np.nan,
                     "std_error": b["se"],
@@ -105,7 +105,7 @@ class RunResult:
             raise ValueError("this run was not paired with a reference")
         rows = []
         n = self.n
-        for k, name in enumerate(N.OUTCOMES):
+        for k, name in enumerate(N.OUTCOME_METRICS):
             enter = int(self.joint[:, k].sum() - self.joint[k, k])
             leave = int(self.joint[k, :].sum() - self.joint[k, k])
             mean = (enter - leave) / n
@@ -113,7 +113,7 @@ class RunResult:
             se = np.sqrt(var / n)
             rows.append(
                 {
-                    "metric": f"outcome_{name}",
+                    "metric": name,
                     "diff": mean,
                     "diff_se": se,
                     "diff_ci_low": mean - stats.Z95 * se,
@@ -234,29 +234,16 @@ def _dist_row(metric: str, counts: np.ndarray, values: np.ndarray, n: int) -> di
     }
 
 
-RECORD_COLUMNS = {
-    N.R_OUTCOME: "outcome",
-    N.R_TALKS_WEEK: "talks_week",
-    N.R_CEASEFIRE: "ceasefire",
-    N.R_CEASEFIRE_BROKEN_WEEK: "ceasefire_broken_week",
-    N.R_COLLAPSE_WEEK: "collapse_week",
-    N.R_TERRITORY_KM2: "territory_lost_km2",
-    N.R_KURSK_KM2: "kursk_held_km2",
-    N.R_UA_MANPOWER: "ua_manpower",
-    N.R_LEVERAGE: "leverage_score",
-    N.R_ADVANCE_AT_TALKS: "advance_at_talks_km2_per_week",
-    N.R_RU_CASUALTIES_FIRST_WEEK: "ru_casualties_week1",
-    N.R_KURSK_LOSS_FIRST_WEEKS: "kursk_loss_km2_per_week_w1_8",
-}
 _CALIBRATION_RECORDS = (N.R_RU_CASUALTIES_FIRST_WEEK, N.R_KURSK_LOSS_FIRST_WEEKS)
 
 
 class LimitError(LevercastError, ValueError):
-    """A run size outside its limits; ``quantity`` is ``"trajectories"`` or ``"horizon"``."""
+    """A run setting outside its limits; ``quantity`` is ``"trajectories"``, ``"horizon"``,
+    ``"seed"`` or ``"threads"``."""
 
-    def __init__(self, quantity: str, value: int, high: int):
+    def __init__(self, quantity: str, value: int, high: int, low: int = 1):
         self.quantity = quantity
-        super().__init__(f"{quantity} must be between 1 and {high:,}, got {value:,}")
+        super().__init__(f"{quantity} must be between {low:,} and {high:,}, got {value:,}")
 
 
 def check_limits(n: int, horizon: int) -> None:
@@ -310,13 +297,13 @@ def run(
     horizon = int(scenario.horizon_weeks if horizon is None else horizon)
     check_limits(n, horizon)
     if seed < 0 or seed >= 2**63:
-        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
+        raise LimitError("seed", seed, 2**63 - 1, low=0)
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
     keep = max(0, min(int(keep), n))
     threads = numba.config.NUMBA_NUM_THREADS if threads is None else int(threads)
     if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(f"threads must be between 1 and {numba.config.NUMBA_NUM_THREADS}")
+        raise LimitError("threads", threads, numba.config.NUMBA_NUM_THREADS)
     previous = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
@@ -357,15 +344,8 @@ def _run(
     outcome_counts = np.zeros(N.N_OUTCOMES, dtype=np.int64)
     talks_counts = np.zeros(horizon + 1, dtype=np.int64)
     leverage_counts = np.zeros(LEVERAGE_BINS, dtype=np.int64)
-    ev_names = (
-        "talks_opened",
-        "ceasefire_agreed",
-        "ceasefire_held_to_horizon",
-        "kursk_held_at_horizon",
-        "collapse_by_horizon",
-    )
-    ev_counts = dict.fromkeys(ev_names, 0)
-    record_sums = {RECORD_COLUMNS[c]: 0 for c in _CALIBRATION_RECORDS}
+    ev_counts = dict.fromkeys(N.SUMMARY_EVENTS, 0)
+    record_sums = {N.RECORD_COLUMNS[c]: 0 for c in _CALIBRATION_RECORDS}
     kept_records, kept_theta = [], []
     joint = None if pair_with is None else np.zeros((N.N_OUTCOMES, N.N_OUTCOMES), np.int64)
     for name, arr in (("outcomes_out", outcomes_out), ("pair_with", pair_with)):
@@ -418,16 +398,14 @@ def _run(
             minlength=LEVERAGE_BINS,
         )
         cf = rec[:, N.R_CEASEFIRE] > 0.5
-        ev_counts["talks_opened"] += int(opened.sum())
-        ev_counts["ceasefire_agreed"] += int(cf.sum())
-        ev_counts["ceasefire_held_to_horizon"] += int(
-            (cf & (rec[:, N.R_CEASEFIRE_BROKEN_WEEK] < 0)).sum()
-        )
-        ev_counts["kursk_held_at_horizon"] += int((rec[:, N.R_KURSK_KM2] > 0).sum())
-        ev_counts["collapse_by_horizon"] += int((rec[:, N.R_COLLAPSE_WEEK] >= 0).sum())
+        ev_counts[N.TALKS_OPENED] += int(opened.sum())
+        ev_counts[N.CEASEFIRE_AGREED] += int(cf.sum())
+        ev_counts[N.CEASEFIRE_HELD] += int((cf & (rec[:, N.R_CEASEFIRE_BROKEN_WEEK] < 0)).sum())
+        ev_counts[N.KURSK_HELD] += int((rec[:, N.R_KURSK_KM2] > 0).sum())
+        ev_counts[N.COLLAPSE_BY_HORIZON] += int((rec[:, N.R_COLLAPSE_WEEK] >= 0).sum())
         for c in _CALIBRATION_RECORDS:
             vals = np.nan_to_num(rec[:, c])
-            record_sums[RECORD_COLUMNS[c]] += int(
+            record_sums[N.RECORD_COLUMNS[c]] += int(
                 np.round(vals * FIXED_POINT).astype(np.int64).sum()
             )
         if k_here:
@@ -464,15 +442,16 @@ def _run(
 
 def _trajectory_frame(records: np.ndarray, theta: np.ndarray) -> pd.DataFrame:
     cols = {"trajectory": np.arange(records.shape[0], dtype=np.int64)}
-    for c, name in RECORD_COLUMNS.items():
+    for c, name in N.RECORD_COLUMNS.items():
         cols[name] = records[:, c]
     frame = pd.DataFrame(cols)
-    frame["outcome"] = pd.Categorical.from_codes(
+    frame[N.RECORD_COLUMNS[N.R_OUTCOME]] = pd.Categorical.from_codes(
         records[:, N.R_OUTCOME].astype(int), categories=list(N.OUTCOMES)
     )
-    for name in ("talks_week", "ceasefire_broken_week", "collapse_week"):
-        frame[name] = frame[name].astype("int32")
-    frame["ceasefire"] = frame["ceasefire"] > 0.5
+    for c in (N.R_TALKS_WEEK, N.R_CEASEFIRE_BROKEN_WEEK, N.R_COLLAPSE_WEEK):
+        frame[N.RECORD_COLUMNS[c]] = frame[N.RECORD_COLUMNS[c]].astype("int32")
+    cf = N.RECORD_COLUMNS[N.R_CEASEFIRE]
+    frame[cf] = frame[cf] > 0.5
     for p in registry.UNCERTAINTIES:
         frame[f"u_{p.name}"] = theta[:, registry.PARAMS.index(p)]
     return frame

@@ -1,8 +1,9 @@
 """A self-contained HTML report (with PNG charts) of one results folder.
 
 :func:`build_report` reads what ``levercast run`` wrote (``summary.parquet``,
-``bands.parquet``, ``scenario.toml`` and the provenance metadata) and writes, into
-``<results>/report/`` by default:
+``bands.parquet``, ``scenario.toml`` and the provenance metadata), or what ``levercast sweep``
+and ``levercast analyze`` wrote, through :mod:`levercast.results.store`, and writes, into
+``<results>/report/`` by default (each file atomically):
 
 - ``territory_fan.png``, ``event_probabilities.png``, ``outcomes.png``,
   ``kursk_manpower_fan.png``;
@@ -14,9 +15,14 @@ global backend switch) and stay readable in greyscale: bands differ in grey leve
 line style, outcome bars in hatching. Nothing in the output depends on the clock or the
 machine, so the same results folder gives byte-identical files.
 
-Further sections (sweeps, tornado, Sobol indices) are added by appending a builder to
-:data:`SECTION_BUILDERS` (each returns a list of :class:`Section`) or by passing ready-made
-sections as ``extra_sections``.
+For a sweep folder the tables and run charts describe the reference cell, and the sweep's
+own charts follow: outcome probabilities against each lever, and the tornado or the Sobol'
+indices that ``levercast analyze`` wrote to ``SWEEP_DIR/analysis/``. The report never
+computes an analysis: when there is none (or it is older than the sweep), the page says so and
+names the command to run.
+
+Further sections are added by appending a builder to :data:`SECTION_BUILDERS` (each returns
+a list of :class:`Section`) or by passing ready-made sections as ``extra_sections``.
 """
 
 from __future__ import annotations
@@ -35,14 +41,13 @@ import numpy as np
 import pandas as pd
 
 from levercast import __version__
+from levercast.analysis.sensitivity import SWEEP_ANALYSES, TORNADO_OUTCOMES
 from levercast.errors import LevercastError
-from levercast.results import names, stats
+from levercast.results import names, stats, store
 from levercast.scenario import registry
 
 REPORT_DIRNAME = "report"
 REPORT_FILENAME = "report.html"
-REQUIRED_FILES = ("summary.parquet", "bands.parquet")
-SWEEP_MANIFEST = "_sweep.json"
 DPI = 150
 
 # Grey levels (0 = black) of the fan bands, outermost first, and of the median line.
@@ -50,31 +55,35 @@ FAN_LEVELS = (("q05", "q95", "0.86", "5–95%"), ("q10", "q90", "0.70", "10–90
 FAN_LEVELS += (("q25", "q75", "0.50", "25–75%"),)
 
 OUTCOME_LABELS = {
-    "stable_front": "Stable front",
-    "brest_litovsk": "Brest-Litovsk (dictated terms)",
-    "collapse": "Collapse",
-    "grinding": "Grinding (no talks by horizon)",
+    names.OUTCOMES[names.OUT_STABLE_FRONT]: "Stable front",
+    names.OUTCOMES[names.OUT_BREST_LITOVSK]: "Brest-Litovsk (dictated terms)",
+    names.OUTCOMES[names.OUT_COLLAPSE]: "Collapse",
+    names.OUTCOMES[names.OUT_GRINDING]: "Grinding (no talks by horizon)",
 }
 # Fill grey level and hatch per outcome: distinguishable without colour.
 OUTCOME_STYLE = {
-    "stable_front": ("0.95", "..."),
-    "brest_litovsk": ("0.65", "///"),
-    "collapse": ("0.25", "xx"),
-    "grinding": ("0.80", "\\\\\\"),
+    names.OUTCOMES[names.OUT_STABLE_FRONT]: ("0.95", "..."),
+    names.OUTCOMES[names.OUT_BREST_LITOVSK]: ("0.65", "///"),
+    names.OUTCOMES[names.OUT_COLLAPSE]: ("0.25", "xx"),
+    names.OUTCOMES[names.OUT_GRINDING]: ("0.80", "\\\\\\"),
 }
 EVENT_ROWS = (
-    ("talks_opened", "Talks opened"),
-    ("ceasefire_agreed", "Cease-fire agreed"),
-    ("ceasefire_held_to_horizon", "Cease-fire held to the horizon"),
-    ("kursk_held_at_horizon", "Kursk salient held at the horizon"),
-    ("collapse_by_horizon", "Collapse regime reached by the horizon"),
+    (names.TALKS_OPENED, "Talks opened"),
+    (names.CEASEFIRE_AGREED, "Cease-fire agreed"),
+    (names.CEASEFIRE_HELD, "Cease-fire held to the horizon"),
+    (names.KURSK_HELD, "Kursk salient held at the horizon"),
+    (names.COLLAPSE_BY_HORIZON, "Collapse regime reached by the horizon"),
 )
+EVENTS = names.EVENT_METRICS
+TERRITORY = names.BAND_METRICS[names.M_TERRITORY]
+KURSK = names.BAND_METRICS[names.M_KURSK]
+MANPOWER = names.BAND_METRICS[names.M_MANPOWER]
 DISTRIBUTION_ROWS = (
-    ("territory_lost_km2_at_horizon", "Territory lost at the horizon", "km²", 0),
-    ("kursk_held_km2_at_horizon", "Kursk area held at the horizon", "km²", 1),
-    ("ua_manpower_at_horizon", "Ukrainian infantry at the horizon", "soldiers", 0),
-    ("talks_week", "Week talks open (when they do)", "weeks from start", 1),
-    ("leverage_score", "Leverage score at the table (when talks open)", "0–1", 3),
+    (names.at_horizon(TERRITORY), "Territory lost at the horizon", "km²", 0),
+    (names.at_horizon(KURSK), "Kursk area held at the horizon", "km²", 1),
+    (names.at_horizon(MANPOWER), "Ukrainian infantry at the horizon", "soldiers", 0),
+    (names.TALKS_WEEK, "Week talks open (when they do)", "weeks from start", 1),
+    (names.LEVERAGE_SCORE, "Leverage score at the table (when talks open)", "0–1", 3),
 )
 
 
@@ -83,10 +92,11 @@ class ReportError(LevercastError, ValueError):
 
 
 class Section(NamedTuple):
-    """One chart of the report: a heading, the PNG file and a caption (plain text)."""
+    """One chart of the report: a heading, the PNG file and a caption (plain text). A section
+    without a PNG (``png=None``) is a note: its caption is shown as a paragraph."""
 
     title: str
-    png: Path
+    png: Path | None
     caption: str
 
 
@@ -98,12 +108,14 @@ class RunData:
     summary: pd.DataFrame  # indexed by metric
     bands: pd.DataFrame
     meta: dict
-    scenario: object  # levercast.config.Scenario
+    scenario: object  # levercast.scenario.loader.Scenario
+    manifest: dict | None = None  # the sweep's _sweep.json; None for a run
+    bands_path: Path | None = None
 
     def band(self, metric: str) -> pd.DataFrame:
         frame = self.bands[self.bands["metric"] == metric].sort_values("week")
         if frame.empty:
-            raise ReportError(f"{self.folder / 'bands.parquet'}: no rows for metric {metric!r}")
+            raise ReportError(f"{self.bands_path}: no rows for metric {metric!r}")
         return frame
 
     @property
@@ -117,7 +129,8 @@ class RunData:
 
 # ---------------------------------------------------------------------------- loading
 def load_run(results_dir: str | os.PathLike) -> RunData:
-    """Read and check a results folder.
+    """Read and check a results folder, or the reference cell (cell 0, the scenario as
+    written) of a sweep folder.
 
     Raises
     ------
@@ -125,56 +138,35 @@ def load_run(results_dir: str | os.PathLike) -> RunData:
         If the folder, ``summary.parquet`` or ``bands.parquet`` is missing or unreadable, or
         the scenario cannot be recovered.
     """
-    from levercast.results import store
     from levercast.scenario import loader
 
-    folder = Path(results_dir)
-    if not folder.is_dir():
-        raise ReportError(f"results folder {folder} does not exist or is not a folder")
-    if (folder / SWEEP_MANIFEST).is_file():
-        return load_sweep_reference(folder)
-    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
-    if missing:
-        raise ReportError(
-            f"{folder} is not a complete levercast results folder: missing "
-            + ", ".join(missing)
-            + " (write one with `levercast run CONFIG --out FOLDER`)"
-        )
-    frames = {}
-    for name in REQUIRED_FILES:
-        try:
-            frames[name] = pd.read_parquet(folder / name)
-        except Exception as exc:  # pyarrow raises several unrelated types
-            raise ReportError(f"cannot read {folder / name}: {exc}") from exc
     try:
-        meta = store.read_metadata(folder / "summary.parquet")
-    except Exception as exc:
-        raise ReportError(
-            f"{folder / 'summary.parquet'} carries no levercast provenance metadata: {exc}"
-        ) from exc
-
-    toml_path = folder / "scenario.toml"
-    if toml_path.is_file():
-        text, where = toml_path.read_text(encoding="utf-8"), str(toml_path)
-    elif meta.get("scenario_toml"):
-        text, where = meta["scenario_toml"], f"{folder / 'summary.parquet'} metadata"
-    else:
+        results = store.read_results(results_dir)
+    except store.ResultsError as exc:
+        raise ReportError(str(exc)) from exc
+    folder = results.folder
+    if results.scenario_toml is None:
         raise ReportError(f"{folder} has no scenario.toml and no scenario in its metadata")
     try:
-        scenario = loader.loads_scenario(text, path=f"<{where}>")
+        scenario = loader.loads_scenario(results.scenario_toml, path=f"<{results.scenario_source}>")
     except loader.ConfigError as exc:
         raise ReportError(f"cannot load the scenario of {folder}: {exc}") from exc
-
-    summary = frames["summary.parquet"]
-    bands = frames["bands.parquet"]
-    for name, frame, cols in (
-        ("summary.parquet", summary, ("metric", "probability", "ci_low", "ci_high", "n")),
-        ("bands.parquet", bands, ("week", "date", "metric", "mean", "q05", "q50", "q95")),
+    for table, cols in (
+        ("summary", ("metric", "probability", "ci_low", "ci_high", "n")),
+        ("bands", ("week", "date", "metric", "mean", "q05", "q50", "q95")),
     ):
-        lacking = [c for c in cols if c not in frame.columns]
+        lacking = [c for c in cols if c not in results.tables[table].columns]
         if lacking:
-            raise ReportError(f"{folder / name} lacks columns: {', '.join(lacking)}")
-    return RunData(folder, summary.set_index("metric"), bands, meta, scenario)
+            raise ReportError(f"{results.paths[table]} lacks columns: {', '.join(lacking)}")
+    return RunData(
+        folder,
+        results.summary.set_index("metric"),
+        results.bands,
+        results.meta,
+        scenario,
+        results.manifest,
+        results.paths["bands"],
+    )
 
 
 # ---------------------------------------------------------------------------- drawing
@@ -192,7 +184,8 @@ def _save(fig, path: Path) -> Path:
     from matplotlib import __version__ as mpl_version
 
     software = f"levercast {__version__} (matplotlib {mpl_version})"
-    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": software})
+    with store.atomic_file(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": software})
     return path
 
 
@@ -240,7 +233,7 @@ def _fan(ax, frame: pd.DataFrame, ylabel: str, title: str, legend: bool = True) 
 
 
 def _chart_territory(data: RunData, out: Path) -> Section:
-    frame = data.band("territory_lost_km2")
+    frame = data.band(TERRITORY)
     fig, (ax,) = _new_figure(8.0, 4.6)
     _fan(ax, frame, "territory lost since the start (km²)", "Territory lost to Russia over time")
     last = frame.iloc[-1]
@@ -258,9 +251,9 @@ def _chart_territory(data: RunData, out: Path) -> Section:
 
 def _chart_events(data: RunData, out: Path) -> Section:
     styles = (
-        ("p_talks_opened", "talks have opened (cumulative)", "-", "0.0", 0.22),
-        ("p_collapse", "collapse regime reached (cumulative)", "--", "0.35", 0.22),
-        ("p_ceasefire", "cease-fire in effect that week", ":", "0.15", 0.22),
+        (EVENTS[names.E_TALKS_OPENED], "talks have opened (cumulative)", "-", "0.0", 0.22),
+        (EVENTS[names.E_COLLAPSE], "collapse regime reached (cumulative)", "--", "0.35", 0.22),
+        (EVENTS[names.E_CEASEFIRE], "cease-fire in effect that week", ":", "0.15", 0.22),
     )
     fig, (ax,) = _new_figure(8.0, 4.4)
     n = data.n
@@ -305,9 +298,9 @@ def _chart_events(data: RunData, out: Path) -> Section:
 def _chart_decided(data: RunData, out: Path) -> Section | list:
     """Stacked cumulative probability that each outcome has been decided by each week."""
     layers = (
-        ("p_decided_collapse", "collapse", "0.15", None),
-        ("p_decided_brest_litovsk", "Brest-Litovsk talks", "0.45", "//"),
-        ("p_decided_stable_front", "talks from a stable front", "0.8", ".."),
+        (EVENTS[names.E_DECIDED_COLLAPSE], names.OUTCOMES[names.OUT_COLLAPSE], "0.15", None),
+        (EVENTS[names.E_DECIDED_BREST], "Brest-Litovsk talks", "0.45", "//"),
+        (EVENTS[names.E_DECIDED_STABLE], "talks from a stable front", "0.8", ".."),
     )
     if any(metric not in data.bands["metric"].unique() for metric, *_ in layers):
         return []  # results written before these curves existed
@@ -358,10 +351,9 @@ def _chart_decided(data: RunData, out: Path) -> Section | list:
 
 def _chart_outcomes(data: RunData, out: Path) -> Section:
     rows = []
-    for name in names.OUTCOMES:
-        key = f"outcome_{name}"
+    for name, key in zip(names.OUTCOMES, names.OUTCOME_METRICS, strict=True):
         if key not in data.summary.index:
-            raise ReportError(f"{data.folder / 'summary.parquet'} has no row {key!r}")
+            raise ReportError(f"the summary of {data.folder} has no row {key!r}")
         r = data.summary.loc[key]
         rows.append((name, float(r["probability"]), float(r["ci_low"]), float(r["ci_high"])))
 
@@ -447,10 +439,10 @@ def _chart_outcomes(data: RunData, out: Path) -> Section:
 
 def _chart_kursk_manpower(data: RunData, out: Path) -> Section:
     fig, (ax_k, ax_m) = _new_figure(9.0, 3.8, ncols=2)
-    _fan(ax_k, data.band("kursk_held_km2"), "area held (km²)", "Kursk salient held by Ukraine")
+    _fan(ax_k, data.band(KURSK), "area held (km²)", "Kursk salient held by Ukraine")
     _fan(
         ax_m,
-        data.band("ua_manpower"),
+        data.band(MANPOWER),
         "soldiers",
         "Ukrainian infantry on the line",
         legend=False,
@@ -468,45 +460,18 @@ def _chart_kursk_manpower(data: RunData, out: Path) -> Section:
 
 # ---------------------------------------------------------------------------- sweeps
 SWEEP_OUTCOMES = (
-    ("outcome_stable_front", "stable front"),
-    ("outcome_brest_litovsk", "Brest-Litovsk"),
+    (names.STABLE_FRONT_METRIC, "stable front"),
+    (names.BREST_LITOVSK_METRIC, "Brest-Litovsk"),
 )
-TORNADO_PANELS = (("stable", "stable front"), ("brest_litovsk", "Brest-Litovsk"))
+TORNADO_PANELS = tuple(
+    zip((o for o, _ in TORNADO_OUTCOMES), ("stable front", "Brest-Litovsk"), strict=True)
+)
 KIND_NAMES = {
     "grid": "grid",
     "lhs": "Latin-hypercube",
     "sobol": "Sobol' (Saltelli)",
     "oat": "one-at-a-time",
 }
-
-
-def load_sweep_reference(folder: Path) -> RunData:
-    """A sweep folder read as a run: the reference cell (cell 0, the scenario as written).
-
-    The report's tables and built-in charts then describe the reference, and
-    :func:`_sweep_sections` adds the sweep's own charts.
-    """
-    from levercast.results import store
-    from levercast.scenario import loader
-
-    parts = {t: folder / t / "cell=0" / "part-0.parquet" for t in ("summary", "bands")}
-    missing = [str(p.relative_to(folder)) for p in parts.values() if not p.is_file()]
-    if missing:
-        raise ReportError(
-            f"sweep folder {folder} has no finished reference cell (missing "
-            + ", ".join(missing)
-            + "); finish it with `levercast sweep ... --resume`"
-        )
-    try:
-        summary = pd.read_parquet(parts["summary"])
-        bands = pd.read_parquet(parts["bands"])
-        meta = store.read_metadata(parts["summary"])
-        scenario = loader.loads_scenario(
-            meta["scenario_toml"], path=f"<{parts['summary']} metadata>"
-        )
-    except Exception as exc:  # pyarrow, JSON, a missing key or a bad scenario
-        raise ReportError(f"cannot read the reference cell of sweep {folder}: {exc}") from exc
-    return RunData(folder, summary.set_index("metric"), bands, meta, scenario)
 
 
 def _unit(name: str) -> str:
@@ -552,7 +517,7 @@ def _chart_sweep_levers(data: RunData, out: Path, design: dict, summary, cells) 
             ax = grid_axes[row][col]
             frame = cells.merge(summary[summary["metric"] == metric], on="cell")
             if name not in frame.columns:
-                raise ReportError(f"{data.folder / 'cells.parquet'} has no column {name!r}")
+                raise ReportError(f"{data.folder / store.CELLS} has no column {name!r}")
             x = frame[name]
             numeric = pd.api.types.is_numeric_dtype(x)
             if numeric:
@@ -766,33 +731,61 @@ def _chart_sobol(data: RunData, out: Path, indices: pd.DataFrame) -> Section:
     return Section("Sobol' sensitivity indices", _save(fig, out / "sobol_indices.png"), caption)
 
 
+def _analysis_section(data: RunData, out: Path, kind: str) -> Section:
+    """The chart of the analysis ``levercast analyze`` wrote for this sweep, or a note that
+    says which command writes it (none written, or written for an earlier sweep)."""
+    table_name = SWEEP_ANALYSES[kind]
+    title = {"oat": "Tornado: one lever at a time", "sobol": "Sobol' sensitivity indices"}[kind]
+    command = f"levercast analyze {data.folder}"
+    found = store.read_analysis(data.folder, table_name)
+    if found is None:
+        return Section(
+            title,
+            None,
+            f"No analysis of this sweep yet: run `{command}` (it writes "
+            f"{store.ANALYSIS_DIRNAME}/{table_name}.parquet), then `levercast report` again.",
+        )
+    table, meta = found
+    if meta.get("design_sha256") != data.manifest.get("design_sha256") or meta.get(
+        "scenario_sha256"
+    ) != data.manifest.get("scenario_sha256"):
+        return Section(
+            title,
+            None,
+            f"The analysis in {store.ANALYSIS_DIRNAME}/{table_name}.parquet was written for "
+            f"another sweep in this folder: run `{command}` again, then `levercast report`.",
+        )
+    if kind == "oat":
+        return _chart_tornado(data, out, table)
+    lacking = [m for m, _ in SWEEP_OUTCOMES if m not in set(table["metric"])]
+    if lacking:
+        return Section(
+            title,
+            None,
+            f"The Sobol' indices in {store.ANALYSIS_DIRNAME}/{table_name}.parquet leave out "
+            f"{', '.join(lacking)}: run `{command}` (every outcome by default), then "
+            "`levercast report` again.",
+        )
+    return _chart_sobol(data, out, table)
+
+
 def _sweep_sections(data: RunData, out: Path) -> list[Section]:
-    """Sweep charts when the folder is a sweep (has ``_sweep.json``): outcome probabilities
-    against each lever (grid, Latin hypercube, Sobol'), the tornado (one at a time) and the
-    Sobol' indices (Sobol')."""
-    import json
-
-    from levercast.analysis import sensitivity
-    from levercast.sweep import runner
-
-    path = data.folder / SWEEP_MANIFEST
-    if not path.is_file():
+    """Sweep charts when the folder is a sweep: outcome probabilities against each lever
+    (grid, Latin hypercube, Sobol'), and the tornado (one at a time) or the Sobol' indices
+    (Sobol') as ``levercast analyze`` wrote them."""
+    if data.manifest is None:
         return []
     try:
-        design = json.loads(path.read_text())["design"]
+        design = data.manifest["design"]
         kind = design["kind"]
         sections = []
-        if kind in ("grid", "lhs", "sobol"):
-            summary = runner.read_table(data.folder, "summary")
-            cells = pd.read_parquet(data.folder / "cells.parquet")
+        if kind != "oat":  # one lever at a time: the tornado says it all
+            summary = store.read_sweep_table(data.folder, "summary")
+            cells = store.read_cells(data.folder)
             sections.append(_chart_sweep_levers(data, out, design, summary, cells))
-        if kind == "oat":
-            sections.append(_chart_tornado(data, out, sensitivity.tornado(data.folder)))
-        if kind == "sobol":
-            metrics = [m for m, _ in SWEEP_OUTCOMES]
-            indices = sensitivity.sobol_indices(data.folder, metric=metrics)
-            sections.append(_chart_sobol(data, out, indices))
-    except (ValueError, KeyError, OSError) as exc:
+        if kind in SWEEP_ANALYSES:
+            sections.append(_analysis_section(data, out, kind))
+    except (store.ResultsError, KeyError, OSError) as exc:
         raise ReportError(f"cannot chart the sweep in {data.folder}: {exc}") from exc
     return sections
 
@@ -867,7 +860,10 @@ def _lever_table(scenario) -> str:
 
 def _probability_table(data: RunData) -> str:
     rows = []
-    entries = [(f"outcome_{o}", OUTCOME_LABELS[o]) for o in names.OUTCOMES]
+    entries = [
+        (key, OUTCOME_LABELS[o])
+        for o, key in zip(names.OUTCOMES, names.OUTCOME_METRICS, strict=True)
+    ]
     for i, (key, label) in enumerate(entries + list(EVENT_ROWS)):
         if key not in data.summary.index:
             continue
@@ -933,6 +929,8 @@ code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0
 
 
 def _figure_html(section: Section) -> str:
+    if section.png is None:
+        return f'<h2>{_esc(section.title)}</h2><p class="note">{_esc(section.caption)}</p>'
     data = base64.b64encode(Path(section.png).read_bytes()).decode("ascii")
     return (
         f"<figure><h2>{_esc(section.title)}</h2>"
@@ -1044,12 +1042,9 @@ def build_report(
         if not png.is_file():
             raise ReportError(f"chart {png} of section {s.title!r} does not exist")
         if png.resolve().parent != out.resolve():
-            shutil.copyfile(png, out / png.name)
+            with store.atomic_file(out / png.name) as tmp:
+                shutil.copyfile(png, tmp)
             png = out / png.name
         sections.append(Section(s.title, png, s.caption))
 
-    target = out / REPORT_FILENAME
-    tmp = target.with_name(f".{REPORT_FILENAME}.tmp")
-    tmp.write_text(_render_html(data, sections), encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return store.write_text(_render_html(data, sections), out / REPORT_FILENAME)

@@ -46,13 +46,9 @@ def print_run(result, console: Console, folder) -> None:
     odds = Table(title=title, title_justify="left")
     for col in ("outcome", "probability", "95% Wilson interval", "std error", "N"):
         odds.add_column(col, justify="left" if col == "outcome" else "right")
-    events = (
-        "talks_opened",
-        "ceasefire_agreed",
-        "ceasefire_held_to_horizon",
-        "kursk_held_at_horizon",
-    )
-    for group in ([(o, f"outcome_{o}") for o in names.OUTCOMES], [(e, e) for e in events]):
+    events = [e for e in names.SUMMARY_EVENTS if e != names.COLLAPSE_BY_HORIZON]
+    outcomes = zip(names.OUTCOMES, names.OUTCOME_METRICS, strict=True)
+    for group in (list(outcomes), [(e, e) for e in events]):
         for label, metric in group:
             r = summary.loc[metric]
             odds.add_row(
@@ -82,11 +78,12 @@ def print_run(result, console: Console, folder) -> None:
         )
     console.print(terr)
 
-    if "talks_week" in summary.index:
-        r = summary.loc["talks_week"]
-        lev = summary.loc["leverage_score"]
+    if names.TALKS_WEEK in summary.index:
+        r = summary.loc[names.TALKS_WEEK]
+        lev = summary.loc[names.LEVERAGE_SCORE]
+        opened = summary.loc[names.TALKS_OPENED].probability
         console.print(
-            f"Talks open in {_pct(summary.loc['talks_opened'].probability)} of trajectories; "
+            f"Talks open in {_pct(opened)} of trajectories; "
             f"when they do, week {r.q50:.0f} (median), 90% between weeks {r.q05:.0f} and "
             f"{r.q95:.0f}; leverage score at the table {lev['mean']:.3f} "
             f"(median {lev.q50:.3f}, 0 = none, 1 = strongest)."
@@ -222,6 +219,9 @@ def print_sobol(table, console: Console, err: Console) -> None:
 
 def print_tornado(table, console: Console) -> None:
     """Print the one-at-a-time swings, ranked."""
+    from levercast.analysis.sensitivity import TORNADO_OUTCOMES
+
+    (stable, _), (brest_litovsk, _) = TORNADO_OUTCOMES
     t = Table(
         title="One lever at a time, ranked by the swing of P(stable front); differences "
         "paired with the reference, in percentage points [95% CI]",
@@ -249,10 +249,10 @@ def print_tornado(table, console: Console) -> None:
         t.add_row(
             r.parameter,
             f"{r.low:,.6g} -> {r.high:,.6g} {r.unit}",
-            diff(r, "stable", "low"),
-            diff(r, "stable", "high"),
+            diff(r, stable, "low"),
+            diff(r, stable, "high"),
             f"{100 * r.stable_swing:+.2f}",
-            diff(r, "brest_litovsk", "high"),
+            diff(r, brest_litovsk, "high"),
         )
     console.print(t)
 

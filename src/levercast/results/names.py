@@ -3,7 +3,8 @@ banded metrics and event counters, with the integer codes the engine fills them 
 histogram bins the weekly distributions are stored in.
 
 The engine imports the codes (numba treats them as compile-time constants); simulate, the
-tables, the charts, scoring and the docs import the names.
+tables, the charts, scoring, the analyses and the docs import the names. No other module
+spells a name out.
 """
 
 import numpy as np
@@ -73,6 +74,45 @@ EVENT_METRICS = {
     E_DECIDED_COLLAPSE: "p_decided_collapse",
 }
 OUTCOMES = ("stable_front", "brest_litovsk", "collapse", "grinding")
+
+# --- summary.parquet rows -----------------------------------------------------------------------
+# outcome probabilities: "outcome_<outcome>", in code order
+OUTCOME_METRICS = tuple(f"outcome_{o}" for o in OUTCOMES)
+STABLE_FRONT_METRIC = OUTCOME_METRICS[OUT_STABLE_FRONT]
+BREST_LITOVSK_METRIC = OUTCOME_METRICS[OUT_BREST_LITOVSK]
+# event probabilities over the whole horizon, in the order of the summary table
+TALKS_OPENED = "talks_opened"
+CEASEFIRE_AGREED = "ceasefire_agreed"
+CEASEFIRE_HELD = "ceasefire_held_to_horizon"
+KURSK_HELD = "kursk_held_at_horizon"
+COLLAPSE_BY_HORIZON = "collapse_by_horizon"
+SUMMARY_EVENTS = (TALKS_OPENED, CEASEFIRE_AGREED, CEASEFIRE_HELD, KURSK_HELD, COLLAPSE_BY_HORIZON)
+# distributions: of the week talks open and the leverage score (when they do), and of each
+# banded metric (but the weekly gain) at the horizon
+TALKS_WEEK = "talks_week"
+LEVERAGE_SCORE = "leverage_score"
+
+
+def at_horizon(band_metric: str) -> str:
+    """The summary row of a banded metric's distribution at the horizon."""
+    return f"{band_metric}_at_horizon"
+
+
+# --- trajectories.parquet columns (the record's, by code) -------------------------------------
+RECORD_COLUMNS = {
+    R_OUTCOME: "outcome",
+    R_TALKS_WEEK: TALKS_WEEK,
+    R_CEASEFIRE: "ceasefire",
+    R_CEASEFIRE_BROKEN_WEEK: "ceasefire_broken_week",
+    R_COLLAPSE_WEEK: "collapse_week",
+    R_TERRITORY_KM2: BAND_METRICS[M_TERRITORY],
+    R_KURSK_KM2: BAND_METRICS[M_KURSK],
+    R_UA_MANPOWER: BAND_METRICS[M_MANPOWER],
+    R_LEVERAGE: LEVERAGE_SCORE,
+    R_ADVANCE_AT_TALKS: "advance_at_talks_km2_per_week",
+    R_RU_CASUALTIES_FIRST_WEEK: "ru_casualties_week1",
+    R_KURSK_LOSS_FIRST_WEEKS: "kursk_loss_km2_per_week_w1_8",
+}
 
 
 def bin_scales() -> np.ndarray:

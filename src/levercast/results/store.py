@@ -1,9 +1,19 @@
-"""Parquet results with provenance metadata, written atomically.
+"""The one owner of results folders on disk: Parquet with provenance metadata, the atomic
+writer every command uses, and the one reader of run and sweep folders.
 
-A run folder is built under a temporary name beside its destination and renamed into place
-only when every file is complete, so a reader never sees a half-written result: after a crash
-there is either the previous folder, the new one, or a ``.partial-*`` folder that no reader
-mistakes for a result.
+Writing. A run folder is built under a temporary name beside its destination and renamed into
+place only when every file is complete (:func:`atomic_dir`); every other file (a sweep's
+cells and manifest, an analysis table, scores, a report's charts and page) is written under a
+temporary name in its own folder and renamed onto its name (:func:`atomic_file`). A reader
+never sees a half-written result: after a crash there is the previous file or folder, the new
+one, or a ``.partial-*`` folder or ``.tmp-*.tmp`` file that no reader mistakes for a result
+(temporary names never end in ``.parquet``, so ``*.parquet`` globs of DuckDB or polars skip
+them). Files and folders follow the user's umask.
+
+Reading. :func:`read_results` reads a run folder, or the reference cell of a sweep folder, as
+one :class:`Results`; :func:`read_manifest`, :func:`read_sweep_table`, :func:`read_cells` and
+:func:`read_analysis` read the rest of a sweep folder, :func:`read_trajectories` a run's kept
+trajectories.
 """
 
 from __future__ import annotations
@@ -12,7 +22,9 @@ import json
 import os
 import secrets
 import shutil
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numba
@@ -21,15 +33,32 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from levercast.errors import LevercastError
 from levercast import __version__
+from levercast.errors import LevercastError
 
 METADATA_KEY = b"levercast"
-PARTIAL_PREFIX = ".partial-"
+PARTIAL_PREFIX = ".partial-"  # temporary folders
+TMP_PREFIX = ".tmp-"  # temporary files: .tmp-<name>-<random>.tmp
+TMP_SUFFIX = ".tmp"
+MANIFEST = "_sweep.json"  # what makes a folder a sweep folder
+CELLS = "cells.parquet"  # a sweep's cell ids and lever values
+RUN_TABLES = ("summary", "bands")  # <table>.parquet in a run, <table>/cell=<id>/ in a sweep
+ANALYSIS_DIRNAME = "analysis"
 
 
 class OutputExistsError(LevercastError, FileExistsError):
     """The results folder exists and ``force`` was not given."""
+
+
+class OutputPathError(LevercastError, NotADirectoryError):
+    """Results cannot be written there: a parent of the folder is a file."""
+
+
+class ResultsError(LevercastError, ValueError):
+    """A results or sweep folder that cannot be read (names the folder or file and why)."""
+
+
+# ----------------------------------------------------------------------------- writing
 
 
 def run_metadata(scenario, seed: int, n: int, horizon: int) -> dict:
@@ -51,7 +80,10 @@ def run_metadata(scenario, seed: int, n: int, horizon: int) -> dict:
 
 
 def write_table(frame: pd.DataFrame, path: Path, metadata: dict) -> None:
-    """Write ``frame`` to Parquet at ``path`` with ``metadata`` as JSON in the schema."""
+    """Write ``frame`` to Parquet at ``path`` with ``metadata`` as JSON in the schema.
+
+    Not atomic by itself: write into an :func:`atomic_dir`, or use :func:`write_parquet`.
+    """
     table = pa.Table.from_pandas(frame, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[METADATA_KEY] = json.dumps(metadata, sort_keys=True).encode()
@@ -65,6 +97,53 @@ def read_metadata(path: str | os.PathLike) -> dict:
     return json.loads(schema.metadata[METADATA_KEY])
 
 
+def temporary_name(path: Path) -> Path:
+    """A fresh temporary name for ``path`` in its folder: ``.tmp-<name>-<random>.tmp``."""
+    path = Path(path)
+    return path.with_name(f"{TMP_PREFIX}{path.name}-{secrets.token_hex(4)}{TMP_SUFFIX}")
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; it is renamed onto ``path`` when the block ends
+    without error and removed otherwise (Ctrl-C included).
+
+    The folder of ``path`` is created if needed. The file is created by whatever writes it,
+    with the user's umask.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_parquet(frame: pd.DataFrame, path: str | os.PathLike, metadata: dict) -> Path:
+    """:func:`write_table`, atomically. ``frame.attrs`` are not written (put what matters of
+    them in ``metadata``)."""
+    with atomic_file(path) as tmp:
+        write_table(frame, tmp, metadata)
+    return Path(path)
+
+
+def write_text(text: str, path: str | os.PathLike) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def remove_temporaries(root: Path) -> None:
+    """Remove the temporary files :func:`atomic_file` left under ``root`` when killed."""
+    for p in Path(root).rglob(f"{TMP_PREFIX}*"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+
+
 def check_target(final: Path, force: bool = False) -> None:
     """Raise, before any work, if results cannot or must not be written to ``final``.
 
@@ -75,14 +154,14 @@ def check_target(final: Path, force: bool = False) -> None:
     ------
     OutputExistsError
         If ``final`` exists and ``force`` is false, or it is not a results folder.
-    NotADirectoryError
+    OutputPathError
         If a parent of ``final`` is a file.
     """
     final = Path(final)
     for parent in final.parents:
         if parent.exists():
             if not parent.is_dir():
-                raise NotADirectoryError(
+                raise OutputPathError(
                     f"cannot write results to {final}: {parent} is a file, not a folder"
                 )
             break
@@ -142,3 +221,175 @@ def write_run(result, out_dir: Path, force: bool = False) -> Path:
             write_table(result.trajectories, tmp / "trajectories.parquet", meta)
         (tmp / "scenario.toml").write_text(result.scenario.resolved_toml(), encoding="utf-8")
     return Path(out_dir)
+
+
+def write_manifest(folder: Path, manifest: dict) -> Path:
+    """Write a sweep's ``_sweep.json`` atomically."""
+    return write_text(json.dumps(manifest, sort_keys=True, indent=1), Path(folder) / MANIFEST)
+
+
+def cell_path(folder: Path, table: str, cell: int) -> Path:
+    """Where a sweep keeps ``table`` of ``cell``: ``<table>/cell=<id>/part-0.parquet``."""
+    return Path(folder) / table / f"cell={cell}" / "part-0.parquet"
+
+
+def write_analysis(folder: Path, name: str, frame: pd.DataFrame, metadata: dict) -> Path:
+    """Write ``<folder>/analysis/<name>.parquet`` atomically, ``frame.attrs`` kept in the
+    metadata (key ``attrs``) so that :func:`read_analysis` gives them back."""
+    plain = frame.copy()
+    plain.attrs = {}
+    meta = dict(metadata, table=name, attrs=json.loads(json.dumps(frame.attrs, default=str)))
+    return write_parquet(plain, Path(folder) / ANALYSIS_DIRNAME / f"{name}.parquet", meta)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class Results:
+    """A run folder, or the reference cell (cell 0) of a sweep folder, read and checked.
+
+    ``tables`` maps ``summary`` and ``bands`` (those asked for) to their frames; ``meta`` is
+    the provenance of the first of them; ``manifest`` is the sweep's ``_sweep.json`` (``None``
+    for a run); ``scenario_toml`` the resolved scenario (``scenario.toml``, else the metadata's
+    copy; ``None`` when neither exists).
+    """
+
+    folder: Path
+    tables: dict
+    meta: dict
+    manifest: dict | None = None
+    scenario_toml: str | None = None
+    scenario_source: str = ""
+    paths: dict | None = None  # table -> the file it was read from
+
+    @property
+    def is_sweep(self) -> bool:
+        return self.manifest is not None
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.tables["summary"]
+
+    @property
+    def bands(self) -> pd.DataFrame:
+        return self.tables["bands"]
+
+
+def is_sweep(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / MANIFEST).is_file()
+
+
+def read_manifest(folder: str | os.PathLike) -> dict:
+    """The ``_sweep.json`` of a sweep folder."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise ResultsError(f"{folder} is not a sweep folder: it has no {MANIFEST}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"cannot read {path}: {exc}") from exc
+
+
+def _read_parquet(path: Path) -> tuple[pd.DataFrame, dict]:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types
+        raise ResultsError(f"cannot read {path}: {exc}") from exc
+    try:
+        meta = read_metadata(path)
+    except Exception as exc:
+        raise ResultsError(f"{path} carries no levercast provenance metadata: {exc}") from exc
+    return frame, meta
+
+
+def read_results(folder: str | os.PathLike, tables: Sequence[str] = RUN_TABLES) -> Results:
+    """Read a run folder (``<table>.parquet``), or a sweep folder's reference cell
+    (``<table>/cell=0/part-0.parquet``), with their provenance.
+
+    Raises
+    ------
+    ResultsError
+        If the folder or a table is missing or unreadable; the message names the file.
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder) if is_sweep(folder) else None
+    if manifest is None:
+        paths = {t: folder / f"{t}.parquet" for t in tables}
+        hint = (
+            f"{folder} is not a complete levercast results folder (write one with "
+            "`levercast run CONFIG --out FOLDER`)"
+        )
+    else:
+        paths = {t: cell_path(folder, t, 0) for t in tables}
+        hint = (
+            f"sweep folder {folder} has no finished reference cell (finish it with "
+            "`levercast sweep ... --resume`)"
+        )
+    if not folder.is_dir():
+        hint = f"results folder {folder} does not exist or is not a folder"
+    missing = [p for p in paths.values() if not p.is_file()]
+    if missing:
+        shown = ", ".join(str(p.relative_to(folder)) for p in missing)
+        raise ResultsError(f"{missing[0]}: not found; {hint}; missing: {shown}")
+    frames, metas = {}, []
+    for t, path in paths.items():
+        frames[t], meta = _read_parquet(path)
+        metas.append(meta)
+    meta = metas[0] if metas else {}
+    toml_path = folder / "scenario.toml"
+    if manifest is None and toml_path.is_file():
+        text, source = toml_path.read_text(encoding="utf-8"), str(toml_path)
+    elif meta.get("scenario_toml"):
+        text, source = meta["scenario_toml"], f"{next(iter(paths.values()))} metadata"
+    else:
+        text, source = None, ""
+    return Results(folder, frames, meta, manifest, text, source, paths)
+
+
+def read_sweep_table(folder: str | os.PathLike, table: str) -> pd.DataFrame:
+    """A sweep table for all finished cells, with an integer ``cell`` column first."""
+    frames = []
+    base = Path(folder) / table
+    parts = sorted(
+        base.glob("cell=*/part-0.parquet"), key=lambda p: int(p.parent.name.split("=", 1)[1])
+    )
+    for part in parts:
+        frame = pd.read_parquet(part)
+        frame.insert(0, "cell", int(part.parent.name.split("=", 1)[1]))
+        frames.append(frame)
+    if not frames:
+        raise ResultsError(f"{base} holds no cells")
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_cells(folder: str | os.PathLike) -> pd.DataFrame:
+    """A sweep's ``cells.parquet``: cell id and its lever values."""
+    path = Path(folder) / CELLS
+    if not path.is_file():
+        raise ResultsError(f"{path}: not found ({folder} is not a complete sweep folder)")
+    return pd.read_parquet(path)
+
+
+def read_trajectories(path: str | os.PathLike) -> pd.DataFrame:
+    """A run's ``trajectories.parquet`` (written with ``--keep-trajectories K``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsError(
+            f"{path} does not exist (write it with `levercast run CONFIG --keep-trajectories K`)"
+        )
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types
+        raise ResultsError(f"cannot read {path}: {exc}") from exc
+
+
+def read_analysis(folder: str | os.PathLike, name: str) -> tuple[pd.DataFrame, dict] | None:
+    """``<folder>/analysis/<name>.parquet`` with its ``attrs`` restored, and its metadata;
+    ``None`` when ``levercast analyze`` has not written it."""
+    path = Path(folder) / ANALYSIS_DIRNAME / f"{name}.parquet"
+    if not path.is_file():
+        return None
+    frame, meta = _read_parquet(path)
+    frame.attrs = dict(meta.get("attrs", {}))
+    return frame, meta

@@ -1,4 +1,4 @@
-"""Sweeps over levers: designs, common random numbers, resumable Parquet datasets, backends.
+"""Sweeps over levers: common random numbers, resumable Parquet datasets, backends.
 
 A sweep is a list of cells; cell 0 is the scenario as written (the reference) and every other
 cell changes some levers. All cells run with the same seed, so trajectory ``i`` shares its
@@ -13,18 +13,18 @@ Dataset layout (one folder per sweep)::
     summary/cell=<id>/part-0.parquet per-cell summary with paired differences
     bands/cell=<id>/part-0.parquet   per-cell weekly bands
 
-Every file is written under a temporary name and renamed into place. A cell is finished when
-both of its tables exist; ``resume`` recomputes unfinished cells and removes partial files.
+Every file is written by :func:`levercast.results.store.atomic_file` (a temporary name,
+renamed into place), and read back by the readers of :mod:`levercast.results.store`. A cell is
+finished when both of its tables exist; ``resume`` recomputes unfinished cells and removes
+partial files. The designs are in :mod:`levercast.sweep.designs`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,148 +34,12 @@ import pandas as pd
 
 from levercast import __version__
 from levercast.engine import simulate
-from levercast.errors import LevercastError
-from levercast.results import store
+from levercast.results import names, store
+from levercast.sweep.designs import Design, SweepError
 
-MANIFEST = "_sweep.json"
 REFERENCE_OUTCOMES = "_reference_outcomes.npy"
-TABLES = ("summary", "bands")
+TABLES = store.RUN_TABLES  # the tables of every cell
 MAX_CELLS = 100_000
-
-
-class SweepError(LevercastError, ValueError):
-    """A sweep that cannot be designed, run or resumed as asked."""
-
-
-@dataclass(frozen=True)
-class Design:
-    """The cells of a sweep. ``cells[0]`` is always ``{}`` (the scenario as written)."""
-
-    kind: str  # "grid", "lhs", "sobol" or "oat"
-    params: tuple[str, ...]
-    cells: tuple[dict, ...]
-    spec: dict  # what the user asked for, for the manifest
-
-    def to_json(self) -> dict:
-        return {
-            "kind": self.kind,
-            "params": list(self.params),
-            "spec": self.spec,
-            "cells": [dict(c) for c in self.cells],
-        }
-
-
-def parse_value(text: str):
-    """A lever value from the command line: a number, else a label (never evaluated)."""
-    text = text.strip()
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-def parse_grid(items: Sequence[str]) -> dict[str, list]:
-    """``["lever=v1,v2", ...]`` -> ``{"lever": [v1, v2]}``."""
-    grid: dict[str, list] = {}
-    for item in items:
-        name, sep, values = item.partition("=")
-        if not sep or not name.strip() or not values.strip():
-            raise SweepError(f"--grid {item!r}: expected lever=value1,value2,...")
-        grid[name.strip()] = [parse_value(v) for v in values.split(",") if v.strip()]
-    return grid
-
-
-def parse_ranges(items: Sequence[str]) -> dict[str, tuple[float, float]]:
-    """``["lever=low:high", ...]`` -> ``{"lever": (low, high)}``."""
-    ranges: dict[str, tuple[float, float]] = {}
-    for item in items:
-        name, sep, span = item.partition("=")
-        low, sep2, high = span.partition(":")
-        try:
-            lo, hi = float(low), float(high)
-        except ValueError:
-            lo = hi = float("nan")
-        if not sep or not sep2 or not np.isfinite([lo, hi]).all() or not lo < hi:
-            raise SweepError(f"--range {item!r}: expected lever=low:high with low < high")
-        ranges[name.strip()] = (lo, hi)
-    return ranges
-
-
-def grid_design(grid: Mapping[str, Sequence]) -> Design:
-    """Full factorial design over ``grid``; cell 0 is the reference."""
-    if not grid:
-        raise SweepError("a grid needs at least one lever with values")
-    names = tuple(grid)
-    combos = list(itertools.product(*(grid[k] for k in names)))
-    cells = ({},) + tuple(dict(zip(names, c, strict=True)) for c in combos)
-    return Design("grid", names, cells, {"grid": {k: list(v) for k, v in grid.items()}})
-
-
-def latin_hypercube(n: int, d: int, seed: int) -> np.ndarray:
-    """``n`` points of a Latin hypercube in [0, 1)^d (one point per stratum per axis)."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EE9]))
-    u = rng.random((n, d))
-    out = np.empty((n, d))
-    for j in range(d):
-        out[:, j] = (rng.permutation(n) + u[:, j]) / n
-    return out
-
-
-def lhs_design(ranges: Mapping[str, tuple[float, float]], samples: int, seed: int) -> Design:
-    """Latin-hypercube design of ``samples`` cells over ``ranges`` (seeded)."""
-    if not ranges:
-        raise SweepError("a Latin hypercube needs at least one --range")
-    if samples < 1:
-        raise SweepError("a Latin hypercube needs at least one sample")
-    names = tuple(ranges)
-    unit = latin_hypercube(samples, len(names), seed)
-    cells = [{}]
-    for row in unit:
-        cells.append(
-            {k: ranges[k][0] + row[j] * (ranges[k][1] - ranges[k][0]) for j, k in enumerate(names)}
-        )
-    spec = {
-        "ranges": {k: list(v) for k, v in ranges.items()},
-        "samples": samples,
-        "design_seed": seed,
-    }
-    return Design("lhs", names, tuple(cells), spec)
-
-
-def design_from_table(table: Mapping, seed: int) -> Design:
-    """A design declared in a scenario's ``[sweep]`` table: exactly one of
-
-    ``grid = { lever = [v1, v2] }``,
-    ``lhs = { samples = N, ranges = { lever = [lo, hi] }, seed = S }``,
-    ``sobol = { samples = N, ranges = { ... }, seed = S }`` (N a power of 2) or
-    ``oat = { ranges = { ... } }``.
-    """
-    kinds = ("grid", "lhs", "sobol", "oat")
-    table = dict(table)
-    if len(table) != 1 or next(iter(table)) not in kinds:
-        raise SweepError(
-            f"[sweep]: expected exactly one of {', '.join(kinds)}; got {sorted(table)}"
-        )
-    kind, spec = next(iter(table.items()))
-    if kind == "grid":
-        if not isinstance(spec, Mapping) or not all(isinstance(v, list) for v in spec.values()):
-            raise SweepError("[sweep].grid: expected a table of lever = [values]")
-        return grid_design(spec)
-    try:
-        spec = dict(spec)
-        ranges = {k: (float(v[0]), float(v[1])) for k, v in dict(spec["ranges"]).items()}
-        samples = int(spec["samples"]) if kind != "oat" else 0
-        design_seed = int(spec.get("seed", seed))
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        needs = "ranges = { lever = [lo, hi] }" + ("" if kind == "oat" else " and samples = N")
-        raise SweepError(f"[sweep].{kind}: expected {needs}") from exc
-    if kind == "lhs":
-        return lhs_design(ranges, samples, design_seed)
-    from levercast.sweep import designs
-
-    if kind == "sobol":
-        return designs.sobol_design(ranges, samples, design_seed)
-    return designs.oat_design(ranges)
 
 
 # ----------------------------------------------------------------------------- running
@@ -238,23 +102,8 @@ def cells_frame(design: Design, scenarios: Sequence) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _cell_path(root: Path, table: str, cell: int) -> Path:
-    return root / table / f"cell={cell}" / "part-0.parquet"
-
-
 def cell_done(root: Path, cell: int) -> bool:
-    return all(_cell_path(root, t, cell).exists() for t in TABLES)
-
-
-def _atomic_write(frame: pd.DataFrame, path: Path, meta: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    try:
-        store.write_table(frame, tmp, meta)
-        os.replace(tmp, path)
-    except BaseException:  # Ctrl-C or an error mid-write: no partial file is left
-        tmp.unlink(missing_ok=True)
-        raise
+    return all(store.cell_path(root, t, cell).exists() for t in TABLES)
 
 
 def compute_cell(
@@ -314,10 +163,10 @@ def run_sweep(
     out_dir = Path(out_dir)
     meta = manifest(scenario, design, settings)
     _prepare_folder(out_dir, meta, resume, force)
-    if not (out_dir / "cells.parquet").exists():
-        _atomic_write(
+    if not (out_dir / store.CELLS).exists():
+        store.write_parquet(
             cells_frame(design, scenarios),
-            out_dir / "cells.parquet",
+            out_dir / store.CELLS,
             {"scenario_name": scenario.name, "scenario_sha256": scenario.sha256},
         )
     file_meta = {k: v for k, v in meta.items() if k != "design"}
@@ -336,10 +185,8 @@ def run_sweep(
         reference = np.load(ref_path)
     else:
         summary, bands, reference = compute_cell(toml, base_dir, {}, settings, None, True)
-        tmp = ref_path.with_name(".tmp-" + ref_path.name)
-        with open(tmp, "wb") as fh:
+        with store.atomic_file(ref_path) as tmp, open(tmp, "wb") as fh:
             np.save(fh, reference)
-        os.replace(tmp, ref_path)
         _write_cell(out_dir, 0, summary, bands, file_meta)
         done = sum(cell_done(out_dir, i) for i in range(total))
         if progress:
@@ -363,16 +210,16 @@ def run_sweep(
 
 def _write_cell(root: Path, cell: int, summary, bands, meta) -> None:
     meta = dict(meta, cell=cell)
-    _atomic_write(bands, _cell_path(root, "bands", cell), meta)
-    _atomic_write(summary, _cell_path(root, "summary", cell), meta)
+    store.write_parquet(bands, store.cell_path(root, "bands", cell), meta)
+    store.write_parquet(summary, store.cell_path(root, "summary", cell), meta)
 
 
 def _prepare_folder(out_dir: Path, meta: dict, resume: bool, force: bool) -> None:
-    path = out_dir / MANIFEST
+    path = out_dir / store.MANIFEST
     if out_dir.exists() and resume:
         if not path.exists():
-            raise SweepError(f"{out_dir} has no {MANIFEST}: nothing to resume")
-        old = json.loads(path.read_text())
+            raise SweepError(f"{out_dir} has no {store.MANIFEST}: nothing to resume")
+        old = store.read_manifest(out_dir)
         for key in ("scenario_sha256", "design_sha256", "seed", "trajectories", "horizon_weeks"):
             if old.get(key) != meta[key]:
                 raise SweepError(
@@ -388,19 +235,16 @@ def _prepare_folder(out_dir: Path, meta: dict, resume: bool, force: bool) -> Non
             )
         if not path.is_file():
             raise SweepError(
-                f"{out_dir} is not a levercast sweep folder (no {MANIFEST}); --force replaces "
-                "only those (choose another --out)"
+                f"{out_dir} is not a levercast sweep folder (no {store.MANIFEST}); --force "
+                "replaces only those (choose another --out)"
             )
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(".tmp-" + path.name)
-    tmp.write_text(json.dumps(meta, sort_keys=True, indent=1))
-    os.replace(tmp, path)
+    store.write_manifest(out_dir, meta)
 
 
 def _clean_partials(root: Path) -> None:
-    for p in root.rglob(".tmp-*"):
-        p.unlink(missing_ok=True)
+    store.remove_temporaries(root)
     for table in TABLES:
         base = root / table
         if not base.exists():
@@ -409,7 +253,7 @@ def _clean_partials(root: Path) -> None:
             cell = int(cell_dir.name.split("=", 1)[1])
             if not cell_done(root, cell):
                 for t in TABLES:
-                    _cell_path(root, t, cell).unlink(missing_ok=True)
+                    store.cell_path(root, t, cell).unlink(missing_ok=True)
 
 
 def _local_cells(todo, toml, base_dir, design, settings, reference):
@@ -465,27 +309,12 @@ def _dask_cells(todo, toml, base_dir, design, settings, reference, *, scheduler,
 # ----------------------------------------------------------------------------- reading
 
 
-def read_table(out_dir: Path, table: str) -> pd.DataFrame:
-    """A sweep table for all cells, with an integer ``cell`` column (hive partitions)."""
-    frames = []
-    base = Path(out_dir) / table
-    for part in sorted(
-        base.glob("cell=*/part-0.parquet"), key=lambda p: int(p.parent.name.split("=", 1)[1])
-    ):
-        frame = pd.read_parquet(part)
-        frame.insert(0, "cell", int(part.parent.name.split("=", 1)[1]))
-        frames.append(frame)
-    if not frames:
-        raise SweepError(f"{base} holds no cells")
-    return pd.concat(frames, ignore_index=True)
-
-
 def ranked(out_dir: Path) -> pd.DataFrame:
     """Cells ranked by P(stable front), with the paired difference from the reference."""
-    summary = read_table(out_dir, "summary")
-    stable = summary[summary.metric == "outcome_stable_front"].set_index("cell")
-    bl = summary[summary.metric == "outcome_brest_litovsk"].set_index("cell")
-    cells = pd.read_parquet(Path(out_dir) / "cells.parquet").set_index("cell")
+    summary = store.read_sweep_table(out_dir, "summary")
+    stable = summary[summary.metric == names.STABLE_FRONT_METRIC].set_index("cell")
+    bl = summary[summary.metric == names.BREST_LITOVSK_METRIC].set_index("cell")
+    cells = store.read_cells(out_dir).set_index("cell")
     table = cells.join(
         stable[
             ["probability", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high"]
@@ -496,16 +325,8 @@ def ranked(out_dir: Path) -> pd.DataFrame:
 
 
 __all__ = [
-    "Design",
-    "SweepError",
     "SweepSettings",
-    "design_from_table",
-    "grid_design",
-    "lhs_design",
-    "parse_grid",
-    "parse_ranges",
     "ranked",
-    "read_table",
     "run_sweep",
     "compute_cell",
 ]
