@@ -32,6 +32,9 @@ _KIND_HEADINGS = {
     registry.LEVER: "levers (what Ukraine and its partners choose)",
     registry.UNCERTAINTY: "uncertainties (drawn per trajectory)",
     registry.CONSTANT: "constants (structural; fixed, overridable in [constants])",
+    registry.STATE: "state on the start date ([state])",
+    registry.REFERENCE: "the reference window the pace was measured in ([reference])",
+    registry.CALENDAR: "calendar (dates, lowered to the week of the run they fall in)",
 }
 
 # Comments the generated file gives some distribution codes.

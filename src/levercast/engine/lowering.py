@@ -7,6 +7,8 @@ the one place that translates the first into the second.
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 
 from levercast.engine import layout as L
@@ -14,7 +16,10 @@ from levercast.scenario import registry
 from levercast.scenario.distributions import DistSpec
 from levercast.scenario.loader import Scenario
 
-__all__ = ["DIST_CODES", "dist_code", "dist_row", "param_rows"]
+__all__ = ["DIST_CODES", "dist_code", "dist_row", "param_rows", "status_quo", "week_of"]
+
+# A date further than this from the start is "never" (before it: long over).
+NEVER_WEEKS = 100_000.0
 
 # A distribution kind's code in a row's ROW_CODE slot (tests/test_layout.py checks that the keys
 # are levercast.scenario.distributions.KINDS in order).
@@ -59,6 +64,32 @@ def dist_row(spec: DistSpec) -> np.ndarray:
     return row
 
 
+_TABLE = {
+    registry.CONSTANT: "constants",
+    registry.STATE: "state",
+    registry.REFERENCE: "reference",
+}
+
+
+def week_of(date: datetime.date, start: datetime.date) -> float:
+    """The step of a run from ``start`` in which ``date`` falls: ``floor((date - start) / 7
+    days)``, so step ``k`` runs from ``start + 7k`` days to the day before ``start + 7(k+1)``;
+    negative before the start. Clipped to ``[-NEVER_WEEKS, NEVER_WEEKS]``."""
+    k = float((date - start).days // 7)
+    return min(max(k, -NEVER_WEEKS), NEVER_WEEKS)
+
+
+def status_quo(scenario: Scenario) -> np.ndarray:
+    """The levers in effect on the scenario's start date (:attr:`Scenario.status_quo`), from
+    which its levers ramp, in PARAMS order; other slots as :func:`registry.status_quo`."""
+    sq = registry.status_quo()
+    for i, p in enumerate(registry.PARAMS):
+        if p.kind == registry.LEVER:
+            value = scenario.status_quo[p.name]
+            sq[i] = p.choices[value] if isinstance(value, str) else value
+    return sq
+
+
 def param_rows(scenario: Scenario) -> np.ndarray:
     """The kernel's parameter table of a scenario.
 
@@ -68,7 +99,8 @@ def param_rows(scenario: Scenario) -> np.ndarray:
         float64, shape ``(N_PARAMS, ROW_WIDTH)``, rows in
         :data:`levercast.scenario.registry.PARAMS` order. Levers and constants are
         ``DIST_FIXED`` rows (``a = lo = hi = value``; a choice lever's value is the code of
-        its label); uncertainties are :func:`dist_row`.
+        its label), as are the state and reference values and the calendar's dates (as
+        :func:`week_of` the start date); uncertainties are :func:`dist_row`.
     """
     rows = np.zeros((len(registry.PARAMS), L.ROW_WIDTH), dtype=np.float64)
     for i, p in enumerate(registry.PARAMS):
@@ -77,8 +109,10 @@ def param_rows(scenario: Scenario) -> np.ndarray:
             continue
         if p.kind == registry.LEVER:
             value = scenario.levers[p.name]
+        elif p.kind == registry.CALENDAR:
+            value = week_of(scenario.calendar[p.name], scenario.start_date)
         else:
-            value = scenario.constants[p.name]
+            value = getattr(scenario, _TABLE[p.kind])[p.name]
         if isinstance(value, str):
             value = p.choices[value]
         rows[i, L.ROW_CODE] = L.DIST_FIXED

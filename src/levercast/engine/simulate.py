@@ -327,7 +327,7 @@ def _run(
     pair_with=None,
 ) -> RunResult:
     rows = np.ascontiguousarray(lowering.param_rows(scenario), dtype=np.float64)
-    sq = registry.status_quo()
+    sq = lowering.status_quo(scenario)
     bins = N.bin_scales()
     size = min(chunk_size, n)
     # a block's histogram slab counts in uint16 (small enough to stay in cache), so a block

@@ -74,13 +74,28 @@ DEFAULT_START_DATE = datetime.date(2024, 10, 25)
 DEFAULT_HORIZON_WEEKS = 104
 MAX_HORIZON_WEEKS = 520
 
-_TOP_KEYS = ("extends", "scenario", "levers", "uncertainties", "constants", "sweep")
+_TOP_KEYS = (
+    "extends",
+    "scenario",
+    "levers",
+    "uncertainties",
+    "constants",
+    "state",
+    "reference",
+    "calendar",
+    "status_quo",
+    "sweep",
+)
 _SCENARIO_KEYS = ("name", "description", "start_date", "horizon_weeks")
 _SECTION_OF_KIND = {
     registry.LEVER: "levers",
     registry.UNCERTAINTY: "uncertainties",
     registry.CONSTANT: "constants",
+    registry.STATE: "state",
+    registry.REFERENCE: "reference",
+    registry.CALENDAR: "calendar",
 }
+_AS_OF = "as_of"  # the [state] key naming the date the state describes
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 
 
@@ -134,6 +149,16 @@ class Scenario:
         Every uncertainty.
     constants : dict[str, float]
         Every constant.
+    state : dict[str, float]
+        The state on the start date (``[state]``; ``as_of`` is :attr:`start_date`).
+    reference : dict[str, float]
+        The reference window in which the pace was measured (``[reference]``).
+    calendar : dict[str, datetime.date]
+        Dated events (``[calendar]``).
+    status_quo : dict[str, float | str]
+        The levers in effect on the start date, from which a scenario's levers ramp: those of
+        the file that gives the ``[state]`` (for the baseline and its variants, October 2024's),
+        unless ``[status_quo]`` says otherwise.
     sweep : dict
         The raw ``[sweep]`` table, ``{}`` when absent.
     """
@@ -146,6 +171,10 @@ class Scenario:
     levers: dict[str, float | str]
     uncertainties: dict[str, DistSpec]
     constants: dict[str, float]
+    state: dict[str, float]
+    reference: dict[str, float]
+    calendar: dict[str, datetime.date]
+    status_quo: dict[str, float | str]
     sweep: dict[str, Any]
 
     def __hash__(self) -> int:
@@ -164,6 +193,13 @@ class Scenario:
                 p.name: self.uncertainties[p.name].to_toml_value() for p in registry.UNCERTAINTIES
             },
             "constants": {p.name: self.constants[p.name] for p in registry.CONSTANTS},
+            "state": {
+                _AS_OF: self.start_date,
+                **{p.name: self.state[p.name] for p in registry.STATES},
+            },
+            "reference": {p.name: self.reference[p.name] for p in registry.REFERENCES},
+            "calendar": {p.name: self.calendar[p.name] for p in registry.CALENDARS},
+            "status_quo": {p.name: self.status_quo[p.name] for p in registry.LEVERS},
         }
         if self.sweep:
             doc["sweep"] = copy.deepcopy(dict(self.sweep))
@@ -217,10 +253,8 @@ class Scenario:
             if "." in key:
                 section, _, name = key.partition(".")
                 if section not in _SECTION_OF_KIND.values():
-                    raise where.error(
-                        (section,),
-                        "expected an override of levers.*, uncertainties.* or constants.*",
-                    )
+                    tables = ", ".join(f"{t}.*" for t in _SECTION_OF_KIND.values())
+                    raise where.error((section,), f"expected an override of one of {tables}")
             else:
                 param = registry.PARAM_BY_NAME.get(key)
                 if param is None:
@@ -235,6 +269,8 @@ class Scenario:
 
 def _check_section_keys(where: Where, section: str, table: Mapping[str, Any], kind: str) -> None:
     for key in table:
+        if section == "state" and key == _AS_OF:
+            continue
         param = registry.PARAM_BY_NAME.get(key)
         if param is not None and param.kind == kind:
             continue
@@ -266,6 +302,41 @@ def _plain_number(where: Where, path: tuple[str, ...], value: Any, param: regist
     x = finite(where, path, value)
     check_in_domain(where, path, x, param.domain)
     return x
+
+
+def _date_value(where: Where, path: tuple[str, ...], value: Any, param: registry.Param):
+    lo, hi = param.domain
+    if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+        raise where.error(path, f"expected a date like 2024-10-25, got {show(value)}")
+    if not lo <= value <= hi:
+        raise where.error(path, f"expected a date in [{lo}, {hi}], got {value}")
+    return value
+
+
+def _state(where: Where, doc: Mapping[str, Any], start: datetime.date) -> dict[str, float]:
+    """The ``[state]`` table: it must describe the start date, and a state for any other date
+    than the one the registry's defaults describe must give every key."""
+    table = doc.get("state", {})
+    as_of = table.get(_AS_OF, registry.STATE_DATE)
+    if not isinstance(as_of, datetime.date) or isinstance(as_of, datetime.datetime):
+        raise where.error(("state", _AS_OF), f"expected a date like 2024-10-25, got {show(as_of)}")
+    keys = ", ".join(p.name for p in registry.STATES)
+    if as_of != start:
+        raise where.error(
+            ("scenario", "start_date"),
+            f"no state for {start}: the [state] table describes {as_of}. A run starts from the "
+            f"state of its start date, never from another date's: give [state] with "
+            f"as_of = {start} and every key ({keys})",
+        )
+    if as_of != registry.STATE_DATE:
+        missing = [p.name for p in registry.STATES if p.name not in table]
+        if missing:
+            raise where.error(
+                ("state", missing[0]),
+                f"missing: a state for {as_of} must give every key (the defaults describe "
+                f"{registry.STATE_DATE}); missing {', '.join(missing)}",
+            )
+    return _section(where, doc, "state", registry.STATE, registry.STATES, _plain_number)
 
 
 def _meta(where: Where, table: Any) -> _Meta:
@@ -360,6 +431,14 @@ def _build(doc: Mapping[str, Any], where: Where) -> Scenario:
         registry.CONSTANTS,
         _plain_number,
     )
+    state = _state(where, doc, meta.start_date)
+    reference = _section(
+        where, doc, "reference", registry.REFERENCE, registry.REFERENCES, _plain_number
+    )
+    calendar = _section(where, doc, "calendar", registry.CALENDAR, registry.CALENDARS, _date_value)
+    status_quo = _section(
+        where, doc, "status_quo", registry.LEVER, registry.LEVERS, _lever_value
+    )
 
     return Scenario(
         name=meta.name,
@@ -370,6 +449,10 @@ def _build(doc: Mapping[str, Any], where: Where) -> Scenario:
         levers=_FrozenDict(levers),
         uncertainties=_FrozenDict(uncertainties),
         constants=_FrozenDict(constants),
+        state=_FrozenDict(state),
+        reference=_FrozenDict(reference),
+        calendar=_FrozenDict(calendar),
+        status_quo=_FrozenDict(status_quo),
         sweep=_FrozenDict(copy.deepcopy(dict(doc.get("sweep", {})))),
     )
 
@@ -489,7 +572,18 @@ def _load_chain(
             None,
             [*stack, (parent_display, parent)],
         )
+    if "state" in raw:
+        # a state describes one date: a file's [state] replaces its parent's, never mixes
+        merged.pop("state", None)
+        for stale in [p for p in origins if p[:1] == ("state",)]:
+            del origins[stale]
     _overlay(merged, origins, raw, display)
+    if "state" in raw and "status_quo" not in raw:
+        # the levers in effect on the state's date are this file's own
+        merged["status_quo"] = copy.deepcopy(merged.get("levers", {}))
+        for stale in [p for p in origins if p[:1] == ("status_quo",)]:
+            del origins[stale]
+        _mark(origins, merged["status_quo"], display, ("status_quo",))
     return merged, origins
 
 

@@ -14,6 +14,7 @@ imported.
 
 from __future__ import annotations
 
+import datetime
 import re
 import tomllib
 from collections.abc import Mapping
@@ -36,8 +37,16 @@ from levercast.scenario._messages import (
 from levercast.scenario.distributions import parse_dist
 
 __all__ = [
+    "CALENDAR",
+    "CALENDARS",
     "CONSTANT",
     "CONSTANTS",
+    "KINDS",
+    "REFERENCE",
+    "REFERENCES",
+    "STATE",
+    "STATES",
+    "STATE_DATE",
     "LEVER",
     "LEVERS",
     "PARAMS",
@@ -54,6 +63,10 @@ __all__ = [
 LEVER = "lever"
 UNCERTAINTY = "uncertainty"
 CONSTANT = "constant"
+STATE = "state"
+REFERENCE = "reference"
+CALENDAR = "calendar"
+KINDS = (LEVER, UNCERTAINTY, CONSTANT, STATE, REFERENCE, CALENDAR)
 ASSUMPTION = "assumption"
 
 # How the packaged parameter file is named in error messages.
@@ -106,10 +119,10 @@ class _Entry(BaseModel):
     """The keys of one ``[params.<name>]`` table and their types; cross-checks come after."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-    kind: Literal["lever", "uncertainty", "constant"]
+    kind: Literal["lever", "uncertainty", "constant", "state", "reference", "calendar"]
     unit: _Text
     default: Any
-    domain: Annotated[list[_Finite], Field(min_length=2, max_length=2)]
+    domain: Annotated[list[_Finite | datetime.date], Field(min_length=2, max_length=2)]
     sources: Annotated[list[_Text], Field(min_length=1)]
     description: _Text
     choices: dict[str, Annotated[int, Field(strict=True, ge=0)]] | None = None
@@ -125,7 +138,7 @@ def _message(err: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden":
         return f"unknown key{suggest(str(err['loc'][-1]), _Entry.model_fields)}"
     if kind == "literal_error":
-        return f"expected one of 'lever', 'uncertainty', 'constant'{got}"
+        return f"expected one of {', '.join(repr(k) for k in KINDS)}{got}"
     if kind in ("too_short", "too_long"):
         if err["loc"][0] == "domain":
             return f"expected [low, high]{got}"
@@ -145,6 +158,10 @@ def _check_entry(where: Where, name: str, entry: _Entry) -> Param:
             path, "expected a name of lower-case letters, digits and '_', starting with a letter"
         )
     lo, hi = entry.domain
+    dates = [isinstance(x, datetime.date) for x in (lo, hi)]
+    if any(dates) != (entry.kind == CALENDAR) or not (all(dates) or not any(dates)):
+        expected = "two dates" if entry.kind == CALENDAR else "two numbers"
+        raise where.error((*path, "domain"), f"expected [low, high] as {expected}")
     if not lo <= hi:
         raise where.error((*path, "domain"), f"expected low <= high, got [{num(lo)}, {num(hi)}]")
     for i, source in enumerate(entry.sources):
@@ -185,7 +202,12 @@ def _check_entry(where: Where, name: str, entry: _Entry) -> Param:
         raise where.error((*path, "ramps"), f"only a lever can ramp, not {entry.kind!r}")
 
     default: Any = entry.default
-    if entry.kind == UNCERTAINTY:
+    if entry.kind == CALENDAR:
+        if not isinstance(default, datetime.date) or isinstance(default, datetime.datetime):
+            raise where.error((*path, "default"), f"expected a date like 2024-10-25{_got(default)}")
+        if not lo <= default <= hi:
+            raise where.error((*path, "default"), f"expected a date in [{lo}, {hi}], got {default}")
+    elif entry.kind == UNCERTAINTY:
         # Kept as written, like a scenario file's value; parsing checks it against the domain.
         parse_dist(default, _probe(name, lo, hi), where=where, path=(*path, "default"))
     elif choices:
@@ -203,7 +225,7 @@ def _check_entry(where: Where, name: str, entry: _Entry) -> Param:
         kind=entry.kind,
         unit=entry.unit,
         default=default,
-        domain=(float(lo), float(hi)),
+        domain=(lo, hi) if entry.kind == CALENDAR else (float(lo), float(hi)),
         sources=tuple(entry.sources),
         description=entry.description,
         choices=choices,
@@ -284,18 +306,22 @@ PARAM_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
 LEVERS = tuple(p for p in PARAMS if p.kind == LEVER)
 UNCERTAINTIES = tuple(p for p in PARAMS if p.kind == UNCERTAINTY)
 CONSTANTS = tuple(p for p in PARAMS if p.kind == CONSTANT)
+STATES = tuple(p for p in PARAMS if p.kind == STATE)
+REFERENCES = tuple(p for p in PARAMS if p.kind == REFERENCE)
+CALENDARS = tuple(p for p in PARAMS if p.kind == CALENDAR)
+STATE_DATE = datetime.date(2024, 10, 25)  # the date the defaults of the state describe
 
 
 def status_quo() -> np.ndarray:
     """Lever values as they stood in October 2024 (registry defaults), in PARAMS order.
 
     Only the lever slots are read by the kernel; other slots hold their defaults too where
-    those are numbers, and 0.0 for uncertainties.
+    those are numbers, and 0.0 for uncertainties and calendar dates.
     """
     sq = np.zeros(len(PARAMS))
     for i, p in enumerate(PARAMS):
         if p.is_choice:
             sq[i] = p.choices[p.default]
-        elif p.kind != UNCERTAINTY:
+        elif p.kind not in (UNCERTAINTY, CALENDAR):
             sq[i] = float(p.default)
     return sq
