@@ -83,22 +83,30 @@ def test_readme_lists_all_commands():
 
 
 def _readme_layout() -> set[str]:
-    """Module paths (relative to src/levercast) in the README's Layout block."""
+    """Module paths (relative to src/levercast) in the README's Layout block: a folder's line
+    and its indented continuation lines; data files (``.toml``) and notes in parentheses are
+    not modules."""
     readme = (ROOT / "README.md").read_text()
     section = readme.split("\n## Layout\n", 1)[1]
     block = section.split("```", 2)[1]
     listed = set()
+    folder = None
     for line in block.splitlines():
         words = line.split()
-        if not words or not words[0].endswith("/"):
+        if not words:
             continue
         if words[0] == "src/levercast/":
-            folder = ""
-        elif line.startswith("  "):
-            folder = words[0]
-        else:
-            continue  # configs/ seeds/ ...: not the package
-        for word in words[1:]:
+            folder, words = "", words[1:]
+        elif words[0].endswith("/") and line.startswith("  "):
+            folder, words = words[0], words[1:]
+        elif words[0].endswith("/"):
+            folder = None  # configs/ seeds/ ...: not the package
+            continue
+        elif folder is None or not line.startswith("  "):
+            continue
+        for word in words:
+            if word.endswith(".toml") or (word.startswith("(") and word.endswith(")")):
+                continue
             assert word.endswith(".py"), f"README Layout: {word!r} is not a module"
             assert folder + word not in listed, f"README Layout lists {folder}{word} twice"
             listed.add(folder + word)
