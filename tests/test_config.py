@@ -116,9 +116,18 @@ def test_every_parameter_is_present(baseline):
     assert list(baseline.levers) == [p.name for p in registry.LEVERS]
     assert list(baseline.uncertainties) == [p.name for p in registry.UNCERTAINTIES]
     assert list(baseline.constants) == [p.name for p in registry.CONSTANTS]
-    assert len(baseline.levers) + len(baseline.uncertainties) + len(baseline.constants) == len(
-        registry.PARAMS
+    assert list(baseline.state) == [p.name for p in registry.STATES]
+    assert list(baseline.reference) == [p.name for p in registry.REFERENCES]
+    assert list(baseline.calendar) == [p.name for p in registry.CALENDARS]
+    tables = (
+        baseline.levers,
+        baseline.uncertainties,
+        baseline.constants,
+        baseline.state,
+        baseline.reference,
+        baseline.calendar,
     )
+    assert sum(len(t) for t in tables) == len(registry.PARAMS)
 
 
 def test_param_rows_layout(baseline):
@@ -131,7 +140,10 @@ def test_param_rows_layout(baseline):
                 rows[i], lowering.dist_row(baseline.uncertainties[p.name])
             )
             continue
-        value = p.choices[p.default] if p.is_choice else float(p.default)
+        if p.kind == registry.CALENDAR:
+            value = (p.default - baseline.start_date).days // 7  # the week the date falls in
+        else:
+            value = p.choices[p.default] if p.is_choice else float(p.default)
         assert rows[i, L.ROW_CODE] == L.DIST_FIXED
         assert rows[i, L.ROW_A] == rows[i, L.ROW_LO] == rows[i, L.ROW_HI] == value
         assert not rows[i, L.ROW_K]
@@ -394,11 +406,11 @@ def test_bernoulli_needs_a_domain_holding_0_and_1():
             "under [levers]",
         ),
         ("[constants]\nramp_weeks = 3\n", "constants.ramp_weeks", "under [levers]"),
-        ("[constants]\nmanning_initial = 0.05\n", "constants.manning_initial", "in [0.1, 1]"),
+        ("[constants]\nmanning_floor = 1.5\n", "constants.manning_floor", "in [0, 1]"),
         (
-            "[constants]\nmanning_intial = 0.8\n",
-            "constants.manning_intial",
-            "did you mean 'manning_initial'",
+            "[constants]\nmanning_flor = 0.8\n",
+            "constants.manning_flor",
+            "did you mean 'manning_floor'",
         ),
         ("[lever]\nramp_weeks = 3\n", "lever", "did you mean 'levers'"),
         ("[scenario.extra]\n", "scenario.extra", "unknown key"),
@@ -456,7 +468,7 @@ def test_strings_are_never_evaluated(payload, capfd):
     for body in (
         f"[uncertainties]\nrecon_drones_per_day = '''{payload}'''\n",
         f"[levers]\nartillery_rounds_per_year = '''{payload}'''\n",
-        f'[constants]\nmanning_initial = "{payload}"\n',
+        f'[constants]\nmanning_floor = "{payload}"\n',
     ):
         with pytest.raises(ConfigError) as info:
             loads_scenario(scenario(body))
@@ -609,14 +621,14 @@ def test_with_levers_targets_uncertainties_and_constants(baseline):
     s = baseline.with_levers(
         {
             "uncertainties.recon_drones_per_day": 1200,
-            "constants.manning_initial": 0.7,
+            "constants.manning_floor": 0.7,
             "levers.ramp_weeks": np.float64(8.0),
         }
     )
     assert s.uncertainties["recon_drones_per_day"] == DistSpec(
         "fixed", a=1200.0, lo=1200.0, hi=1200.0
     )
-    assert s.constants["manning_initial"] == 0.7
+    assert s.constants["manning_floor"] == 0.7
     assert s.levers["ramp_weeks"] == 8.0
 
 

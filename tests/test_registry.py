@@ -86,7 +86,7 @@ def test_good_file_loads_in_file_order():
 def test_packaged_registry_is_the_parameter_file():
     assert len(registry.PARAMS) == len(registry.PARAM_BY_NAME)
     assert registry.PARAMS == registry.load_params()
-    assert {p.kind for p in registry.PARAMS} == {"lever", "uncertainty", "constant"}
+    assert {p.kind for p in registry.PARAMS} == set(registry.KINDS)
     assert registry.status_quo().shape == (len(registry.PARAMS),)
 
 
@@ -181,3 +181,26 @@ def test_error_names_the_file_it_was_given():
         registry.loads_params(text(lever_a__unit=None), file="my/params.toml")
     err = info.value
     assert str(err) == "my/params.toml: params.lever_a.unit: missing required key"
+
+
+def test_calendar_entries_take_dates_and_numbers_do_not():
+    good = """
+[params.when]
+kind = "calendar"
+unit = "date"
+default = 2024-10-25
+domain = [2022-02-24, 2035-12-31]
+sources = ["E34"]
+description = "d"
+"""
+    (param,) = registry.loads_params(good)
+    assert param.default.isoformat() == "2024-10-25"
+    with pytest.raises(ConfigError, match=r"params.when.default: expected a date in"):
+        registry.loads_params(good.replace("default = 2024-10-25", "default = 2036-01-01"))
+    with pytest.raises(ConfigError, match=r"params.when.default: expected a date like"):
+        registry.loads_params(good.replace("default = 2024-10-25", "default = 3.0"))
+    with pytest.raises(ConfigError, match=r"params.when.domain: expected \[low, high\] as two"):
+        registry.loads_params(good.replace("[2022-02-24, 2035-12-31]", "[0.0, 1.0]"))
+    number = good.replace('kind = "calendar"', 'kind = "state"')
+    with pytest.raises(ConfigError, match=r"params.when.domain: expected \[low, high\] as two"):
+        registry.loads_params(number)

@@ -290,7 +290,9 @@ def loads_params(text: str, *, file: str = PARAMS_FILE) -> tuple[Param, ...]:
             entry = _Entry.model_validate(dict(raw))
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
-            raise where.error(("params", name, *err["loc"]), _message(err)) from None
+            # a union's branch (``float``, ``date``) is not part of the user's key path
+            loc = [part for part in err["loc"] if part not in ("float", "date")]
+            raise where.error(("params", name, *loc), _message(err)) from None
         out.append(_check_entry(where, name, entry))
     return tuple(out)
 
