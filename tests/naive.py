@@ -1,10 +1,10 @@
 """Slow, obvious reference implementation of the levercast kernel.
 
 The fast kernels in ``levercast.engine._rng`` and ``levercast.engine.kernels`` must agree with
-this module (the stumpy pattern). Everything here is plain Python on Python ints and floats: the counter-
-based generator is re-stated with integers masked to 64 bits, parameters are read by their
-registry names rather than by index, and each weekly step is written out in full. Nothing is
-imported from ``levercast.engine._rng`` or ``levercast.engine.kernels``.
+this module (the stumpy pattern). Everything here is plain Python on Python ints and floats:
+the counter-based generator is re-stated with integers masked to 64 bits, parameters are read
+by their registry names rather than by index, and each weekly step is written out in full.
+Nothing is imported from ``levercast.engine._rng`` or ``levercast.engine.kernels``.
 
 The random numbers and parameter draws are exact: they equal the kernel's to the last bit.
 The weekly equations are written the plain way (``x / y`` where the kernel multiplies by a

@@ -12,12 +12,13 @@ two purposes:
   written the obvious fast way without a compiler.
 
 Nothing is imported from ``levercast.engine._rng`` or ``levercast.engine.kernels``. The weekly
-equations follow the kernel's order of operations, so a trajectory agrees with the kernel's to a few ulp
-(NumPy's SIMD ``exp`` and ``log`` may differ from the C library's in the last bit), and its
-outcome is the same unless a comparison lands within those ulp of a threshold. Branches are
-``np.where`` masks; the lever terms are recomputed only in weeks where the ramp moves, and
-the talks hazard is evaluated only for trajectories whose talks have not opened, as in the
-kernel.
+equations (those of issue 13: saturating fire, a multiplicative defence, reference and
+measurement normalisers, collapse on low quality-weighted manning, AR(1) noise, the calendar)
+are written from the model's specification, not from the kernel, so a trajectory agrees with
+the kernel's (and with ``tests/naive.py``'s) to about 1e-14 relative rather than bit for bit,
+and its outcome is the same unless a comparison lands within that of a threshold. Branches
+are ``np.where`` masks; the lever terms are recomputed only in weeks where the ramp moves, and
+the talks hazard is evaluated only for trajectories whose talks have not opened.
 
 A trajectory whose state turns non-finite is flagged in ``status`` but not stopped (the kernel
 stops it); :func:`levercast.simulate.run` refuses such runs, so their records never matter.
@@ -622,9 +623,7 @@ def simulate(th, sq, seed, trajectories, horizon):
         elif t < k_counter:
             held = kursk
         else:
-            held = np.where(
-                ceasefire, kursk, kursk * (1.0 - np.minimum(k_rate * kursk_hold, 1.0))
-            )
+            held = np.where(ceasefire, kursk, kursk * (1.0 - np.minimum(k_rate * kursk_hold, 1.0)))
         kursk = np.where(withdraw, kursk * (1.0 - k_withdraw), held)
         kursk = np.where(kursk < 5.0, 0.0, kursk)
         if t == 7:
