@@ -22,12 +22,13 @@ from levercast.engine import _fmath
 from levercast.engine import layout as L
 from levercast.engine._jit import jit
 from levercast.engine.lanes import (
-    ABOVE,
     ADV_AT_TALKS,
     BAD,
+    BELOW,
     BREAK_CLOCK,
     BREAK_HAZARD,
     BREAK_RATE,
+    C_ETA,
     CAPACITY,
     CEASEFIRE,
     CF_AGREED,
@@ -38,12 +39,13 @@ from levercast.engine.lanes import (
     COLLAPSED,
     CREDIBILITY,
     CUM_LOSS_UA,
+    ETA,
     EU_GROWTH,
     FATIGUE,
     FATIGUE_STEP,
     FORWARD,
     GAIN,
-    GLIDE_125,
+    GLIDE_V,
     GUARANTEE_BASE,
     H_LOSS,
     H_TIME,
@@ -51,12 +53,13 @@ from levercast.engine.lanes import (
     INFLOW_F,
     INTAKE,
     INV_DICTATE,
-    INV_E0,
+    INV_E_MEAS,
     INV_FORCE,
     INV_I0,
     INV_KURSK_PEAK,
     INV_NEED,
-    INV_P0,
+    INV_P_MEAS,
+    INV_Q_S,
     INV_RAMP,
     INV_REQUIRED,
     INV_RU0,
@@ -94,6 +97,7 @@ from levercast.engine.lanes import (
     RU_B,
     RU_FIRST,
     RU_INFLOW,
+    RU_RATIO,
     SANCTIONS,
     SQUARE,
     STANDOFF,
@@ -163,7 +167,7 @@ def trajectory_constants(b, i):
     put(b, PRODUCTION, i, production)  # 6: prod/use_0
     inv_i0 = 1.0 / get(b, L.P_UA_INFANTRY_INITIAL, i)
     put(b, INV_I0, i, inv_i0)  # 4, 6: 1/I_0
-    put(b, INV_REQUIRED, i, get(b, L.P_MANNING_INITIAL, i) * inv_i0)  # 4: 1/I_req = m_0/I_0
+    put(b, INV_REQUIRED, i, get(b, L.P_MANNING, i) * inv_i0)  # 4: 1/I_req = m_s/I_0
     put(b, INV_NEED, i, WEEKS_PER_YEAR / get(b, L.P_ROUNDS_NEEDED_PER_YEAR, i))  # 2: 52/need
     loss_ua0 = get(b, L.P_UA_CASUALTIES_PER_WEEK, i)
     put(b, KURSK_COST, i, get(b, L.P_KURSK_HOLD_COST, i) * loss_ua0)  # 6: h_K L_0
@@ -180,48 +184,84 @@ def trajectory_constants(b, i):
     put(b, PERM_F, i, get(b, L.P_RUSSIA_PERMANENT_LOSS_SHARE, i) * inv_force)  # 6
     put(b, KEEP_WITHDRAWN, i, 1.0 - get(b, L.P_KURSK_WITHDRAW_RATE, i))  # 7: 1 - k_W
     put(b, INV_KURSK_PEAK, i, 1.0 / get(b, L.P_KURSK_PEAK_KM2, i))  # 9: 1/K_peak
+    phi = get(b, L.P_ADVANCE_NOISE_AR, i)
+    put(b, C_ETA, i, math.sqrt(1.0 - phi * phi))  # 5: sqrt(1 - phi^2)
+    ru_ratio = get(b, L.P_RU_ROUNDS_PER_DAY, i) / get(b, L.P_REF_RU_ROUNDS_PER_DAY, i)
+    put(b, RU_RATIO, i, ru_ratio)  # 3: Russian fire relative to the reference window
+    put(b, INV_Q_S, i, 1.0 / (0.5 + 0.5 * get(b, L.P_UA_QUALITY, i)))  # 5: 1/(0.5 + 0.5 Q_s)
+
+
+@jit(inline="always")
+def saturated_fire(b, i, F):
+    """F~(F) = (1 + h_F) F / (F + h_F): the effect of fire F, full (1) at the need, the
+    first rounds counting most."""
+    h = get(b, L.P_FIRE_SATURATION_UA, i)
+    return (1.0 + h) * F / (F + h)
+
+
+@jit(inline="always")
+def saturated_russian_fire(b, i, x):
+    """G~(x) = (1 + h_R) x / (x + h_R), x Russian fire relative to the reference window."""
+    h = get(b, L.P_FIRE_SATURATION_RU, i)
+    return (1.0 + h) * x / (x + h)
 
 
 @jit
 def normalisers(b, i, sq):
-    """The subscript-0 quantities of model.md: steps 1-6 evaluated at the status-quo levers
-    ``sq`` and the trajectory's own draws, so that October 2024 gives the calibrated pace."""
+    """The normalisers of model.md ("Reference and measurement"): pressure and defence at the
+    reference window, where the pace a_ref was measured (r = 1 there), and pressure, fire and
+    exposure in October 2024, where the casualty rates L_0 and L^R_0 were measured. ``sq``:
+    the levers in effect on the start date."""
     V0 = surveillance(
         b, i, sq[L.P_INTERCEPTOR_DRONES_PER_DAY], sq[L.P_SENSOR_DENSITY], sq[L.P_EW_SUPPORT]
     )
-    supply0 = sq[L.P_ARTILLERY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR * get(
-        b, L.P_DELIVERY_RELIABILITY, i
-    )
+    fwd0 = 1.0 - V0 * get(b, L.P_LOITERING_THREAT, i) * (1.0 - sq[L.P_GUN_PROTECTION_SHARE])
+    reliability = get(b, L.P_DELIVERY_RELIABILITY, i)
     capacity = get(b, L.P_GUN_CAPACITY_ROUNDS_PER_YEAR, i)
     cap0 = sq[L.P_HOWITZER_FLEET_INDEX] * capacity / WEEKS_PER_YEAR
-    loiter = get(b, L.P_LOITERING_THREAT, i)
-    F0 = (
-        min(supply0, cap0)
-        * get(b, INV_NEED, i)
-        * (1.0 - V0 * loiter * (1.0 - sq[L.P_GUN_PROTECTION_SHARE]))
+    inv_need = get(b, INV_NEED, i)
+    # the reference window
+    sigma_us = get(b, L.P_US_SHARE_OF_SUPPORT, i)
+    S_ref = sigma_us * get(b, L.P_REF_US_SUPPORT, i) + (1.0 - sigma_us)
+    delta = get(b, L.P_DOMESTIC_AMMO_SHARE, i)
+    supply_ref = sq[L.P_ARTILLERY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR * reliability
+    fired_ref = get(b, L.P_REF_UA_ROUNDS_PER_DAY, i)
+    F_ref = (
+        fired_ref * 365.25 / get(b, L.P_ROUNDS_NEEDED_PER_YEAR, i) * fwd0
+        if fired_ref > 0.0
+        else min(supply_ref * (delta + (1.0 - delta) * S_ref), cap0) * inv_need * fwd0
     )
     g = get(b, L.P_GLIDE_SHARE_OF_PRESSURE, i)
     e_glide = get(b, L.P_GLIDE_BOMB_EFFECTIVENESS, i)
-    P0 = ((1.0 - g) + g * e_glide) / (1.0 + get(b, L.P_COUNTER_BATTERY_WEIGHT, i) * F0)
-    Q0 = get(b, L.P_UA_QUALITY_INITIAL, i)
-    C0 = get(b, L.P_UA_COHESION_INITIAL, i)
-    line0 = 1.0 + get(b, L.P_LINE_BONUS_MAX, i) * sq[L.P_DEFENSIVE_LINE_DEPTH] * sq[
+    beta_cb = get(b, L.P_COUNTER_BATTERY_WEIGHT, i)
+    P_ref = ((1.0 - g) + g * e_glide) / (1.0 + beta_cb * saturated_fire(b, i, F_ref))
+    line_ref = 1.0 + get(b, L.P_LINE_BONUS_MAX, i) * sq[L.P_DEFENSIVE_LINE_DEPTH] * sq[
         L.P_LINE_SITING_QUALITY
-    ] * min(1.0, get(b, L.P_MANNING_INITIAL, i))
-    D0 = (0.5 + 0.5 * Q0) * (0.5 + 0.5 * C0) * line0 * (1.0 - sq[L.P_KURSK_RESERVE_SHARE]) + get(
-        b, L.P_FIRE_DEFENCE_WEIGHT, i
-    ) * F0
-    e0 = 1.0 + get(b, L.P_EXPOSURE_WEIGHT, i) * max(0.0, 1.0 - F0)
-    inv_P0 = 1.0 / P0
-    put(b, INV_P0, i, inv_P0)
-    put(b, INV_E0, i, 1.0 / e0)
+    ] * min(1.0, get(b, L.P_MANNING, i))
+    div_ref = get(b, L.P_REF_KURSK_RESERVE_SHARE, i)
+    D_ref = (
+        (0.5 + 0.5 * get(b, L.P_UA_QUALITY, i))
+        * (0.5 + 0.5 * get(b, L.P_UA_COHESION, i))
+        * line_ref
+        * max(0.0, 1.0 - get(b, L.P_KURSK_RESERVE_WEIGHT, i) * div_ref)
+        * (1.0 + get(b, L.P_FIRE_DEFENCE_WEIGHT, i) * saturated_fire(b, i, F_ref))
+    )
+    put(b, RATIO_SCALE, i, D_ref / P_ref)  # r = (P/P_ref)/(D/D_ref) = (P/D) (D_ref/P_ref)
+    # October 2024, where the casualty rates were measured
+    supply_meas = get(b, L.P_MEAS_UA_ROUNDS_PER_YEAR, i) / WEEKS_PER_YEAR * reliability
+    F_meas = min(supply_meas, cap0) * inv_need * fwd0
+    x_meas = get(b, L.P_MEAS_RU_ROUNDS_PER_DAY, i) / get(b, L.P_REF_RU_ROUNDS_PER_DAY, i)
+    G_meas = saturated_russian_fire(b, i, x_meas)
+    P_meas = ((1.0 - g) + g * e_glide * G_meas) / (1.0 + beta_cb * saturated_fire(b, i, F_meas))
+    e_meas = 1.0 + get(b, L.P_EXPOSURE_WEIGHT, i) * max(0.0, 1.0 - F_meas)
+    put(b, INV_P_MEAS, i, 1.0 / P_meas)
+    put(b, INV_E_MEAS, i, 1.0 / e_meas)
     loss_ru0 = get(b, L.P_RUSSIA_CASUALTIES_PER_WEEK, i)
     s_F = get(b, L.P_FIRE_SHARE_OF_RUSSIAN_LOSSES, i)
-    # L^R_t = L^R_0 R tau [(1 - s_F) + s_F F/F_0]  =  R tau (RU_A + RU_B F)
+    # L^R_t = L^R_0 R tau [(1 - s_F) + s_F F/F_meas]  =  R tau (RU_A + RU_B F)
     put(b, RU_A, i, loss_ru0 * (1.0 - s_F))
-    put(b, RU_B, i, loss_ru0 * s_F / F0)
+    put(b, RU_B, i, loss_ru0 * s_F / F_meas)
     put(b, INV_RU0, i, 1.0 / loss_ru0)
-    put(b, RATIO_SCALE, i, D0 * inv_P0)  # r = (P/P_0)/(D/D_0) = (P/D) (D_0/P_0)
     put(b, INV_V0, i, 1.0 / V0)
 
 
@@ -239,17 +279,18 @@ def initial_state(b, i, sq):
         * sq[L.P_TRAINING_WEEKS]
     )
     put(b, PIPELINE, i, pipeline)
-    put(b, QUALITY, i, get(b, L.P_UA_QUALITY_INITIAL, i))
-    put(b, COHESION, i, get(b, L.P_UA_COHESION_INITIAL, i))
-    put(b, R_FORCE, i, 1.0)
+    put(b, QUALITY, i, get(b, L.P_UA_QUALITY, i))
+    put(b, COHESION, i, get(b, L.P_UA_COHESION, i))
+    put(b, R_FORCE, i, get(b, L.P_RUSSIA_FORCE_INDEX, i))
     put(b, TEMPO, i, 1.0)
-    put(b, MUNITIONS, i, 1.0)
+    put(b, MUNITIONS, i, get(b, L.P_RUSSIA_MUNITIONS_INDEX, i))
     put(b, RHO, i, 1.0)  # trailing Russian loss rate relative to September 2024
-    put(b, TRAIL, i, get(b, L.P_BASE_ADVANCE_KM2_PER_WEEK, i))  # A_bar_0 = a_0
-    put(b, FATIGUE, i, 1.0)
+    put(b, TRAIL, i, get(b, L.P_RECENT_PACE_KM2_PER_WEEK, i))  # A_bar_0: the recent pace
+    put(b, FATIGUE, i, get(b, L.P_PARTNER_SUPPORT, i))  # Phi_0
+    put(b, ETA, i, 0.0)
     put(b, TALKS_HAZARD, i, 0.0)  # cumulative, against the talks clock
     put(b, BREAK_HAZARD, i, 0.0)  # cumulative, against the break clock
-    put(b, ABOVE, i, 0.0)
+    put(b, BELOW, i, 0.0)
     put(b, COLLAPSED, i, 0.0)
     put(b, CUM_LOSS_UA, i, 0.0)
     put(b, TALKS_OPEN, i, 0.0)
@@ -300,13 +341,17 @@ def partners_levers(b, i, moved, c):
 
 @jit(inline="always")
 def partners(b, i, t, ceasefire):
-    """S_t = [sigma_US u_t + (1 - sigma_US)(1 + gamma_EU t/52)] Phi_t, times
-    1 - kappa_cf (1 - c_t) during a cease-fire; Phi advances. Returns ``(S, u)``."""
+    """S_t = [sigma_US u_t + (1 - sigma_US) max(0, 1 + gamma_EU (t - k_origin)/52)] Phi_t,
+    times 1 - kappa_cf (1 - c_t) during a cease-fire; Phi advances. u_t is 0 during the US
+    aid pause, 1 before the US transition and the drawn us_support_after_election after it
+    (calendar dates, as the week of the run they fall in). Returns ``(S, u)``."""
     sigma_us = get(b, L.P_US_SHARE_OF_SUPPORT, i)
     after = get(b, L.P_US_SUPPORT_AFTER_ELECTION, i)
-    u = 1.0 if t < get(b, L.P_US_TRANSITION_WEEK, i) else after
+    paused = get(b, L.P_US_AID_PAUSE_START, i) <= t and t < get(b, L.P_US_AID_PAUSE_END, i)
+    u = 0.0 if paused else (1.0 if t < get(b, L.P_US_TRANSITION, i) else after)
     Phi = get(b, FATIGUE, i)
-    S = (sigma_us * u + (1.0 - sigma_us) * (1.0 + get(b, EU_GROWTH, i) * t)) * Phi
+    europe = max(0.0, 1.0 + get(b, EU_GROWTH, i) * (t - get(b, L.P_FORECAST_ORIGIN, i)))
+    S = (sigma_us * u + (1.0 - sigma_us) * europe) * Phi
     put(b, FATIGUE, i, Phi * get(b, FATIGUE_STEP, i))
     kept = S * get(b, CF_KEEP, i)
     S = kept if ceasefire else S
@@ -365,29 +410,23 @@ def fire(b, i, S):
 
 @jit(inline="always")
 def pressure_levers(b, i, moved, V_rel):
-    """Step 3's lever term: 1.25 g e_glide V_t/V_0 (``V_rel`` = V_t/V_0)."""
+    """Step 3's lever term: g e_glide V_t/V_0 (``V_rel`` = V_t/V_0)."""
     g_e = get(b, L.P_GLIDE_SHARE_OF_PRESSURE, i) * get(b, L.P_GLIDE_BOMB_EFFECTIVENESS, i)
-    put_if(b, GLIDE_125, i, moved, g_e * V_rel * 1.25)
+    put_if(b, GLIDE_V, i, moved, g_e * V_rel)
 
 
 @jit(inline="always")
 def pressure(b, i, F):
-    """P_t = R_t tau_t [(1 - g) + g mun_t e_glide V_t/V_0] / (1 + beta_cb F_t), with
-    mun_t = 1.25 M_t/(M_t + 0.25), returned as ``(push, resist)`` with P_t = push/resist:
-
-        push   = R tau [(1 - g)(M + 0.25) + 1.25 g e_glide (V/V_0) M]
-        resist = (M + 0.25)(1 + beta_cb F)
-
-    so that mun's division, the counter-fire term's and the ratio's (step 4) are one."""
+    """P_t = R_t tau_t [(1 - g) + g e_glide (V_t/V_0) G~(x_t)] / (1 + beta_cb F~(F_t)), with
+    x_t = (Russian rounds/day relative to the reference window) mun_t and
+    mun_t = 1.25 M_t/(M_t + 0.25). Returns ``(P, F~)``."""
     M = get(b, MUNITIONS, i)
-    m_den = M + 0.25
-    push = (
-        get(b, R_FORCE, i)
-        * get(b, TEMPO, i)
-        * (get(b, ONE_MINUS_GLIDE, i) * m_den + get(b, GLIDE_125, i) * M)
-    )
-    resist = m_den * (1.0 + get(b, L.P_COUNTER_BATTERY_WEIGHT, i) * F)
-    return push, resist
+    x = get(b, RU_RATIO, i) * (1.25 * M / (M + 0.25))
+    G = saturated_russian_fire(b, i, x)
+    F_sat = saturated_fire(b, i, F)
+    threat = get(b, ONE_MINUS_GLIDE, i) + get(b, GLIDE_V, i) * G
+    push = get(b, R_FORCE, i) * get(b, TEMPO, i) * threat
+    return push / (1.0 + get(b, L.P_COUNTER_BATTERY_WEIGHT, i) * F_sat), F_sat
 
 
 # ------------------------------------------------------------------------- 4. defence
@@ -401,10 +440,11 @@ def defence_levers(b, i, moved, depth, siting, reserve):
 
 
 @jit(inline="always")
-def defence(b, i, F):
-    """D_t = (I_t/I_0)(0.5 + 0.5 Q_t)(0.5 + 0.5 C_t) line_t (1 - div_t) + w_F F_t, with
-    m_t = I_t/I_req, line_t = 1 + b_line depth_t siting_t min(1, m_t) and
-    div_t = reserve_t while holding Kursk with K_t > 0. Returns ``(D, m, div)``."""
+def defence(b, i, F_sat):
+    """D_t = (I_t/I_0)(0.5 + 0.5 Q_t)(0.5 + 0.5 C_t) line_t max(0, 1 - w_R div_t)(1 + w_F F~_t),
+    with m_t = I_t/I_req, line_t = 1 + b_line depth_t siting_t min(1, m_t) and
+    div_t = reserve_t while holding Kursk with K_t > 0: fire multiplies the infantry's
+    defence, it does not stand in for it. Returns ``(D, m, div)``."""
     I = get(b, INF, i)  # noqa: E741 (model.md's symbol)
     withdraw = get(b, WITHDRAW, i) > 0.5
     m = I * get(b, INV_REQUIRED, i)
@@ -415,18 +455,16 @@ def defence(b, i, F):
         * (0.5 + 0.5 * get(b, QUALITY, i))
         * (0.5 + 0.5 * get(b, COHESION, i))
         * (1.0 + get(b, LINE_GAIN, i) * min(1.0, m))
-        * (1.0 - div)
-        + get(b, L.P_FIRE_DEFENCE_WEIGHT, i) * F
+        * max(0.0, 1.0 - get(b, L.P_KURSK_RESERVE_WEIGHT, i) * div)
+        * (1.0 + get(b, L.P_FIRE_DEFENCE_WEIGHT, i) * F_sat)
     )
     return D, m, div
 
 
 @jit(inline="always")
-def force_ratio(b, i, push, resist, D):
-    """r_t = (P_t/P_0)/(D_t/D_0), computed as (push/(resist D)) (D_0/P_0) with one division.
-    Returns ``(P, r)``."""
-    share = push / (resist * D)
-    return share * D, share * get(b, RATIO_SCALE, i)
+def force_ratio(b, i, P, D):
+    """r_t = (P_t/P_ref)/(D_t/D_ref), computed as (P_t/D_t)(D_ref/P_ref)."""
+    return P / D * get(b, RATIO_SCALE, i)
 
 
 # ----------------------------------------------------------------- 5. advance, collapse
@@ -434,44 +472,43 @@ def force_ratio(b, i, push, resist, D):
 
 @jit(inline="always")
 def advance(b, i, t, r, m, ceasefire, any_power):
-    """Step 5. Collapse (absorbing) when r_t > r* for n_c consecutive weeks or m_t < m_floor;
-    then
+    """Step 5. The front collapses (absorbing) after n_c consecutive weeks of quality-weighted
+    manning m~_t = m_t (0.5 + 0.5 Q_t)/(0.5 + 0.5 Q_s) below m_crit while fighting. Then
 
-        A_t = 0                                            during a cease-fire
-        A_t = a_0 max(r_t, 1)^alpha k_c eps_t              in collapse
-        A_t = a_0 r_t^alpha exp(c (r_t - r*))^[r_t > r*] eps_t   otherwise
-        A_t <- min(A_t, A_max),  eps_t = exp(sigma z_t - sigma^2/2)
+        eta_t = phi eta_{t-1} + sqrt(1 - phi^2) z_t   (eta_0 = z_0)
+        eps_t = exp(sigma eta_t - sigma^2/2)
+        A_t = min(A_max, a_ref r_t^alpha eps_t)                 before collapse
+        A_t = min(A_max, max(a_ref r_t^alpha, A_c) eps_t)       in collapse
+        A_t = 0                                                 during a cease-fire
         T_{t+1} = T_t + A_t,  A_bar_{t+1} = A_bar_t + w (A_t - A_bar_t)
 
     ``any_power``: some lane's alpha is not 2, so r^alpha needs a log and an exp (lanes with
     alpha = 2 square instead; the result is the same)."""
-    r_star = get(b, L.P_COLLAPSE_THRESHOLD, i)
     collapsed = get(b, COLLAPSED, i) > 0.5
     outcome = get(b, OUTCOME, i)
-    above = get(b, ABOVE, i)
+    m_q = m * (0.5 + 0.5 * get(b, QUALITY, i)) * get(b, INV_Q_S, i)
+    below = get(b, BELOW, i)
     watch = not ceasefire and not collapsed
-    above = (above + 1.0 if r > r_star else 0.0) if watch else above
-    too_long = above >= get(b, L.P_COLLAPSE_WEEKS, i)
-    too_thin = m < get(b, L.P_MANNING_FLOOR, i)
-    falls = watch and (too_long or too_thin)
-    put(b, ABOVE, i, above)
+    below = (below + 1.0 if m_q < get(b, L.P_MANNING_FLOOR, i) else 0.0) if watch else below
+    falls = watch and below >= get(b, L.P_COLLAPSE_WEEKS, i)
+    put(b, BELOW, i, below)
     put_if(b, COLLAPSE_WEEK, i, falls, t + 1.0)
     outcome = np.float64(N.OUT_COLLAPSE) if (falls and outcome < 0.0) else outcome
     collapsed = collapsed or falls
-    rr = max(r, 1.0) if collapsed else max(r, 1e-9)
+    c = get(b, C_ETA, i) if t > 0.0 else 1.0
+    eta = get(b, L.P_ADVANCE_NOISE_AR, i) * get(b, ETA, i) + c * get(b, Z, i)
+    put(b, ETA, i, eta)
+    rr = max(r, 1e-9)
     scale = rr * rr
     if any_power:
         alpha = get(b, L.P_ADVANCE_EXPONENT, i)
         square = get(b, SQUARE, i) > 0.5
         power = _fmath.exp(alpha * _fmath.log(rr))
         scale = scale if square else power
-    expo = get(b, L.P_ADVANCE_NOISE_SD, i) * get(b, Z, i) + get(b, NOISE_SHIFT, i)
-    k_c = get(b, L.P_COLLAPSE_MULTIPLIER, i)
-    scale = scale * k_c if collapsed else scale
-    steep = expo + get(b, L.P_COLLAPSE_CONVEXITY, i) * (r - r_star)
-    expo = steep if (not collapsed and r > r_star) else expo
-    a_0 = get(b, L.P_BASE_ADVANCE_KM2_PER_WEEK, i)
-    A = min(a_0 * scale * _fmath.exp(expo), get(b, L.P_MAX_ADVANCE_KM2_PER_WEEK, i))
+    a = get(b, L.P_BASE_ADVANCE_KM2_PER_WEEK, i) * scale
+    a = max(a, get(b, L.P_COLLAPSE_PACE_KM2_PER_WEEK, i)) if collapsed else a
+    expo = get(b, L.P_ADVANCE_NOISE_SD, i) * eta + get(b, NOISE_SHIFT, i)
+    A = min(a * _fmath.exp(expo), get(b, L.P_MAX_ADVANCE_KM2_PER_WEEK, i))
     A = 0.0 if ceasefire else A
     put(b, GAIN, i, A)
     put(b, TERRITORY, i, get(b, TERRITORY, i) + A)
@@ -498,12 +535,12 @@ def attrition_levers(b, i, moved, recruits, training, reform, V_rel):
     # kappa_C (1 - reform_t)
     put_if(b, REFORM_LOSS, i, moved, get(b, L.P_CANNIBALISATION_RATE, i) * (1.0 - reform))
     s_V = get(b, L.P_SURVEILLANCE_SHARE_OF_LOSSES, i)
-    # L_0/P_0 [(1 - s_V) + s_V V_t/V_0] / e_0
+    # L_0/P_meas [(1 - s_V) + s_V V_t/V_0] / e_meas
     ua_base = (
         get(b, L.P_UA_CASUALTIES_PER_WEEK, i)
-        * get(b, INV_P0, i)
+        * get(b, INV_P_MEAS, i)
         * ((1.0 - s_V) + s_V * V_rel)
-        * get(b, INV_E0, i)
+        * get(b, INV_E_MEAS, i)
     )
     put_if(b, UA_BASE, i, moved, ua_base)
 
@@ -513,9 +550,9 @@ def attrition(b, i, ceasefire, collapsed, F, P, div, R, tau):
     """Step 6, Ukraine's side and Russia's losses:
 
         e_t   = 1 + w_e max(0, 1 - F_t)
-        L_t   = L_0 (P_t/P_0)[(1 - s_V) + s_V V_t/V_0](e_t/e_0) sqrt(I_t/I_0) a_t
+        L_t   = L_0 (P_t/P_meas)[(1 - s_V) + s_V V_t/V_0](e_t/e_meas) sqrt(I_t/I_0) a_t
                 + h_K div_t L_0 a_t
-        L^R_t = L^R_0 R_t tau_t [(1 - s_F) + s_F F_t/F_0] a_t   (x 0.7 in collapse)
+        L^R_t = L^R_0 R_t tau_t [(1 - s_F) + s_F F_t/F_meas] a_t   (x 0.7 in collapse)
         G_t = pipeline/training_t; I, Q and C advance.
 
     ``R``, ``tau``: Russian force and tempo of the week. Returns ``(L, L^R, a_t)``."""
@@ -603,13 +640,23 @@ def kursk_levers(b, i, moved, reserve, reserve_sq):
 
 
 @jit(inline="always")
-def kursk(b, i, ceasefire):
-    """K_{t+1} = K_t (1 - min(1, k_R (reserve_sq + o)/(reserve_t + o))) while holding (frozen
-    in a cease-fire), K_t (1 - k_W) when withdrawing; below 5 km2 it counts as lost."""
+def kursk(b, i, t, ceasefire):
+    """Step 7. From the incursion to the peak (calendar) the salient grows to K_peak while
+    holding: K_{t+1} = max(K_t, K_peak (t + 1 - k_inc)/max(1, k_peak - k_inc)). Otherwise
+    K_{t+1} = K_t (1 - k_W) when withdrawing; K_t during a cease-fire or before the Russian
+    counter-offensive; else K_t (1 - min(1, k_R (reserve_sq + o)/(reserve_t + o))). Below
+    5 km2 it counts as lost."""
     K = get(b, KURSK, i)
+    withdraw = get(b, WITHDRAW, i) > 0.5
+    k_inc = get(b, L.P_KURSK_INCURSION, i)
+    k_peak = get(b, L.P_KURSK_PEAK, i)
+    growing = k_inc <= t and t < k_peak and not withdraw
+    grown = max(K, get(b, L.P_KURSK_PEAK_KM2, i) * (t + 1.0 - k_inc) / max(1.0, k_peak - k_inc))
     withdrawn = K * get(b, KEEP_WITHDRAWN, i)
     retaken = K * get(b, KEEP_RETAKEN, i)
-    K = withdrawn if get(b, WITHDRAW, i) > 0.5 else (K if ceasefire else retaken)
+    held = ceasefire or t < get(b, L.P_KURSK_COUNTEROFFENSIVE, i)
+    K = withdrawn if withdraw else (K if held else retaken)
+    K = grown if growing else K
     K = 0.0 if K < 5.0 else K
     put(b, KURSK, i, K)
     return K
@@ -629,7 +676,8 @@ def talks_levers(b, i, moved, standoff, sanctions):
 def talks(b, i, t, ceasefire, collapsed, S, u, cum_loss, rho, K):
     """Step 9: the cease-fire's breakdown, then the talks hazard
 
-        log h_t = log(h_0/52) + gamma_t t/52 + gamma_S max(0, 1 - S_t) + gamma_L sum L / I_0
+        log h_t = log(h_0/52) + gamma_t (t - k_origin)/52 + gamma_S max(0, 1 - S_t)
+                  + gamma_L sum L / I_0
 
     times Russia's willingness, against the trajectory's exponential clock; when talks open,
     the outcome, credibility, leverage and whether a cease-fire follows."""
@@ -651,7 +699,7 @@ def talks(b, i, t, ceasefire, collapsed, S, u, cum_loss, rho, K):
     H = get(b, TALKS_HAZARD, i)
     H_next = H + willing * _fmath.exp(
         get(b, LOG_H0, i)
-        + get(b, H_TIME, i) * t
+        + get(b, H_TIME, i) * (t - get(b, L.P_FORECAST_ORIGIN, i))
         + get(b, L.P_TALKS_FATIGUE_WEIGHT, i) * max(0.0, 1.0 - S)
         + get(b, H_LOSS, i) * cum_loss
     )

@@ -205,9 +205,9 @@ def _advance(b, nl, t, any_power):
         ceasefire = get(b, CEASEFIRE, i) > 0.5
         S, u = fr.partners(b, i, tf, ceasefire)
         F = fr.fire(b, i, S)
-        push, resist = fr.pressure(b, i, F)
-        D, m, div = fr.defence(b, i, F)
-        P, r = fr.force_ratio(b, i, push, resist, D)
+        P, F_sat = fr.pressure(b, i, F)
+        D, m, div = fr.defence(b, i, F_sat)
+        r = fr.force_ratio(b, i, P, D)
         fr.advance(b, i, tf, r, m, ceasefire, any_power)
         put(b, FIRE, i, F)
         put(b, PRESSURE, i, P)
@@ -233,7 +233,7 @@ def _attrition(b, nl, t):
             b, i, ceasefire, collapsed, F, get(b, PRESSURE, i), get(b, DIVERSION, i), R, tau
         )
         rho, R = fr.russia(b, i, loss_ru, activity)
-        K = fr.kursk(b, i, ceasefire)
+        K = fr.kursk(b, i, tf, ceasefire)
         fr.talks(
             b,
             i,
