@@ -301,6 +301,35 @@ def test_trajectories_match_reference(baseline, name):
         assert np.sum(records[:, names.R_KURSK_KM2] > 0) >= 10
 
 
+# Corners of the equations the variants rarely reach: a defence of zero (reserves sent to Kursk
+# past 1 / kursk_reserve_weight: an infinite ratio, the advance at its ceiling), a reference
+# defence of zero, a cease-fire agreed before the Kursk incursion grows (it still grows), and
+# collapse in the first weeks (the collapse pace against the ceiling).
+EDGES = {
+    "defence-zero": {"kursk_reserve_share": 0.4},
+    "reference-defence-zero": {"ref_kursk_reserve_share": 0.4},
+    "ceasefire-before-incursion": {
+        "talks_hazard_per_year": 10.0,
+        "ceasefire_prob": 1.0,
+        "ceasefire_break_per_year": 0.0,
+        "talks_time_growth": 5.0,
+    },
+    "early-collapse": {"manning": 0.3, "collapse_weeks": 1.0},
+}
+
+
+@pytest.mark.parametrize("name", list(EDGES))
+def test_edge_regimes_match_reference(baseline, name):
+    scenario = variant(baseline, "calendar").with_levers(EDGES[name])
+    records = assert_trajectories_agree(scenario, 5, range(40), 104)
+    if name == "ceasefire-before-incursion":
+        assert np.all(records[:, names.R_CEASEFIRE] > 0.5)
+        assert np.sum(records[:, names.R_TALKS_WEEK] <= 15) >= 10  # before the incursion
+        assert np.all(records[:, names.R_KURSK_KM2] > 0)
+    if name == "early-collapse":
+        assert np.all(records[:, names.R_COLLAPSE_WEEK] >= 0)
+
+
 @pytest.mark.parametrize("seed", [0, 2**63 - 1])
 @pytest.mark.parametrize("horizon", [1, 7, 8, 30])
 def test_edge_seeds_and_short_horizons(baseline, seed, horizon):
