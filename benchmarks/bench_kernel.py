@@ -40,7 +40,7 @@ def compiled(ctx):
     """Compile (or load from cache) every jitted function before anything is timed."""
     for threads in THREADS:
         simulate.run(ctx.scenario, 1_000, ctx.seed, threads=threads)
-    prof = floor.profile(ctx.rows, ctx.horizon)
+    prof = floor.profile(ctx.rows, ctx.horizon, ctx.sq)
     for threads in THREADS:
         floor.run_floor(ctx.rows, prof, ctx.seed, 1_000, threads)
     vectorised.run_vectorised(ctx.rows, ctx.sq, ctx.seed, 100, ctx.horizon)

@@ -139,7 +139,6 @@ class Context:
 
     def __init__(self, config):
         from levercast.engine import lowering
-        from levercast.scenario import registry
         from levercast.scenario.loader import load_scenario
 
         self.mode = _mode(config)
@@ -153,7 +152,7 @@ class Context:
         self.config_path = ROOT / "configs" / "baseline.toml"
         self.scenario = load_scenario(self.config_path)
         self.rows = lowering.param_rows(self.scenario)
-        self.sq = registry.status_quo()
+        self.sq = lowering.status_quo(self.scenario)
         self.horizon = self.scenario.horizon_weeks
         self.times = _SESSION["times"]
         self.info = _SESSION["info"]

@@ -34,7 +34,6 @@ from levercast.engine import layout as L
 from levercast.engine._jit import jit
 from levercast.engine._rng import stream_key, uniform
 from levercast.results import names
-from levercast.scenario import registry
 
 WEEKLY_SQRTS = 1 + names.N_BAND_METRICS  # infantry losses, and one histogram bin per metric
 WEEKLY_EXPS = 2  # advance noise and talks hazard, every lane every week
@@ -79,8 +78,9 @@ def _ramp_weeks(delay: float, ramp: float, horizon: int) -> int:
     return weeks
 
 
-def profile(rows: np.ndarray, horizon: int) -> Profile:
-    """The floor's profile of a scenario (float64[N_PARAMS, ROW_WIDTH] distribution rows)."""
+def profile(rows: np.ndarray, horizon: int, sq: np.ndarray) -> Profile:
+    """The floor's profile of a scenario: its float64[N_PARAMS, ROW_WIDTH] distribution rows
+    and its status-quo levers ``sq`` (``lowering.status_quo(scenario)``)."""
     delay = rows[L.P_SUPPORT_DELAY_WEEKS, L.ROW_A]
     ramp = rows[L.P_RAMP_WEEKS, L.ROW_A]
     exponent = rows[L.P_ADVANCE_EXPONENT]
@@ -88,7 +88,7 @@ def profile(rows: np.ndarray, horizon: int) -> Profile:
     # levers fixed at the status quo: the kernel computes the lever terms in week 0 only
     fixed = all(rows[p, L.ROW_CODE] == L.DIST_FIXED for p in K._RAMPED)
     values = np.ascontiguousarray(rows[:, L.ROW_A])
-    still = fixed and K.levers_at_status_quo(values, registry.status_quo())
+    still = fixed and K.levers_at_status_quo(values, sq)
     ramp_weeks = 1 if still else _ramp_weeks(delay, ramp, horizon)
     return Profile(ramp_weeks, not squared, horizon)
 

@@ -137,12 +137,10 @@ def test_gate_catches_a_real_2x_slowdown(baseline_inputs):
 
 @pytest.fixture(scope="module")
 def baseline_inputs(ctx):
-    from levercast.scenario import registry
-
     n = 10_000
     scenario = ctx.scenario
-    rows, sq = lowering.param_rows(scenario), registry.status_quo()
-    prof = floor.profile(rows, scenario.horizon_weeks)
+    rows, sq = lowering.param_rows(scenario), lowering.status_quo(scenario)
+    prof = floor.profile(rows, scenario.horizon_weeks, sq)
     simulate.run(scenario, 100, 1, threads=THREADS)
     floor.run_floor(rows, prof, 1, 100, THREADS)
     return scenario, rows, sq, prof, n

@@ -1,19 +1,26 @@
 """Slow, obvious reference implementation of the levercast kernel.
 
 The fast kernels in ``levercast.engine._rng`` and ``levercast.engine.kernels`` must agree with
-this module (the stumpy pattern). Everything here is plain Python on Python ints and floats: the counter-
-based generator is re-stated with integers masked to 64 bits, parameters are read by their
-registry names rather than by index, and each weekly step is written out in full. Nothing is
-imported from ``levercast.engine._rng`` or ``levercast.engine.kernels``.
+this module (the stumpy pattern). Everything here is plain Python on Python ints and floats:
+the counter-based generator is re-stated with integers masked to 64 bits, parameters are read
+by their registry names rather than by index, and each weekly step is written out in full.
+Nothing is imported from ``levercast.engine._rng`` or ``levercast.engine.kernels``.
 
 The random numbers and parameter draws are exact: they equal the kernel's to the last bit.
 The weekly equations are written the plain way (``x / y`` where the kernel multiplies by a
 reciprocal computed once, ``exp(a) * exp(b)`` where it folds exponents, lever terms recomputed
 every week where it caches them), so a trajectory agrees with the kernel's to about 1e-14
-relative rather than bit for bit; the tests allow 1e-12. Two deliberate differences from plain
-Python keep the comparison fair: ``exp`` returns ``inf`` on overflow as the C library (and so
-the kernel) does, and a trajectory that turns non-finite stops, as the kernel's does, with the
+relative rather than bit for bit; the tests allow 1e-12. Three deliberate differences from
+plain Python keep the comparison fair: ``exp`` returns ``inf`` on overflow as the C library (and
+so the kernel) does, a division of the pressure ratio by a zero defence gives ``inf`` rather
+than raising, and a trajectory that turns non-finite stops, as the kernel's does, with the
 remaining weeks NaN.
+
+The equations are those of issue 13 (the hindcasts' mechanisms): saturating fire on both sides,
+a multiplicative defence, the pace normalised at a reference window and the losses at the
+measurement window (October 2024), collapse after weeks of low quality-weighted manning, AR(1)
+advance noise, and the calendar's dates (US transition and aid pause, Kursk incursion, the
+forecast origin of the time trends) as the week indices of the steps that contain them.
 """
 
 import math
@@ -129,6 +136,15 @@ def exp(x):
         return math.exp(x)
     except OverflowError:
         return math.inf
+
+
+def divide(x, y):
+    """``x / y`` with IEEE division by zero (``inf`` or ``nan``), as the kernel's; Python raises.
+
+    The defence is 0 when the reserves sent to Kursk reach ``1 / kursk_reserve_weight``."""
+    if y == 0.0:
+        return math.nan if x == 0.0 or math.isnan(x) else math.copysign(math.inf, x)
+    return x / y
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -276,6 +292,13 @@ def ramped_levers(p, quo, week):
 
 # ----------------------------------------------------------------------------- model steps
 
+DAYS_PER_YEAR = 365.25
+
+
+def saturating(x, half):
+    """``(1 + half) x / (x + half)``: 0 at 0, 1 at 1, the first units counting most."""
+    return (1.0 + half) * x / (x + half)
+
 
 def surveillance_value(p, interceptors, sensors, ew):
     """Step 1: targeting value in [0, 1] of Russian reconnaissance drones."""
@@ -286,6 +309,11 @@ def surveillance_value(p, interceptors, sensors, ew):
     return coverage * (1.0 - p.ew_effect_max * ew)
 
 
+def guns_forward(p, surveillance, protection):
+    """Share of guns kept forward under loitering munitions."""
+    return 1.0 - surveillance * p.loitering_threat * (1.0 - protection)
+
+
 def effective_fire(p, rounds, howitzers, protection, support, surveillance):
     """Step 2: shells that arrive and can be fired, relative to need, times guns kept forward."""
     domestic = p.domestic_ammo_share
@@ -294,33 +322,61 @@ def effective_fire(p, rounds, howitzers, protection, support, surveillance):
     )
     can_fire = howitzers * p.gun_capacity_rounds_per_year / WEEKS_PER_YEAR
     sufficiency = min(supplied, can_fire) / (p.rounds_needed_per_year / WEEKS_PER_YEAR)
-    guns_forward = 1.0 - surveillance * p.loitering_threat * (1.0 - protection)
-    return sufficiency * guns_forward
+    return sufficiency * guns_forward(p, surveillance, protection)
 
 
-def russian_pressure(p, force, tempo, munitions, surveillance_rel, fire):
-    """Step 3: Russian assault pressure after Ukrainian counter-fire."""
-    munitions_effect = 1.25 * munitions / (munitions + 0.25)  # 1 at the October 2024 stock
+def russian_fire(p, munitions):
+    """Russian artillery fire relative to the reference window: rounds a day times the
+    munitions stock's effect (1 at the reference stock)."""
+    munitions_effect = 1.25 * munitions / (munitions + 0.25)
+    return p.ru_rounds_per_day / p.ref_ru_rounds_per_day * munitions_effect
+
+
+def russian_pressure(p, force, tempo, surveillance_rel, ru_fire, ua_fire):
+    """Step 3: Russian assault pressure after Ukrainian counter-fire.
+
+    ``ru_fire`` is Russian fire relative to the reference window (saturated here), ``ua_fire``
+    the raw Ukrainian effective fire (saturated here).
+    """
     glide = p.glide_share_of_pressure
-    guided = glide * p.glide_bomb_effectiveness * surveillance_rel * munitions_effect
-    return force * tempo * ((1.0 - glide) + guided) / (1.0 + p.counter_battery_weight * fire)
+    guided = (
+        glide
+        * p.glide_bomb_effectiveness
+        * surveillance_rel
+        * saturating(ru_fire, p.fire_saturation_ru)
+    )
+    counter = 1.0 + p.counter_battery_weight * saturating(ua_fire, p.fire_saturation_ua)
+    return force * tempo * ((1.0 - glide) + guided) / counter
 
 
 def ukrainian_defence(p, infantry_rel, manning, quality, cohesion, depth, siting, diversion, fire):
-    """Step 4: manned infantry, helped by prepared lines, plus fire covering gaps."""
+    """Step 4: manned infantry helped by prepared lines, weakened by reserves sent to Kursk,
+    multiplied by (saturated) fire."""
     lines = 1.0 + p.line_bonus_max * depth * siting * min(1.0, manning)
-    infantry = (
-        infantry_rel * (0.5 + 0.5 * quality) * (0.5 + 0.5 * cohesion) * lines * (1.0 - diversion)
-    )
-    return infantry + p.fire_defence_weight * fire
+    infantry = infantry_rel * (0.5 + 0.5 * quality) * (0.5 + 0.5 * cohesion) * lines
+    reserves = max(0.0, 1.0 - p.kursk_reserve_weight * diversion)
+    fire_multiplier = 1.0 + p.fire_defence_weight * saturating(fire, p.fire_saturation_ua)
+    return infantry * reserves * fire_multiplier
+
+
+def us_aid(p, week):
+    """Step 8: US aid in ``week`` as a share of its 2024 level, from the calendar."""
+    if p.us_aid_pause_start <= week < p.us_aid_pause_end:
+        return 0.0
+    if week < p.us_transition:
+        return 1.0
+    return p.us_support_after_election
 
 
 def partner_support(p, week, us_now, fatigue):
     """Step 8: partner support index (1 = October 2024) before any cease-fire cut.
 
-    ``fatigue`` is the product of the weekly erosion factors of the weeks before ``week``.
+    ``fatigue`` is the start's support (``[state] partner_support``) times the weekly erosion
+    factors of the weeks before ``week``. European aid grows from the forecast origin.
     """
-    european = 1.0 + p.european_rampup_per_year * week / WEEKS_PER_YEAR
+    european = max(
+        0.0, 1.0 + p.european_rampup_per_year * (week - p.forecast_origin) / WEEKS_PER_YEAR
+    )
     us_share = p.us_share_of_support
     return (us_share * us_now + (1.0 - us_share) * european) * fatigue
 
@@ -347,9 +403,10 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
     Parameters
     ----------
     theta : sequence of float, length N_PARAMS
-        The trajectory's parameters (registry order).
+        The trajectory's parameters (registry order); state, reference and calendar slots as
+        lowered (a calendar date is the week index of the step that contains it).
     sq : sequence of float, length N_PARAMS
-        Status-quo lever values.
+        Status-quo lever values (``lowering.status_quo(scenario)``).
     seed, trajectory : int
         Key of the trajectory's random streams.
     horizon : int
@@ -378,33 +435,53 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
     withdraw = p.kursk_policy > 0.5
     guarantee = int(p.security_guarantee + 0.5)
     infantry_0 = p.ua_infantry_initial
-    infantry_required = infantry_0 / p.manning_initial  # to man every position
+    infantry_required = infantry_0 / p.manning  # to man every position
 
-    # October 2024 normalisers: the status quo reproduces the calibrated pace and losses.
+    # Surveillance and guns forward at the start's status quo.
     surveillance_0 = surveillance_value(
         p, quo.interceptor_drones_per_day, quo.sensor_density, quo.ew_support
     )
-    fire_0 = effective_fire(
+    forward_0 = guns_forward(p, surveillance_0, quo.gun_protection_share)
+
+    # The reference window, where the pace base_advance_km2_per_week was measured.
+    support_ref = p.us_share_of_support * p.ref_us_support + (1.0 - p.us_share_of_support)
+    if p.ref_ua_rounds_per_day > 0.0:
+        fire_ref = p.ref_ua_rounds_per_day * DAYS_PER_YEAR / p.rounds_needed_per_year * forward_0
+    else:
+        fire_ref = effective_fire(
+            p,
+            quo.artillery_rounds_per_year,
+            quo.howitzer_fleet_index,
+            quo.gun_protection_share,
+            support_ref,
+            surveillance_0,
+        )
+    pressure_ref = russian_pressure(p, 1.0, 1.0, 1.0, 1.0, fire_ref)
+    defence_ref = ukrainian_defence(
         p,
-        quo.artillery_rounds_per_year,
-        quo.howitzer_fleet_index,
-        quo.gun_protection_share,
         1.0,
-        surveillance_0,
-    )
-    pressure_0 = russian_pressure(p, 1.0, 1.0, 1.0, 1.0, fire_0)
-    defence_0 = ukrainian_defence(
-        p,
-        1.0,
-        p.manning_initial,
-        p.ua_quality_initial,
-        p.ua_cohesion_initial,
+        p.manning,
+        p.ua_quality,
+        p.ua_cohesion,
         quo.defensive_line_depth,
         quo.line_siting_quality,
-        quo.kursk_reserve_share,
-        fire_0,
+        p.ref_kursk_reserve_share,
+        fire_ref,
     )
-    exposure_0 = 1.0 + p.exposure_weight * max(0.0, 1.0 - fire_0)
+
+    # The measurement window (October 2024), where the casualty rates were measured.
+    supplied_meas = p.meas_ua_rounds_per_year / WEEKS_PER_YEAR * p.delivery_reliability
+    can_fire_sq = quo.howitzer_fleet_index * p.gun_capacity_rounds_per_year / WEEKS_PER_YEAR
+    fire_meas = (
+        min(supplied_meas, can_fire_sq) / (p.rounds_needed_per_year / WEEKS_PER_YEAR) * forward_0
+    )
+    ru_fire_meas = p.meas_ru_rounds_per_day / p.ref_ru_rounds_per_day
+    glide = p.glide_share_of_pressure
+    pressure_meas = (
+        (1.0 - glide)
+        + glide * p.glide_bomb_effectiveness * saturating(ru_fire_meas, p.fire_saturation_ru)
+    ) / (1.0 + p.counter_battery_weight * saturating(fire_meas, p.fire_saturation_ua))
+    exposure_meas = 1.0 + p.exposure_weight * max(0.0, 1.0 - fire_meas)
 
     territory = 0.0
     kursk = p.kursk_initial_km2
@@ -416,17 +493,18 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
         * p.infantry_share_of_recruits
         * quo.training_weeks
     )
-    quality = p.ua_quality_initial
-    cohesion = p.ua_cohesion_initial
-    ru_force = 1.0
+    quality = p.ua_quality
+    cohesion = p.ua_cohesion
+    ru_force = p.russia_force_index
     ru_tempo = 1.0
-    ru_munitions = 1.0
-    ru_loss_rate = 1.0  # trailing, relative to September 2024
-    trailing_advance = p.base_advance_km2_per_week
-    partner_fatigue = 1.0
+    ru_munitions = p.russia_munitions_index
+    ru_loss_rate = 1.0  # trailing, relative to the measured rate
+    trailing_advance = p.recent_pace_km2_per_week
+    partner_fatigue = p.partner_support
+    noise_state = 0.0  # AR(1) advance noise, stationary N(0, 1)
     talks_hazard = 0.0
     break_hazard = 0.0
-    weeks_above_threshold = 0
+    weeks_undermanned = 0
     collapsed = False
     cumulative_ua_losses = 0.0
     talks_open = False
@@ -445,7 +523,7 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
         now = ramped_levers(p, quo, week)
 
         # 8. Partner support, eroded by fatigue that sustainment offsets; cut in a cease-fire.
-        us_now = 1.0 if week < p.us_transition_week else p.us_support_after_election
+        us_now = us_aid(p, week)
         support = partner_support(p, week, us_now, partner_fatigue)
         partner_fatigue *= exp(
             -p.partner_fatigue_per_year / WEEKS_PER_YEAR * (1.0 - now.sustainment_commitment)
@@ -470,7 +548,8 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
         )
 
         # 3. Russian pressure.
-        pressure = russian_pressure(p, ru_force, ru_tempo, ru_munitions, surveillance_rel, fire)
+        ru_fire = russian_fire(p, ru_munitions)
+        pressure = russian_pressure(p, ru_force, ru_tempo, surveillance_rel, ru_fire, fire)
 
         # 4. Ukrainian defence.
         infantry_rel = infantry / infantry_0
@@ -490,45 +569,49 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
             diversion,
             fire,
         )
-        ratio = (pressure / pressure_0) / (defence / defence_0)
+        ratio = divide(pressure / pressure_ref, divide(defence, defence_ref))
 
-        # 5. Advance: base pace times ratio ** exponent times mean-one log-normal noise; the
-        # collapse regime once the ratio has stayed above threshold (or manning is too thin).
+        # 5. Collapse after collapse_weeks straight weeks of quality-weighted manning below
+        # the floor; the advance: base pace times ratio ** exponent times AR(1) log-normal
+        # noise, at least the collapse pace once collapsed.
+        weighted_manning = manning * (0.5 + 0.5 * quality) / (0.5 + 0.5 * p.ua_quality)
+        if not ceasefire and not collapsed:
+            if weighted_manning < p.manning_floor:
+                weeks_undermanned += 1
+            else:
+                weeks_undermanned = 0
+            if weeks_undermanned >= p.collapse_weeks:
+                collapsed = True
+                record[N.R_COLLAPSE_WEEK] = week + 1
+                if outcome is None:
+                    outcome = N.OUT_COLLAPSE
         z = normal(noise_key, week)
-        noise = exp(p.advance_noise_sd * z - 0.5 * p.advance_noise_sd**2)
+        phi = p.advance_noise_ar
+        innovation = 1.0 if week == 0 else math.sqrt(1.0 - phi * phi)
+        noise_state = phi * noise_state + innovation * z
+        noise = exp(p.advance_noise_sd * noise_state - 0.5 * p.advance_noise_sd**2)
         if ceasefire:
             gain = 0.0
         else:
-            if not collapsed:
-                if ratio > p.collapse_threshold:
-                    weeks_above_threshold += 1
-                else:
-                    weeks_above_threshold = 0
-                if weeks_above_threshold >= p.collapse_weeks or manning < p.manning_floor:
-                    collapsed = True
-                    record[N.R_COLLAPSE_WEEK] = week + 1
-                    if outcome is None:
-                        outcome = N.OUT_COLLAPSE
-            scale = exp(p.advance_exponent * math.log(max(ratio, 1e-9)))  # ratio ** exponent
+            # max(ratio, 1e-9) ** exponent, overflowing to inf
+            scale = exp(p.advance_exponent * math.log(max(ratio, 1e-9)))
+            pace = p.base_advance_km2_per_week * scale
             if collapsed:
-                gain = p.base_advance_km2_per_week * p.collapse_multiplier * max(scale, 1.0) * noise
-            else:
-                if ratio > p.collapse_threshold:
-                    scale *= exp(p.collapse_convexity * (ratio - p.collapse_threshold))
-                gain = p.base_advance_km2_per_week * scale * noise
-            gain = min(gain, p.max_advance_km2_per_week)
+                pace = max(pace, p.collapse_pace_km2_per_week)
+            gain = min(p.max_advance_km2_per_week, pace * noise)
         territory += gain
         trailing_advance += p.trailing_weight * (gain - trailing_advance)
 
-        # 6. Attrition, recruitment, training quality and cohesion.
+        # 6. Attrition (relative to the measurement window), recruitment, training quality
+        # and cohesion.
         activity = p.ceasefire_activity if ceasefire else 1.0
         exposure = 1.0 + p.exposure_weight * max(0.0, 1.0 - fire)
         seen = p.surveillance_share_of_losses
         ua_losses = (
             p.ua_casualties_per_week
-            * (pressure / pressure_0)
+            * (pressure / pressure_meas)
             * ((1.0 - seen) + seen * surveillance_rel)
-            * (exposure / exposure_0)
+            * (exposure / exposure_meas)
             * math.sqrt(infantry_rel)
             * activity
         )
@@ -538,7 +621,7 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
             p.russia_casualties_per_week
             * ru_force
             * ru_tempo
-            * ((1.0 - by_fire) + by_fire * fire / fire_0)
+            * ((1.0 - by_fire) + by_fire * fire / fire_meas)
             * activity
         )
         if collapsed:
@@ -576,7 +659,7 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
         ) / p.russia_force
         ru_force = max(ru_force, 0.05)
         strike_increase = now.long_range_strike_intensity - quo.long_range_strike_intensity
-        used = ru_force * ru_tempo * activity * (1.0 + p.strike_burn * strike_increase)
+        used = ru_force * ru_tempo * activity * (1.0 + strike_increase * p.strike_burn)
         made = (
             p.russia_shells_per_year
             / p.russia_shell_use_per_year
@@ -586,10 +669,19 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
         ru_munitions -= p.strike_stock_loss * max(strike_increase, 0.0) * ru_munitions
         ru_munitions = min(2.0, max(0.0, ru_munitions))
 
-        # 7. Kursk.
-        if withdraw:
+        # 7. Kursk: the incursion grows the salient to its peak, then (from the
+        # counter-offensive) Russia retakes it unless Ukraine withdraws.
+        growing = p.kursk_incursion <= week < p.kursk_peak and not withdraw
+        if growing:
+            share_of_peak = (week + 1 - p.kursk_incursion) / max(
+                1.0, p.kursk_peak - p.kursk_incursion
+            )
+            kursk = max(kursk, p.kursk_peak_km2 * share_of_peak)
+        elif withdraw:
             kursk *= 1.0 - p.kursk_withdraw_rate
-        elif not ceasefire:
+        elif ceasefire or week < p.kursk_counteroffensive:
+            pass
+        else:
             offset = p.kursk_hold_offset
             retaken = (
                 p.kursk_counterattack_rate
@@ -618,7 +710,7 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
                 willing = p.russia_base_willingness
             log_hazard = (
                 math.log(p.talks_hazard_per_year / WEEKS_PER_YEAR + 1e-300)
-                + p.talks_time_growth * week / WEEKS_PER_YEAR
+                + p.talks_time_growth * (week - p.forecast_origin) / WEEKS_PER_YEAR
                 + p.talks_fatigue_weight * max(0.0, 1.0 - support)
                 + p.talks_loss_weight * cumulative_ua_losses / infantry_0
             )

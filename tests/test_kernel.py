@@ -263,7 +263,7 @@ def kernel_trajectory(rows, sq, seed, trajectory, horizon):
 def assert_trajectories_agree(scenario, seed, trajectories, horizon):
     """Kernel and reference agree; returns the reference records."""
     rows = np.ascontiguousarray(lowering.param_rows(scenario))
-    sq = registry.status_quo()
+    sq = lowering.status_quo(scenario)
     records = []
     for trajectory in trajectories:
         status, theta, weekly, events, record = kernel_trajectory(
@@ -297,6 +297,37 @@ def test_trajectories_match_reference(baseline, name):
         assert np.sum(records[:, names.R_CEASEFIRE_BROKEN_WEEK] >= 0) >= 5
     else:
         assert np.sum(records[:, names.R_OUTCOME] == names.OUT_STABLE_FRONT) >= 50
+    if name == "calendar":  # the incursion inside the horizon took ground from nothing
+        assert np.sum(records[:, names.R_KURSK_KM2] > 0) >= 10
+
+
+# Corners of the equations the variants rarely reach: a defence of zero (reserves sent to Kursk
+# past 1 / kursk_reserve_weight: an infinite ratio, the advance at its ceiling), a reference
+# defence of zero, a cease-fire agreed before the Kursk incursion grows (it still grows), and
+# collapse in the first weeks (the collapse pace against the ceiling).
+EDGES = {
+    "defence-zero": {"kursk_reserve_share": 0.4},
+    "reference-defence-zero": {"ref_kursk_reserve_share": 0.4},
+    "ceasefire-before-incursion": {
+        "talks_hazard_per_year": 10.0,
+        "ceasefire_prob": 1.0,
+        "ceasefire_break_per_year": 0.0,
+        "talks_time_growth": 5.0,
+    },
+    "early-collapse": {"manning": 0.3, "collapse_weeks": 1.0},
+}
+
+
+@pytest.mark.parametrize("name", list(EDGES))
+def test_edge_regimes_match_reference(baseline, name):
+    scenario = variant(baseline, "calendar").with_levers(EDGES[name])
+    records = assert_trajectories_agree(scenario, 5, range(40), 104)
+    if name == "ceasefire-before-incursion":
+        assert np.all(records[:, names.R_CEASEFIRE] > 0.5)
+        assert np.sum(records[:, names.R_TALKS_WEEK] <= 15) >= 10  # before the incursion
+        assert np.all(records[:, names.R_KURSK_KM2] > 0)
+    if name == "early-collapse":
+        assert np.all(records[:, names.R_COLLAPSE_WEEK] >= 0)
 
 
 @pytest.mark.parametrize("seed", [0, 2**63 - 1])
@@ -317,7 +348,7 @@ def test_status_quo_lanes_skip_the_ramp(baseline):
     """A lane whose levers sit at the status quo computes its lever terms once (its ramp never
     starts); one lever moved, and it ramps again. Both agree with the reference, which
     recomputes the terms every week."""
-    sq = registry.status_quo()
+    sq = lowering.status_quo(baseline)
     rows = np.ascontiguousarray(lowering.param_rows(baseline))
     theta = np.array(naive.sample_params(rows, 1, 0))
     assert kernels.levers_at_status_quo(theta, sq)
@@ -364,7 +395,7 @@ def test_run_aggregates_kernel_trajectories_exactly(baseline, threads, chunk_siz
         chunk_size=chunk_size,
     )
     rows = np.ascontiguousarray(lowering.param_rows(baseline))
-    sq = registry.status_quo()
+    sq = lowering.status_quo(baseline)
     trajectories = (kernel_trajectory(rows, sq, RUN_SEED, t, RUN_HORIZON)[2:] for t in range(RUN_N))
     expected = naive.aggregate(trajectories, RUN_HORIZON)
     for name in (*COUNTS, "sums", "extrema"):
@@ -377,7 +408,7 @@ def test_run_matches_reference(baseline):
     """The reference run gives the same counts; its sums differ at most by stray roundings."""
     kernel_run = simulate.run(baseline, n=RUN_N, seed=RUN_SEED, horizon=RUN_HORIZON)
     ref = naive.run(
-        lowering.param_rows(baseline), registry.status_quo(), RUN_SEED, RUN_N, RUN_HORIZON
+        lowering.param_rows(baseline), lowering.status_quo(baseline), RUN_SEED, RUN_N, RUN_HORIZON
     )
     for name in COUNTS:
         np.testing.assert_array_equal(getattr(kernel_run, name), ref[name], err_msg=name)

@@ -18,7 +18,6 @@ from variants import VARIANTS, variant
 from levercast.engine import _rng, kernels, lowering, sampling, simulate
 from levercast.engine import layout as L
 from levercast.results import names
-from levercast.scenario import registry
 
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 
@@ -40,7 +39,8 @@ def kernel_records(scenario, seed, n, horizon):
 
 def vectorised_run(scenario, seed, n, horizon, **kwargs):
     rows = lowering.param_rows(scenario)
-    return vectorised.run_vectorised(rows, registry.status_quo(), seed, n, horizon, **kwargs)
+    sq = lowering.status_quo(scenario)
+    return vectorised.run_vectorised(rows, sq, seed, n, horizon, **kwargs)
 
 
 # ----------------------------------------------------------------------------- random numbers

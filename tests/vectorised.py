@@ -12,12 +12,13 @@ two purposes:
   written the obvious fast way without a compiler.
 
 Nothing is imported from ``levercast.engine._rng`` or ``levercast.engine.kernels``. The weekly
-equations follow the kernel's order of operations, so a trajectory agrees with the kernel's to a few ulp
-(NumPy's SIMD ``exp`` and ``log`` may differ from the C library's in the last bit), and its
-outcome is the same unless a comparison lands within those ulp of a threshold. Branches are
-``np.where`` masks; the lever terms are recomputed only in weeks where the ramp moves, and
-the talks hazard is evaluated only for trajectories whose talks have not opened, as in the
-kernel.
+equations (those of issue 13: saturating fire, a multiplicative defence, reference and
+measurement normalisers, collapse on low quality-weighted manning, AR(1) noise, the calendar)
+are written from the model's specification, not from the kernel, so a trajectory agrees with
+the kernel's (and with ``tests/naive.py``'s) to about 1e-14 relative rather than bit for bit,
+and its outcome is the same unless a comparison lands within that of a threshold. Branches
+are ``np.where`` masks; the lever terms are recomputed only in weeks where the ramp moves, and
+the talks hazard is evaluated only for trajectories whose talks have not opened.
 
 A trajectory whose state turns non-finite is flagged in ``status`` but not stopped (the kernel
 stops it); :func:`levercast.simulate.run` refuses such runs, so their records never matter.
@@ -247,15 +248,21 @@ def _take(x, idx):
     return x[idx] if np.ndim(x) else x
 
 
+def _saturate(x, half):
+    """``(1 + half) x / (x + half)``: the saturating effect of fire (1 at ``x = 1``)."""
+    return (1.0 + half) * x / (x + half)
+
+
 def simulate(th, sq, seed, trajectories, horizon):
     """Simulate the trajectories ``trajectories`` (uint64[n]) with parameters ``th``.
 
     Parameters
     ----------
     th : list of float64 or float64[n]
-        Parameters in registry order (from :func:`sample_params`).
+        Parameters in registry order (from :func:`sample_params`); state, reference and
+        calendar slots as lowered (a date is the week index of the step that contains it).
     sq : float64[N_PARAMS]
-        Status-quo lever values.
+        Status-quo lever values (``lowering.status_quo(scenario)``).
     seed : int
         Run seed.
     trajectories : uint64[n]
@@ -289,12 +296,12 @@ def simulate(th, sq, seed, trajectories, horizon):
     g0 = th[L.P_BASE_ADVANCE_KM2_PER_WEEK]
     noise_sd = th[L.P_ADVANCE_NOISE_SD]
     noise_shift = -0.5 * noise_sd * noise_sd
+    ar = th[L.P_ADVANCE_NOISE_AR]
+    innovation = np.sqrt(1.0 - ar * ar)
     exponent = th[L.P_ADVANCE_EXPONENT]
-    threshold = th[L.P_COLLAPSE_THRESHOLD]
-    convexity = th[L.P_COLLAPSE_CONVEXITY]
-    collapse_mult = th[L.P_COLLAPSE_MULTIPLIER]
     collapse_weeks = th[L.P_COLLAPSE_WEEKS]
     manning_floor = th[L.P_MANNING_FLOOR]
+    collapse_pace = th[L.P_COLLAPSE_PACE_KM2_PER_WEEK]
     max_gain = th[L.P_MAX_ADVANCE_KM2_PER_WEEK]
     tolerance = th[L.P_RUSSIA_LOSS_TOLERANCE]
     stable = th[L.P_STABLE_ADVANCE_KM2_PER_WEEK]
@@ -318,7 +325,11 @@ def simulate(th, sq, seed, trajectories, horizon):
     stock_loss = th[L.P_STRIKE_STOCK_LOSS]
     i0 = th[L.P_UA_INFANTRY_INITIAL]
     inv_i0 = 1.0 / i0
-    inv_required = th[L.P_MANNING_INITIAL] * inv_i0
+    m_start = th[L.P_MANNING]
+    q_start = th[L.P_UA_QUALITY]
+    c_start = th[L.P_UA_COHESION]
+    inv_required = m_start * inv_i0
+    inv_q_weight = 1.0 / (0.5 + 0.5 * q_start)
     cf_activity = th[L.P_CEASEFIRE_ACTIVITY]
     cf_cut = th[L.P_CEASEFIRE_SUPPORT_CUT]
     dom = th[L.P_DOMESTIC_AMMO_SHARE]
@@ -328,6 +339,9 @@ def simulate(th, sq, seed, trajectories, horizon):
     glide_eff = th[L.P_GLIDE_BOMB_EFFECTIVENESS]
     cb = th[L.P_COUNTER_BATTERY_WEIGHT]
     w_fire = th[L.P_FIRE_DEFENCE_WEIGHT]
+    w_reserve = th[L.P_KURSK_RESERVE_WEIGHT]
+    h_ua = th[L.P_FIRE_SATURATION_UA]
+    h_ru = th[L.P_FIRE_SATURATION_RU]
     w_exposure = th[L.P_EXPOSURE_WEIGHT]
     s_share = th[L.P_SURVEILLANCE_SHARE_OF_LOSSES]
     f_share = th[L.P_FIRE_SHARE_OF_RUSSIAN_LOSSES]
@@ -335,8 +349,8 @@ def simulate(th, sq, seed, trajectories, horizon):
     us_share = th[L.P_US_SHARE_OF_SUPPORT]
     eu_growth = th[L.P_EUROPEAN_RAMPUP_PER_YEAR] / WEEKS_PER_YEAR
     fatigue_rate = th[L.P_PARTNER_FATIGUE_PER_YEAR] / WEEKS_PER_YEAR
-    us_week = th[L.P_US_TRANSITION_WEEK]
     us_after = th[L.P_US_SUPPORT_AFTER_ELECTION]
+    ru_rounds_rel = th[L.P_RU_ROUNDS_PER_DAY] / th[L.P_REF_RU_ROUNDS_PER_DAY]
     log_h0 = np.log(th[L.P_TALKS_HAZARD_PER_YEAR] / WEEKS_PER_YEAR + 1e-300)
     h_time = th[L.P_TALKS_TIME_GROWTH] / WEEKS_PER_YEAR
     h_support = th[L.P_TALKS_FATIGUE_WEIGHT]
@@ -350,38 +364,83 @@ def simulate(th, sq, seed, trajectories, horizon):
     k_rate = th[L.P_KURSK_COUNTERATTACK_RATE]
     k_off = th[L.P_KURSK_HOLD_OFFSET]
     k_withdraw = th[L.P_KURSK_WITHDRAW_RATE]
+    k_peak_km2 = th[L.P_KURSK_PEAK_KM2]
     strike_sq = sq[L.P_LONG_RANGE_STRIKE_INTENSITY]
+
+    # The calendar: week indices of the steps that contain its dates (fixed rows, so scalars).
+    def week_of(i):
+        return float(th[i])
+
+    k_origin = week_of(L.P_FORECAST_ORIGIN)
+    k_transition = week_of(L.P_US_TRANSITION)
+    k_pause_start = week_of(L.P_US_AID_PAUSE_START)
+    k_pause_end = week_of(L.P_US_AID_PAUSE_END)
+    k_incursion = week_of(L.P_KURSK_INCURSION)
+    k_peak = week_of(L.P_KURSK_PEAK)
+    k_counter = week_of(L.P_KURSK_COUNTEROFFENSIVE)
 
     def lerp(i, g):
         return sq[i] + g * (th[i] - sq[i])
 
-    # Status quo at week 0.
+    # Surveillance and guns forward at the start's status quo.
     v0 = _surveillance(
         th, sq[L.P_INTERCEPTOR_DRONES_PER_DAY], sq[L.P_SENSOR_DENSITY], sq[L.P_EW_SUPPORT]
     )
-    supply0 = sq[L.P_ARTILLERY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR * reliability
-    cap0 = sq[L.P_HOWITZER_FLEET_INDEX] * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR
-    f0 = (
-        np.minimum(supply0, cap0)
+    fwd0 = 1.0 - v0 * loiter * (1.0 - sq[L.P_GUN_PROTECTION_SHARE])
+    cap_sq = sq[L.P_HOWITZER_FLEET_INDEX] * th[L.P_GUN_CAPACITY_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR
+
+    # Reference window (where the pace was measured): pressure and defence normalisers.
+    s_ref = us_share * th[L.P_REF_US_SUPPORT] + (1.0 - us_share)
+    f_ref_model = (
+        np.minimum(
+            sq[L.P_ARTILLERY_ROUNDS_PER_YEAR]
+            / WEEKS_PER_YEAR
+            * reliability
+            * (dom + (1.0 - dom) * s_ref),
+            cap_sq,
+        )
         * inv_need
-        * (1.0 - v0 * loiter * (1.0 - sq[L.P_GUN_PROTECTION_SHARE]))
+        * fwd0
     )
-    p0 = ((1.0 - glide) + glide * glide_eff) / (1.0 + cb * f0)
-    q0 = th[L.P_UA_QUALITY_INITIAL]
-    k0 = th[L.P_UA_COHESION_INITIAL]
-    line0 = 1.0 + line_max * sq[L.P_DEFENSIVE_LINE_DEPTH] * sq[
-        L.P_LINE_SITING_QUALITY
-    ] * np.minimum(1.0, th[L.P_MANNING_INITIAL])
-    d0 = (0.5 + 0.5 * q0) * (0.5 + 0.5 * k0) * line0 * (
-        1.0 - sq[L.P_KURSK_RESERVE_SHARE]
-    ) + w_fire * f0
-    e0 = 1.0 + w_exposure * np.maximum(0.0, 1.0 - f0)
-    inv_p0 = 1.0 / p0
-    inv_e0 = 1.0 / e0
-    inv_f0 = 1.0 / f0
+    ref_ua_rounds = th[L.P_REF_UA_ROUNDS_PER_DAY]
+    f_ref = np.where(
+        ref_ua_rounds > 0.0,
+        ref_ua_rounds * 365.25 / WEEKS_PER_YEAR * inv_need * fwd0,
+        f_ref_model,
+    )
+    f_ref_sat = _saturate(f_ref, h_ua)
+    p_ref = ((1.0 - glide) + glide * glide_eff) / (1.0 + cb * f_ref_sat)
+    d_ref = (
+        (0.5 + 0.5 * q_start)
+        * (0.5 + 0.5 * c_start)
+        * (
+            1.0
+            + line_max
+            * sq[L.P_DEFENSIVE_LINE_DEPTH]
+            * sq[L.P_LINE_SITING_QUALITY]
+            * np.minimum(1.0, m_start)
+        )
+        * np.maximum(0.0, 1.0 - w_reserve * th[L.P_REF_KURSK_RESERVE_SHARE])
+        * (1.0 + w_fire * f_ref_sat)
+    )
+    ratio_scale = d_ref / p_ref
+
+    # Measurement window (October 2024, where the casualty rates were measured).
+    f_meas = (
+        np.minimum(th[L.P_MEAS_UA_ROUNDS_PER_YEAR] / WEEKS_PER_YEAR * reliability, cap_sq)
+        * inv_need
+        * fwd0
+    )
+    x_meas = th[L.P_MEAS_RU_ROUNDS_PER_DAY] / th[L.P_REF_RU_ROUNDS_PER_DAY]
+    p_meas = ((1.0 - glide) + glide * glide_eff * _saturate(x_meas, h_ru)) / (
+        1.0 + cb * _saturate(f_meas, h_ua)
+    )
+    e_meas = 1.0 + w_exposure * np.maximum(0.0, 1.0 - f_meas)
+    inv_p_meas = 1.0 / p_meas
+    inv_e_meas = 1.0 / e_meas
+    inv_f_meas = 1.0 / f_meas
     inv_v0 = 1.0 / v0
     inv_ru0 = 1.0 / loss_ru0
-    ratio_scale = d0 * inv_p0
 
     def full(x, dtype=np.float64):
         return np.full(n, x, dtype=dtype)
@@ -392,17 +451,18 @@ def simulate(th, sq, seed, trajectories, horizon):
     pipeline = full(
         sq[L.P_RECRUITS_PER_MONTH] * 12.0 / WEEKS_PER_YEAR * inf_share * sq[L.P_TRAINING_WEEKS]
     )
-    quality = full(q0)
-    cohesion = full(k0)
-    r_force = full(1.0)
+    quality = full(q_start)
+    cohesion = full(c_start)
+    r_force = full(th[L.P_RUSSIA_FORCE_INDEX])
     tempo = full(1.0)
-    munitions = full(1.0)
+    munitions = full(th[L.P_RUSSIA_MUNITIONS_INDEX])
     rho = full(1.0)
-    trail = full(g0)
-    fatigue = full(1.0)
+    trail = full(th[L.P_RECENT_PACE_KM2_PER_WEEK])
+    fatigue = full(th[L.P_PARTNER_SUPPORT])
+    eta = full(0.0)
     talks_hazard = full(0.0)
     break_hazard = full(0.0)
-    above = full(0, np.int64)
+    below = full(0, np.int64)
     collapsed = full(False, bool)
     cum_loss_ua = full(0.0)
     talks_open = full(False, bool)
@@ -456,28 +516,34 @@ def simulate(th, sq, seed, trajectories, horizon):
             fatigue_step = np.exp(-fatigue_rate * (1.0 - sustain))
             glide_term = glide * glide_eff * v_rel
 
-        # 8. Partners.
-        us_now = np.where(t < us_week, 1.0, us_after)
-        support = (us_share * us_now + (1.0 - us_share) * (1.0 + eu_growth * t)) * fatigue
+        # 8. Partners: US aid from the calendar, European aid growing from the origin.
+        if k_pause_start <= t < k_pause_end:
+            us_now = full(0.0)
+        elif t < k_transition:
+            us_now = full(1.0)
+        else:
+            us_now = us_after + np.zeros(n)
+        europe = np.maximum(0.0, 1.0 + eu_growth * (t - k_origin))
+        support = (us_share * us_now + (1.0 - us_share) * europe) * fatigue
         fatigue = fatigue * fatigue_step
         support = np.where(ceasefire, support * (1.0 - cf_cut * (1.0 - sustain)), support)
 
-        # 1-2. Fire.
+        # 1-2. Fire (raw, and saturated).
         fire = (
             np.minimum(supply_base * (dom + (1.0 - dom) * support), capacity) * inv_need * forward
         )
+        fire_sat = _saturate(fire, h_ua)
 
-        # 3. Russian pressure.
-        m_den = munitions + 0.25
+        # 3. Russian pressure, Russian fire saturating.
+        x_ru = ru_rounds_rel * (1.25 * munitions / (munitions + 0.25))
         pressure = (
             r_force
             * tempo
-            * ((1.0 - glide) * m_den + glide_term * 1.25 * munitions)
-            / (m_den * (1.0 + cb * fire))
+            * ((1.0 - glide) + glide_term * _saturate(x_ru, h_ru))
+            / (1.0 + cb * fire_sat)
         )
-        p_rel = pressure * inv_p0
 
-        # 4. Ukrainian defence.
+        # 4. Ukrainian defence, multiplicative.
         inf_rel = inf * inv_i0
         manning = inf * inv_required
         diversion = np.where(withdraw | (kursk <= 0.0), 0.0, reserve)
@@ -486,47 +552,44 @@ def simulate(th, sq, seed, trajectories, horizon):
             * (0.5 + 0.5 * quality)
             * (0.5 + 0.5 * cohesion)
             * (1.0 + line_gain * np.minimum(1.0, manning))
-            * (1.0 - diversion)
-            + w_fire * fire
+            * np.maximum(0.0, 1.0 - w_reserve * diversion)
+            * (1.0 + w_fire * fire_sat)
         )
         ratio = pressure * ratio_scale / defence
 
-        # 5. Advance, collapse regime.
+        # 5. Collapse on sustained low quality-weighted manning; advance with AR(1) noise.
         z = normal(key, t)
         fighting = ~ceasefire
         watch = fighting & ~collapsed
-        over = ratio > threshold
-        above = np.where(watch, np.where(over, above + 1, 0), above)
-        falls = watch & ((above >= collapse_weeks) | (manning < manning_floor))
+        thin = manning * (0.5 + 0.5 * quality) * inv_q_weight < manning_floor
+        below = np.where(watch, np.where(thin, below + 1, 0), below)
+        falls = watch & (below >= collapse_weeks)
         collapsed = collapsed | falls
         collapse_week = np.where(falls, t + 1.0, collapse_week)
         outcome = np.where(falls & (outcome < 0), N.OUT_COLLAPSE, outcome)
-        r = np.where(collapsed, np.maximum(ratio, 1.0), np.maximum(ratio, 1e-9))
-        if np.all(exponent == 2.0):  # r**exponent; the default exponent 2 needs no log
-            scale = r * r
-        else:
-            scale = np.where(exponent == 2.0, r * r, np.exp(exponent * np.log(r)))
-        scale = np.where(collapsed, scale * collapse_mult, scale)
-        expo = noise_sd * z + noise_shift
-        expo = np.where(~collapsed & over, expo + convexity * (ratio - threshold), expo)
-        gain = np.where(fighting, np.minimum(g0 * scale * np.exp(expo), max_gain), 0.0)
+        eta = z if t == 0 else ar * eta + innovation * z
+        noise = np.exp(noise_sd * eta + noise_shift)
+        r = np.maximum(ratio, 1e-9)
+        pace = g0 * np.exp(exponent * np.log(r))
+        pace = np.where(collapsed, np.maximum(pace, collapse_pace), pace)
+        gain = np.where(fighting, np.minimum(max_gain, pace * noise), 0.0)
         territory = territory + gain
         trail = trail + w_trail * (gain - trail)
 
-        # 6. Attrition, recruitment, quality and cohesion.
+        # 6. Attrition (normalised at the measurement window), recruitment, quality, cohesion.
         activity = np.where(ceasefire, cf_activity, 1.0)
         exposure = 1.0 + w_exposure * np.maximum(0.0, 1.0 - fire)
         loss_ua = (
             loss_ua0
-            * p_rel
+            * (pressure * inv_p_meas)
             * ((1.0 - s_share) + s_share * v_rel)
-            * (exposure * inv_e0)
+            * (exposure * inv_e_meas)
             * np.sqrt(inf_rel)
             * activity
             + kursk_cost * diversion * activity
         )
         loss_ru = (
-            loss_ru0 * r_force * tempo * ((1.0 - f_share) + f_share * fire * inv_f0) * activity
+            loss_ru0 * r_force * tempo * ((1.0 - f_share) + f_share * fire * inv_f_meas) * activity
         )
         loss_ru = np.where(collapsed, loss_ru * 0.7, loss_ru)
         if t == 0:
@@ -553,13 +616,15 @@ def simulate(th, sq, seed, trajectories, horizon):
         munitions = munitions - stock_loss * np.maximum(strike_delta, 0.0) * munitions
         munitions = np.minimum(2.0, np.maximum(0.0, munitions))
 
-        # 7. Kursk.
-        retake = k_rate * kursk_hold
-        kursk = np.where(
-            withdraw,
-            kursk * (1.0 - k_withdraw),
-            np.where(ceasefire, kursk, kursk * (1.0 - np.minimum(retake, 1.0))),
-        )
+        # 7. Kursk: growth from the incursion to the peak, retaken from the counter-offensive.
+        if k_incursion <= t < k_peak:
+            grown = k_peak_km2 * (t + 1 - k_incursion) / max(1.0, k_peak - k_incursion)
+            held = np.maximum(kursk, grown)
+        elif t < k_counter:
+            held = kursk
+        else:
+            held = np.where(ceasefire, kursk, kursk * (1.0 - np.minimum(k_rate * kursk_hold, 1.0)))
+        kursk = np.where(withdraw, kursk * (1.0 - k_withdraw), held)
         kursk = np.where(kursk < 5.0, 0.0, kursk)
         if t == 7:
             kursk_first = (th[L.P_KURSK_INITIAL_KM2] - kursk) / 8.0
@@ -587,7 +652,7 @@ def simulate(th, sq, seed, trajectories, horizon):
             )
             talks_hazard[closed] += willing * np.exp(
                 _take(log_h0, closed)
-                + _take(h_time, closed) * t
+                + _take(h_time, closed) * (t - k_origin)
                 + _take(h_support, closed) * np.maximum(0.0, 1.0 - support[closed])
                 + _take(h_loss, closed) * cum_loss_ua[closed]
             )
@@ -673,7 +738,7 @@ def run_vectorised(rows, sq, seed, n, horizon, chunk=65536, keep=0, threads=1):
     rows : float64[N_PARAMS, ROW_WIDTH]
         Distribution rows (``lowering.param_rows(scenario)``).
     sq : float64[N_PARAMS]
-        Status-quo lever values (``model.status_quo()``).
+        Status-quo lever values (``lowering.status_quo(scenario)``).
     seed, n, horizon : int
         Run seed, number of trajectories, weeks.
     chunk : int
