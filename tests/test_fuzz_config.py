@@ -44,7 +44,19 @@ SHIPPED = {p.name: p.read_bytes() for p in sorted(CONFIGS.glob("*.toml"))}
 BASELINE = tomllib.loads(SHIPPED["baseline.toml"].decode())
 VICTORY = tomllib.loads(SHIPPED["victory-plan.toml"].decode())
 
-TOP_KEYS = {"extends", "scenario", "levers", "uncertainties", "constants", "sweep"}
+TOP_KEYS = {
+    "extends",
+    "scenario",
+    "levers",
+    "uncertainties",
+    "constants",
+    "state",
+    "reference",
+    "calendar",
+    "status_quo",
+    "sweep",
+}
+STATE_DATE = datetime.date(2024, 10, 25)  # every shipped file starts then (and extends baseline)
 SCENARIO_KEYS = {"name", "description", "start_date", "horizon_weeks"}
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 _NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
@@ -865,9 +877,8 @@ def verdict(doc: dict[str, Any], extends: str | None) -> bool | None:
         return None
     if set(doc) - TOP_KEYS or set(scenario) - SCENARIO_KEYS:
         return False
-    if any(
-        k in doc and not isinstance(doc[k], dict) for k in ("levers", UNC, "constants", "sweep")
-    ):
+    tables = ("levers", UNC, "constants", "state", "reference", "calendar", "status_quo", "sweep")
+    if any(k in doc and not isinstance(doc[k], dict) for k in tables):
         return False
     if not (isinstance(scenario["name"], str) and NAME_RE.fullmatch(scenario["name"])):
         return False
@@ -878,10 +889,35 @@ def verdict(doc: dict[str, Any], extends: str | None) -> bool | None:
     h = scenario.get("horizon_weeks", 1)
     if not (type(h) is int and 1 <= h <= MAX_HORIZON):
         return False
-    sections = {"levers": registry.LEVER, "constants": registry.CONSTANT, UNC: registry.UNCERTAINTY}
+    # a run starts from the state of its start date; a state for another date than the
+    # registry's gives every key (a file's [state] replaces its parent's)
+    state = doc.get("state", {})
+    as_of = state.get("as_of", STATE_DATE)
+    if type(as_of) is not datetime.date:
+        return False
+    if as_of != scenario.get("start_date", STATE_DATE):
+        return False
+    if as_of != STATE_DATE and any(p.name not in state for p in registry.STATES):
+        return False
+    for name, value in doc.get("calendar", {}).items():
+        p = registry.PARAM_BY_NAME.get(name)
+        if p is None or p.kind != registry.CALENDAR or type(value) is not datetime.date:
+            return False
+        if not p.domain[0] <= value <= p.domain[1]:
+            return False
+    sections = {
+        "levers": registry.LEVER,
+        "constants": registry.CONSTANT,
+        UNC: registry.UNCERTAINTY,
+        "state": registry.STATE,
+        "reference": registry.REFERENCE,
+        "status_quo": registry.LEVER,
+    }
     unknown = False
     for section, kind in sections.items():
         for name, value in doc.get(section, {}).items():
+            if section == "state" and name == "as_of":
+                continue
             p = registry.PARAM_BY_NAME.get(name)
             if p is None or p.kind != kind:
                 return False
