@@ -580,7 +580,9 @@ def _load_chain(
     _overlay(merged, origins, raw, display)
     if "state" in raw and "status_quo" not in raw:
         # the levers in effect on the state's date are this file's own
-        merged["status_quo"] = copy.deepcopy(merged.get("levers", {}))
+        levers = merged.get("levers", {})
+        # (a [levers] that is not a table is reported as such, not as a bad status quo)
+        merged["status_quo"] = copy.deepcopy(levers) if isinstance(levers, Mapping) else {}
         for stale in [p for p in origins if p[:1] == ("status_quo",)]:
             del origins[stale]
         _mark(origins, merged["status_quo"], display, ("status_quo",))
