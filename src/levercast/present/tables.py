@@ -108,6 +108,18 @@ def print_scenario(scenario, console: Console) -> None:
             lambda p: scenario.uncertainties[p.name].describe(),
         ),
         ("Constants", registry.CONSTANTS, lambda p: scenario.constants[p.name]),
+        (
+            f"State on {scenario.start_date.isoformat()}",
+            registry.STATES,
+            lambda p: scenario.state[p.name],
+        ),
+        ("Reference window", registry.REFERENCES, lambda p: scenario.reference[p.name]),
+        ("Calendar", registry.CALENDARS, lambda p: scenario.calendar[p.name]),
+        (
+            "Status quo (levers on the start date)",
+            registry.LEVERS,
+            lambda p: scenario.status_quo[p.name],
+        ),
     )
     for title, params, value in groups:
         t = Table(title=title, title_justify="left")
@@ -127,6 +139,8 @@ def _default_text(p) -> str:
         return f"{dist}(" + ", ".join(f"{k}={v}" for k, v in spec.items()) + ")"
     if p.is_choice:
         return f"{p.default} ({' / '.join(p.choices)})"
+    if p.kind == registry.CALENDAR:
+        return p.default.isoformat()
     return f"{p.default:,.6g}"
 
 
@@ -138,7 +152,12 @@ def params_markdown() -> str:
     ]
     for p in registry.PARAMS:
         lo, hi = p.domain
-        dom = "choice" if p.is_choice else f"[{lo:,.6g}, {hi:,.6g}]"
+        if p.is_choice:
+            dom = "choice"
+        elif p.kind == registry.CALENDAR:
+            dom = f"[{lo.isoformat()}, {hi.isoformat()}]"
+        else:
+            dom = f"[{lo:,.6g}, {hi:,.6g}]"
         lines.append(
             f"| `{p.name}` | {p.kind} | {p.unit} | {_default_text(p)} | {dom} | "
             f"{p.provenance} | {p.description} |"
