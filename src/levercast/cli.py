@@ -494,3 +494,38 @@ def score_command(
     if out_file is not None:
         score.write_scores(table, out_file)
     out.print(score.format_table(table), highlight=False, markup=False, soft_wrap=True)
+
+
+@_command("fit")
+def fit_command(
+    config: ConfigArg,
+    targets: Annotated[Path, typer.Option("--targets", help="Calibration targets (TOML).")] = Path(
+        "seeds/targets.toml"
+    ),
+    draws: Annotated[
+        int, typer.Option("--draws", help="Posterior draws written (resampled, equal weight).")
+    ] = 4000,
+    trajectories: Annotated[
+        int, typer.Option("--trajectories", "-n", help="Prior draws (one trajectory each).")
+    ] = 200_000,
+    seed: SeedOpt = 0,
+    threads: ThreadsOpt = None,
+    out_dir: OutOpt = None,
+    force: ForceOpt = False,
+):
+    """Fit the scenario's uncertain parameters to the calibration targets (the baseline's first
+    weeks and every hindcast) by ABC importance sampling; write the posterior and diagnostics."""
+    from levercast.analysis import fit
+    from levercast.engine import simulate
+    from levercast.present import tables
+    from levercast.results import store
+
+    if draws < 1:
+        _fail(f"--draws must be at least 1, got {draws}")
+    simulate.check_limits(trajectories, 1)
+    scenario = _load(config)
+    target = out_dir or Path("results") / f"fit-{scenario.name}-seed{seed}-n{trajectories}"
+    store.check_target(target, force)
+    result = fit.fit(config, targets, n=trajectories, seed=seed, draws=draws, threads=threads)
+    fit.write(result, target, force=force)
+    tables.print_fit(result, out, target)

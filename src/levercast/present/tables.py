@@ -308,3 +308,43 @@ def print_frame(frame, console: Console, title: str) -> None:
     for row in frame.itertuples(index=False):
         t.add_row(*[str(v) for v in row])
     console.print(t)
+
+
+def print_fit(result, console: Console, folder) -> None:
+    """Prior against posterior for every fitted parameter, and every target observed against
+    its prior and posterior predictive."""
+    t = Table(
+        title=f"Posterior of {result.meta['scenario']}: effective sample size "
+        f"{result.ess:,.0f} of {result.meta['n']:,} prior draws",
+        title_justify="left",
+    )
+    for col in ("parameter", "prior median [90%]", "posterior median [90%]", "shrinkage"):
+        t.add_column(col, justify="left" if col == "parameter" else "right")
+    for r in result.parameters.itertuples():
+        t.add_row(
+            r.parameter,
+            f"{r.prior_median:,.4g} [{r.prior_q05:,.4g}, {r.prior_q95:,.4g}]",
+            f"{r.posterior_median:,.4g} [{r.posterior_q05:,.4g}, {r.posterior_q95:,.4g}]",
+            f"{r.shrinkage:+.2f}",
+        )
+    console.print(t)
+    t = Table(
+        title="Targets: observed against prior and posterior predictive", title_justify="left"
+    )
+    for col in ("target", "scenario", "observed", "prior mean [90%]", "posterior mean [90%]"):
+        t.add_column(col, justify="left" if col in ("target", "scenario") else "right")
+    for r in result.targets.itertuples():
+        observed = (
+            "no collapse" if r.quantity == "p_collapse" else f"{r.observed:,.4g} ± {r.obs_sd:,.3g}"
+        )
+        t.add_row(
+            r.id,
+            r.scenario,
+            observed,
+            f"{r.prior_mean:,.4g} [{r.prior_q05:,.4g}, {r.prior_q95:,.4g}]",
+            f"{r.posterior_mean:,.4g} [{r.posterior_q05:,.4g}, {r.posterior_q95:,.4g}]",
+        )
+    console.print(t)
+    console.print(
+        f"Posterior written to {folder}/ (posterior.parquet, parameters.parquet, targets.parquet)"
+    )

@@ -147,8 +147,8 @@ def remove_temporaries(root: Path) -> None:
 def check_target(final: Path, force: bool = False) -> None:
     """Raise, before any work, if results cannot or must not be written to ``final``.
 
-    ``force`` replaces an existing results folder (one holding ``summary.parquet``) or an empty
-    folder, never a file or a folder of something else.
+    ``force`` replaces an existing results folder (one holding ``summary.parquet``, or a fit's
+    ``posterior.parquet``) or an empty folder, never a file or a folder of something else.
 
     Raises
     ------
@@ -171,7 +171,8 @@ def check_target(final: Path, force: bool = False) -> None:
         raise OutputExistsError(
             f"{final} already exists; pass --force to replace it or --out to choose another"
         )
-    if not final.is_dir() or (any(final.iterdir()) and not (final / "summary.parquet").is_file()):
+    ours = any((final / name).is_file() for name in ("summary.parquet", "posterior.parquet"))
+    if not final.is_dir() or (any(final.iterdir()) and not ours):
         raise OutputExistsError(
             f"{final} is not a levercast results folder; --force replaces only those "
             "(choose another --out)"

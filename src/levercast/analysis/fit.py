@@ -1,0 +1,472 @@
+"""Fit the uncertain parameters to the calibration targets by simulation-based inference.
+
+The method is ABC importance sampling with a Gaussian kernel, which is exact when the
+observation error is Gaussian (Wilkinson 2013, "Approximate Bayesian computation gives exact
+results under the assumption of model error"):
+
+1. Draw a population of ``n`` parameter vectors from the prior: trajectory ``i`` of the
+   prior scenario. The compiled kernel already draws one parameter vector per trajectory, so
+   a population is one kernel call per scenario and horizon.
+2. Simulate every target's scenario (the baseline's first weeks, each hindcast episode) with
+   the *same* trajectory indices. Common random numbers make trajectory ``i`` of every
+   scenario share its draws of every parameter whose prior the scenarios share: those are the
+   fitted parameters. Parameters a hindcast sets itself (its reference pace, its Kursk area)
+   are the episode's own, integrated over.
+3. Each target is a per-trajectory summary ``s_k`` (a window's mean weekly gain, Russian
+   casualties in week 1, the Kursk retake pace, collapse within the window) observed as
+   ``y_k`` with Gaussian error ``sd_k``; trajectory ``i`` gets the log weight
+   ``sum_k log N(y_k; s_k(i), sd_k)``, and "no collapse in the episode" is an indicator (its
+   likelihood, estimated by one simulation: a pseudo-marginal weight).
+4. The posterior is the weighted population, resampled (systematic, keyed by the seed) into
+   equal-weight draws.
+
+Effective sample size, prior against posterior for every fitted parameter, and every target's
+prior and posterior predictive, are reported. ``docs/fitting.md`` explains how to read them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from levercast import __version__
+from levercast.engine import lowering, simulate
+from levercast.errors import LevercastError
+from levercast.results import names as N
+from levercast.results import store
+from levercast.scenario import registry
+from levercast.scenario.loader import Scenario, load_scenario
+
+__all__ = [
+    "DEFAULT_TARGETS",
+    "FitError",
+    "FitResult",
+    "Population",
+    "Target",
+    "fit",
+    "fittable",
+    "log_weights",
+    "population",
+    "read_targets",
+    "resample",
+    "weighted_quantile",
+]
+
+# The targets the fit uses by default: one per independent piece of evidence. The trackers'
+# August, September and Jul-Oct figures, the DeepState weekly series and its summaries all
+# describe the same weeks; counting each would count the same evidence several times.
+DEFAULT_TARGETS = (
+    "B-X03-pace",  # baseline weeks 1-13 against Aug-Oct 2024 (X03, DeepState)
+    "B-X08-casualties",  # Russian casualties, September 2024 (UK MoD)
+    "B-X05X06-kursk",  # Kursk retake pace, late Aug to late Oct 2024
+    "B-collapse-13w",  # no collapse in the weeks before the start
+    "S-X17-pace",  # spring 2024: Jan-Apr gains (X14, X17)
+    "S-X17-no-collapse",  # spring 2024: the front did not collapse (X17)
+    "U-CSV-first4",  # summer 2024: July, before the Kursk incursion (DeepState)
+    "U-CSV-last8",  # summer 2024: late Aug to Oct, after it (DeepState)
+    "U-no-collapse",  # summer 2024: no collapse
+)
+QUANTITIES = (
+    "mean_weekly_gain",
+    "window_gain",
+    "ru_casualties_per_day",
+    "kursk_retake_per_week",
+    "p_collapse",
+)
+KURSK_PEAK_KM2 = 1294.0  # X05, 2024-08-27
+WEEKS_PEAK_TO_START = 59 / 7  # 2024-08-27 to 2024-10-25
+CHUNK = 250_000  # trajectories per kernel call of a population
+
+
+class FitError(LevercastError, ValueError):
+    """A targets file, a scenario or an option the fit cannot use; names which."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One observation as the fit uses it: a per-trajectory summary of one scenario.
+
+    ``weeks`` = (a, b): the summary reads territory at the ends of run weeks a and b
+    (``T(b) - T(a)``, divided by ``b - a`` for a mean weekly gain); for collapse, the run's
+    first ``b`` weeks. ``sd`` is the observation error (Gaussian); ``None`` for the indicator
+    of no collapse.
+    """
+
+    id: str
+    scenario: str
+    quantity: str
+    weeks: tuple[int, int]
+    observed: float
+    sd: float | None
+    claims: str = ""
+
+
+@dataclass
+class Population:
+    """The prior population: fitted parameters and every target's summary per trajectory."""
+
+    names: list[str]  # fitted parameters
+    theta: np.ndarray  # float64[n, len(names)]
+    summaries: np.ndarray  # float64[n, len(targets)]; NaN where undefined
+    targets: list[Target]
+    seed: int
+
+    @property
+    def n(self) -> int:
+        return self.theta.shape[0]
+
+
+@dataclass
+class FitResult:
+    posterior: pd.DataFrame  # resampled draws, one column per fitted parameter
+    weights: np.ndarray  # normalised importance weights of the population
+    ess: float
+    parameters: pd.DataFrame  # prior against posterior per fitted parameter
+    targets: pd.DataFrame  # observed against prior and posterior predictive per target
+    fingerprint: str  # sha256 of the targets file
+    meta: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def read_targets(path: str | Path, scenarios: dict[str, Scenario], ids=DEFAULT_TARGETS):
+    """The fit's targets from ``seeds/targets.toml`` for the given scenarios.
+
+    A window given by dates becomes run weeks counted from the scenario's start (rounded to
+    whole weeks: the kernel records territory at week ends); ``model_weeks`` is used as given.
+    The observation error is a quarter of the tolerance interval's width (the interval read
+    as about two standard deviations either side), or, for a ratio tolerance, a quarter of the
+    log ratio's width.
+    """
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise FitError(f"{path}: cannot read the targets: {exc}") from None
+    by_id = {t.get("id"): t for t in doc.get("target", [])}
+    out = []
+    for tid in ids:
+        t = by_id.get(tid)
+        if t is None:
+            raise FitError(f"{path}: no target with id {tid!r}")
+        name = t.get("scenario")
+        if name not in scenarios:
+            raise FitError(f"{path}: target {tid}: scenario {name!r} is not in the fit")
+        quantity = t.get("quantity")
+        if quantity not in QUANTITIES:
+            raise FitError(
+                f"{path}: target {tid}: the fit cannot use quantity {quantity!r} "
+                f"(expected one of {', '.join(QUANTITIES)})"
+            )
+        s = scenarios[name]
+        if "model_weeks" in t:
+            first, last = t["model_weeks"]
+            weeks = (int(first) - 1, int(last))
+        else:
+            weeks = (
+                _week(t["window_start"], s.start_date),
+                _week(t["window_end"] + dt.timedelta(days=1), s.start_date),
+            )
+        if not 0 <= weeks[0] < weeks[1] <= s.horizon_weeks:
+            raise FitError(f"{path}: target {tid}: window outside {name}'s run: weeks {weeks}")
+        tol = t.get("tolerance", {})
+        observed = t.get("observed")
+        if quantity == "p_collapse":
+            out.append(Target(tid, name, quantity, (0, weeks[1]), 0.0, None, _claims(t)))
+            continue
+        if quantity == "kursk_retake_per_week":
+            # observed per trajectory: (peak - K_0) / weeks; the summary is log(model / implied)
+            sd = (math.log(tol["high"]) - math.log(tol["low"])) / 4
+            out.append(Target(tid, name, quantity, weeks, 0.0, sd, _claims(t)))
+            continue
+        if not isinstance(observed, int | float) or tol.get("kind") != "interval":
+            raise FitError(f"{path}: target {tid}: expected a number and an interval tolerance")
+        sd = (float(tol["high"]) - float(tol["low"])) / 4
+        out.append(Target(tid, name, quantity, weeks, float(observed), sd, _claims(t)))
+    return out
+
+
+def _week(date: dt.date, start: dt.date) -> int:
+    return int(round((date - start).days / 7))
+
+
+def _claims(t) -> str:
+    claims = t.get("claims", [])
+    return ", ".join(claims) if isinstance(claims, list) else str(claims)
+
+
+def fingerprint(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- population
+
+
+def fittable(scenarios: dict[str, Scenario]) -> list[str]:
+    """Parameters whose prior every scenario of the fit shares and that are drawn: the ones
+    common random numbers give the same value in trajectory ``i`` of every scenario."""
+    rows = {name: lowering.param_rows(s) for name, s in scenarios.items()}
+    first = next(iter(rows.values()))
+    out = []
+    for i, p in enumerate(registry.PARAMS):
+        if p.kind != registry.UNCERTAINTY:
+            continue
+        same = all(np.array_equal(r[i], first[i]) for r in rows.values())
+        drawn = first[i, 0] != lowering.DIST_CODES["fixed"]
+        if same and drawn:
+            out.append(p.name)
+    return out
+
+
+def population(
+    scenarios: dict[str, Scenario],
+    targets: list[Target],
+    n: int,
+    seed: int,
+    names: list[str] | None = None,
+    threads: int | None = None,
+) -> Population:
+    """Simulate trajectories ``0 .. n-1`` of every target's scenario and collect the
+    per-trajectory summaries and the fitted parameters' draws."""
+    names = fittable(scenarios) if names is None else list(names)
+    filled = False
+    summaries = np.full((n, len(targets)), np.nan)
+    theta = np.empty((n, len(names)))
+    # territory at every week end a target reads, per scenario; collapse by week b
+    needs: dict[str, set[int]] = {}
+    for t in targets:
+        needs.setdefault(t.scenario, set()).update(w for w in t.weeks if w > 0)
+    for name, weeks in needs.items():
+        scenario = scenarios[name]
+        territory = {0: np.zeros(n)}
+        collapse_week = None
+        records = {}
+        for h in sorted(weeks):
+            frame = _records(scenario, n, seed, h, threads)
+            territory[h] = frame[N.RECORD_COLUMNS[N.R_TERRITORY_KM2]].to_numpy()
+            if not filled:  # the fitted parameters are the same in every scenario
+                for k, p in enumerate(names):
+                    theta[:, k] = frame[f"u_{p}"].to_numpy()
+                filled = True
+            if h == max(weeks):
+                collapse_week = frame[N.RECORD_COLUMNS[N.R_COLLAPSE_WEEK]].to_numpy()
+                records = frame
+        for j, t in enumerate(targets):
+            if t.scenario != name:
+                continue
+            a, b = t.weeks
+            if t.quantity == "mean_weekly_gain":
+                summaries[:, j] = (territory[b] - territory[a]) / (b - a)
+            elif t.quantity == "window_gain":
+                summaries[:, j] = territory[b] - territory[a]
+            elif t.quantity == "ru_casualties_per_day":
+                summaries[:, j] = records[N.RECORD_COLUMNS[N.R_RU_CASUALTIES_FIRST_WEEK]] / 7.0
+            elif t.quantity == "kursk_retake_per_week":
+                k0 = records["u_kursk_initial_km2"].to_numpy()
+                implied = (KURSK_PEAK_KM2 - k0) / WEEKS_PEAK_TO_START
+                model = records[N.RECORD_COLUMNS[N.R_KURSK_LOSS_FIRST_WEEKS]].to_numpy()
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    summaries[:, j] = np.log(model / implied)
+            else:  # p_collapse: collapsed within the window (the record is the collapse week)
+                summaries[:, j] = ((collapse_week >= 0) & (collapse_week <= b)).astype(float)
+    return Population(names, theta, summaries, targets, seed)
+
+
+def _records(scenario, n, seed, horizon, threads) -> pd.DataFrame:
+    """Per-trajectory records and drawn uncertainties of trajectories 0 .. n-1."""
+    result = simulate.run(
+        scenario, n=n, seed=seed, horizon=horizon, keep=n, threads=threads, chunk_size=min(CHUNK, n)
+    )
+    return result.trajectories
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def log_weights(pop: Population, observed: np.ndarray | None = None) -> np.ndarray:
+    """Log importance weight of every trajectory: Gaussian log likelihood of every observed
+    summary, and -inf where an episode that did not collapse collapsed.
+
+    ``observed`` overrides the targets' observed values (simulation-based calibration)."""
+    y = np.array([t.observed for t in pop.targets]) if observed is None else observed
+    logw = np.zeros(pop.n)
+    for j, t in enumerate(pop.targets):
+        s = pop.summaries[:, j]
+        if t.sd is None:
+            keep = s < 0.5 if y[j] < 0.5 else s > 0.5
+            logw = np.where(keep, logw, -np.inf)
+        else:
+            z = (s - y[j]) / t.sd
+            contrib = np.where(np.isfinite(z), -0.5 * z * z, -np.inf)
+            logw = logw + contrib
+    return logw
+
+
+def normalise(logw: np.ndarray) -> np.ndarray:
+    top = np.max(logw)
+    if not np.isfinite(top):
+        raise FitError("no trajectory is consistent with the targets (every weight is 0)")
+    w = np.exp(logw - top)
+    return w / w.sum()
+
+
+def ess(w: np.ndarray) -> float:
+    return float(1.0 / np.sum(w * w))
+
+
+def resample(w: np.ndarray, draws: int, seed: int) -> np.ndarray:
+    """Systematic resampling: ``draws`` indices with frequencies proportional to ``w``, from
+    one uniform keyed by the seed."""
+    u0 = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED])).random()
+    positions = (u0 + np.arange(draws)) / draws
+    return np.minimum(np.searchsorted(np.cumsum(w), positions), len(w) - 1)
+
+
+def weighted_quantile(x: np.ndarray, w: np.ndarray, q) -> np.ndarray:
+    order = np.argsort(x, kind="stable")
+    cw = np.cumsum(w[order])
+    cw /= cw[-1]
+    return np.interp(q, cw - 0.5 * w[order] / w.sum(), x[order])
+
+
+# --------------------------------------------------------------------------- the fit
+
+
+def fit(
+    config: str | Path,
+    targets_path: str | Path,
+    n: int = 100_000,
+    seed: int = 0,
+    draws: int = 4000,
+    ids=DEFAULT_TARGETS,
+    threads: int | None = None,
+) -> FitResult:
+    """Fit the prior scenario ``config`` (and the hindcasts its targets name, found in
+    ``configs/hindcast/`` beside it) to the targets; see the module's docstring."""
+    config = Path(config)
+    prior = load_scenario(config)
+    scenarios = scenarios_for(config, prior, targets_path, ids)
+    targets = read_targets(targets_path, scenarios, ids)
+    # every parameter the prior scenario draws is in the posterior (its forecast draws them
+    # jointly); those every scenario of the fit shares are constrained by all the targets
+    names = fittable({"baseline": prior})
+    pop = population(scenarios, targets, n, seed, names=names, threads=threads)
+    w = normalise(log_weights(pop))
+    picks = resample(w, draws, seed)
+    posterior = pd.DataFrame(pop.theta[picks], columns=pop.names)
+    result = FitResult(
+        posterior=posterior,
+        weights=w,
+        ess=ess(w),
+        parameters=parameter_table(pop, w),
+        targets=target_table(pop, w),
+        fingerprint=fingerprint(targets_path),
+        meta={
+            "n": n,
+            "seed": seed,
+            "draws": draws,
+            "scenario": prior.name,
+            "scenario_sha256": prior.sha256,
+            "targets": list(ids),
+            "shared": fittable(scenarios),
+            "scenarios": sorted(scenarios),
+        },
+    )
+    return result
+
+
+def write(result: FitResult, out_dir: str | Path, force: bool = False) -> Path:
+    """Write ``posterior.parquet`` (the resampled draws; the effective sample size and the
+    targets' fingerprint in its metadata), ``parameters.parquet`` and ``targets.parquet``
+    (the diagnostics) into ``out_dir``, atomically."""
+    meta = {
+        **result.meta,
+        "ess": result.ess,
+        "targets_sha256": result.fingerprint,
+        "method": "ABC importance sampling, Gaussian kernel, systematic resampling",
+        "levercast_version": __version__,
+    }
+    out_dir = Path(out_dir)
+    with store.atomic_dir(out_dir, force=force) as tmp:
+        store.write_table(result.posterior, tmp / "posterior.parquet", meta)
+        store.write_table(result.parameters, tmp / "parameters.parquet", meta)
+        store.write_table(result.targets, tmp / "targets.parquet", meta)
+    return out_dir
+
+
+def scenarios_for(config: Path, prior: Scenario, targets_path, ids) -> dict[str, Scenario]:
+    """The prior scenario as ``baseline`` and every other scenario the targets name, from
+    ``configs/hindcast/<name>.toml`` beside the prior's file."""
+    try:
+        doc = tomllib.loads(Path(targets_path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise FitError(f"{targets_path}: cannot read the targets: {exc}") from None
+    wanted = {t.get("scenario") for t in doc.get("target", []) if t.get("id") in ids}
+    scenarios = {"baseline": prior}
+    for name in sorted(wanted - {"baseline"}):
+        path = config.parent / "hindcast" / f"{name}.toml"
+        if not path.is_file():
+            raise FitError(f"{path}: the hindcast scenario {name!r} the targets name is missing")
+        scenarios[name] = load_scenario(path)
+    return scenarios
+
+
+def parameter_table(pop: Population, w: np.ndarray) -> pd.DataFrame:
+    """Prior against posterior for every fitted parameter: median, 90% interval, shrinkage
+    (1 - posterior variance / prior variance: 0 = the evidence did not constrain it)."""
+    rows = []
+    flat = np.full(pop.n, 1.0 / pop.n)
+    for k, name in enumerate(pop.names):
+        x = pop.theta[:, k]
+        p5, p50, p95 = weighted_quantile(x, flat, [0.05, 0.5, 0.95])
+        q5, q50, q95 = weighted_quantile(x, w, [0.05, 0.5, 0.95])
+        mean = np.sum(w * x)
+        var_post = np.sum(w * (x - mean) ** 2)
+        var_prior = np.var(x)
+        rows.append(
+            {
+                "parameter": name,
+                "unit": registry.PARAM_BY_NAME[name].unit,
+                "prior_median": p50,
+                "prior_q05": p5,
+                "prior_q95": p95,
+                "posterior_median": q50,
+                "posterior_q05": q5,
+                "posterior_q95": q95,
+                "shrinkage": 1.0 - var_post / var_prior if var_prior > 0 else 0.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def target_table(pop: Population, w: np.ndarray) -> pd.DataFrame:
+    """Every target, observed against its prior and posterior predictive (mean, 90%
+    interval of the per-trajectory summary, observation error added)."""
+    rows = []
+    flat = np.full(pop.n, 1.0 / pop.n)
+    for j, t in enumerate(pop.targets):
+        s = pop.summaries[:, j]
+        ok = np.isfinite(s)
+        row = {
+            "id": t.id,
+            "scenario": t.scenario,
+            "quantity": t.quantity,
+            "claims": t.claims,
+            "observed": t.observed,
+            "obs_sd": np.nan if t.sd is None else t.sd,
+        }
+        for label, weights in (("prior", flat), ("posterior", w)):
+            ww = weights[ok] / weights[ok].sum()
+            row[f"{label}_mean"] = float(np.sum(ww * s[ok]))
+            lo, hi = weighted_quantile(s[ok], ww, [0.05, 0.95])
+            row[f"{label}_q05"], row[f"{label}_q95"] = lo, hi
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,167 @@
+"""`levercast fit`: the arithmetic on known answers, simulation-based calibration on synthetic
+truths (Talts et al. 2018: the rank of the truth in its posterior is uniform, and 50% and 90%
+intervals cover at their rates), a parameter the data pin, and the command.
+
+Synthetic truths only: a truth is a trajectory of another seed, its observations its own
+summaries plus Gaussian observation error of the stated size.
+"""
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from levercast.analysis import fit
+from levercast.cli import app
+from levercast.results import store
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+# baseline targets with per-trajectory summaries: pace of weeks 1-13, casualties of week 1
+SBC_TARGETS = [
+    fit.Target("pace", "baseline", "mean_weekly_gain", (0, 13), 0.0, 8.0),
+    fit.Target("casualties", "baseline", "ru_casualties_per_day", (0, 1), 0.0, 60.0),
+    fit.Target("kursk", "baseline", "kursk_retake_per_week", (0, 8), 0.0, 0.1),
+]
+SBC_PARAMS = ["base_advance_km2_per_week", "russia_casualties_per_week", "kursk_initial_km2"]
+N_PRIOR, N_TRUTHS, N_DRAWS = 30_000, 60, 99
+
+
+def test_weights_are_the_gaussian_likelihood_and_indicators():
+    targets = [
+        fit.Target("a", "s", "mean_weekly_gain", (0, 1), 10.0, 2.0),
+        fit.Target("c", "s", "p_collapse", (0, 1), 0.0, None),
+    ]
+    summaries = np.array([[10.0, 0.0], [12.0, 0.0], [10.0, 1.0], [np.nan, 0.0]])
+    pop = fit.Population(["x"], np.zeros((4, 1)), summaries, targets, seed=0)
+    logw = fit.log_weights(pop)
+    np.testing.assert_allclose(logw[:2], [0.0, -0.5])
+    assert logw[2] == -np.inf and logw[3] == -np.inf  # collapsed; undefined summary
+    w = fit.normalise(logw)
+    np.testing.assert_allclose(w, [1 / (1 + np.exp(-0.5)), np.exp(-0.5) / (1 + np.exp(-0.5)), 0, 0])
+    assert fit.ess(np.full(8, 1 / 8)) == pytest.approx(8.0)
+    with pytest.raises(fit.FitError, match="no trajectory"):
+        fit.normalise(np.full(3, -np.inf))
+
+
+def test_resampling_frequencies_follow_the_weights():
+    w = np.array([0.5, 0.25, 0.125, 0.125, 0.0])
+    picks = fit.resample(w, 8000, seed=3)
+    np.testing.assert_array_equal(np.bincount(picks, minlength=5), [4000, 2000, 1000, 1000, 0])
+    np.testing.assert_array_equal(picks, fit.resample(w, 8000, seed=3))  # keyed by the seed
+
+
+def test_weighted_quantiles_match_plain_ones_for_equal_weights():
+    x = np.random.default_rng(1).normal(size=20001)
+    q = fit.weighted_quantile(x, np.full(x.size, 1.0), [0.05, 0.5, 0.95])
+    np.testing.assert_allclose(q, np.quantile(x, [0.05, 0.5, 0.95]), atol=2e-3)
+
+
+@pytest.fixture(scope="module")
+def sbc(baseline):
+    scenarios = {"baseline": baseline.with_levers()}
+    prior = fit.population(scenarios, SBC_TARGETS, N_PRIOR, seed=11, names=SBC_PARAMS)
+    truths = fit.population(scenarios, SBC_TARGETS, N_TRUTHS, seed=12, names=SBC_PARAMS)
+    noise = np.random.default_rng(13).normal(size=truths.summaries.shape)
+    sd = np.array([t.sd for t in SBC_TARGETS])
+    observed = truths.summaries + noise * sd
+    ranks, inside50, inside90, ess = [], [], [], []
+    for k in range(N_TRUTHS):
+        w = fit.normalise(fit.log_weights(prior, observed[k]))
+        ess.append(fit.ess(w))
+        draws = prior.theta[fit.resample(w, N_DRAWS, seed=100 + k)]
+        # ties (a truth equal to draws) are broken at random, as SBC prescribes
+        below = (draws < truths.theta[k]).sum(axis=0)
+        ties = (draws == truths.theta[k]).sum(axis=0)
+        ranks.append(below + np.random.default_rng(k).integers(0, ties + 1))
+        lo50, hi50 = np.quantile(draws, [0.25, 0.75], axis=0)
+        lo90, hi90 = np.quantile(draws, [0.05, 0.95], axis=0)
+        inside50.append((lo50 <= truths.theta[k]) & (truths.theta[k] <= hi50))
+        inside90.append((lo90 <= truths.theta[k]) & (truths.theta[k] <= hi90))
+    return np.array(ranks), np.array(inside50), np.array(inside90), np.array(ess), prior, truths
+
+
+def test_sbc_ranks_of_the_truth_are_uniform(sbc):
+    ranks, *_ = sbc
+    # ranks 0..N_DRAWS in 5 bins of 20: chi-square over all three parameters (15 cells, 180
+    # ranks); the 0.1% critical value of chi-square with 12 degrees of freedom is 32.9
+    counts = np.stack(
+        [np.bincount(ranks[:, j] * 5 // (N_DRAWS + 1), minlength=5) for j in range(3)]
+    )
+    expected = N_TRUTHS / 5
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert chi2 < 32.9, counts
+
+
+def test_sbc_intervals_cover_at_their_nominal_rates(sbc):
+    _, inside50, inside90, ess, *_ = sbc
+    n = inside50.size
+    for rate, inside in ((0.5, inside50), (0.9, inside90)):
+        # nominal rate within 3 binomial standard errors (the draws' own quantile error adds a
+        # little: 99 draws give the interval ends to about +-1 rank)
+        se = np.sqrt(rate * (1 - rate) / n)
+        assert abs(inside.mean() - rate) < 3 * se + 0.02, (rate, inside.mean())
+    # the population is large enough: most truths keep hundreds of effective draws, and even
+    # one far in the tails keeps a few
+    assert np.median(ess) > 100 and ess.min() > 5
+
+
+def test_the_posterior_concentrates_where_the_data_pin_a_parameter(sbc, baseline):
+    *_, prior, truths = sbc
+    # a tight observation of week 1's Russian casualties pins the casualty rate (the weekly
+    # pace does not pin the reference pace: one trajectory's 13 weeks are too noisy for that)
+    tight = [fit.Target("casualties", "baseline", "ru_casualties_per_day", (0, 1), 0.0, 5.0)]
+    pop = fit.Population(prior.names, prior.theta, prior.summaries[:, 1:2], tight, prior.seed)
+    j = prior.names.index("russia_casualties_per_week")
+    widths, errors = [], []
+    for k in range(10):
+        w = fit.normalise(fit.log_weights(pop, truths.summaries[k, 1:2]))
+        x = prior.theta[:, j]
+        lo, med, hi = fit.weighted_quantile(x, w, [0.05, 0.5, 0.95])
+        widths.append(hi - lo)
+        errors.append(abs(med - truths.theta[k, j]))
+    prior_width = np.subtract(*np.quantile(prior.theta[:, j], [0.95, 0.05]))
+    assert np.median(widths) < prior_width / 5
+    assert np.median(errors) < np.median(widths) / 2
+
+
+def test_fit_command_writes_the_posterior_and_its_diagnostics(tmp_path):
+    out = tmp_path / "fit"
+    args = [
+        "fit",
+        str(ROOT / "configs" / "baseline.toml"),
+        "--targets",
+        str(ROOT / "seeds" / "targets.toml"),
+        "-n",
+        "4000",
+        "--draws",
+        "500",
+        "--out",
+        str(out),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "effective sample size" in result.output
+    posterior = pq.read_table(out / "posterior.parquet").to_pandas()
+    assert len(posterior) == 500 and "base_advance_km2_per_week" in posterior
+    meta = store.read_metadata(out / "posterior.parquet")
+    assert meta["ess"] > 1 and len(meta["targets_sha256"]) == 64
+    assert set(meta["scenarios"]) == {"baseline", "spring-2024", "summer-2024"}
+    params = pq.read_table(out / "parameters.parquet").to_pandas()
+    assert set(params["parameter"]) == set(posterior.columns)
+    assert (params["shrinkage"] <= 1).all()
+    # the same seed gives the same posterior; an existing folder needs --force
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 1 and "already exists" in again.output
+    again = CliRunner().invoke(app, [*args, "--force"])
+    assert again.exit_code == 0
+    assert pq.read_table(out / "posterior.parquet").to_pandas().equals(posterior)
+
+
+def test_fit_refuses_unknown_targets_naming_the_file(tmp_path):
+    bad = tmp_path / "targets.toml"
+    bad.write_text('[[target]]\nid = "x"\nscenario = "baseline"\nquantity = "nonsense"\n')
+    with pytest.raises(fit.FitError, match="no target with id 'B-X03-pace'"):
+        fit.fit(ROOT / "configs" / "baseline.toml", bad, n=100)
+    with pytest.raises(fit.FitError, match="quantity 'nonsense'"):
+        fit.fit(ROOT / "configs" / "baseline.toml", bad, n=100, ids=("x",))
