@@ -564,14 +564,14 @@ def _verdict(t: Target, e: _Estimate) -> tuple[str, bool]:
     kind = tol["kind"]
     se = 0.0 if not math.isfinite(e.se) else e.se
     if kind == "interval":
-        text = f"[{_fmt(tol['low'])}, {_fmt(tol['high'])}] ± 2 s.e."
+        text = f"[{_fmt(tol['low'])}, {_fmt(tol['high'])}]"
         return text, tol["low"] - Z_MC * se <= e.value <= tol["high"] + Z_MC * se
     if kind == "max":
-        return f"≤ {_fmt(tol['high'])} + 2 s.e.", e.value <= tol["high"] + Z_MC * se
+        return f"≤ {_fmt(tol['high'])}", e.value <= tol["high"] + Z_MC * se
     if kind == "ratio":
         obs = e.observed
         lo, hi = tol["low"] * obs, tol["high"] * obs
-        text = f"× [{_fmt(tol['low'])}, {_fmt(tol['high'])}] of observed = [{_fmt(lo)}, {_fmt(hi)}]"
+        text = f"[{_fmt(lo)}, {_fmt(hi)}] (× {_fmt(tol['low'])}-{_fmt(tol['high'])})"
         ratio, rse = e.value / obs, e.ratio_se
         return text, tol["low"] - Z_MC * rse <= ratio <= tol["high"] + Z_MC * rse
     n_weeks = len(t.observed)
@@ -624,9 +624,12 @@ class Calibration:
         t = self.table
         return t[(t["role"] == "target") & (t["verdict"] == "out")]
 
-    def display(self) -> pd.DataFrame:
-        """The table as text, for printing."""
+    def display(self, compact: bool = False) -> pd.DataFrame:
+        """The table as text, for printing (``compact``: without claims and scenario, which
+        the id's prefix gives)."""
         frame = self.table[COLUMNS].copy()
+        if compact:
+            frame = frame.drop(columns=["claims", "scenario", "quantity"])
         for col in ("simulated", "mc_error", "observed"):
             frame[col] = [_fmt(v) for v in frame[col]]
         return frame
