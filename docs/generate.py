@@ -112,5 +112,6 @@ def calibration_markdown(result) -> str:
         parts.append(calibration.to_markdown(frame) + "\n")
     return "\n".join(parts)
 
+
 if __name__ == "__main__":
     main()

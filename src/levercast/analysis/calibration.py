@@ -70,7 +70,7 @@ QUANTITIES = (
     "sd_weekly_gain",
     "lag1_autocorr_log_gain",
     "rise_ratio",
-    "p_collapse",
+    names.EVENT_METRICS[names.E_COLLAPSE],  # p_collapse: the run's own collapse metric
     "ru_casualties_per_day",
     "kursk_retake_per_week",
     "kursk_area",
@@ -227,7 +227,9 @@ def load_targets(path: str | Path) -> list[Target]:
             and all(isinstance(w, int) for w in weeks)
             and 1 <= weeks[0] <= weeks[1]
         ):
-            raise CalibrationError(f"{where}: model_weeks must be [first, last], 1 <= first <= last")
+            raise CalibrationError(
+                f"{where}: model_weeks must be [first, last], 1 <= first <= last"
+            )
         targets.append(
             Target(
                 id=str(t["id"]),
@@ -370,13 +372,14 @@ def _probe(rows, sq, seed: int, n: int, horizon: int) -> dict[str, np.ndarray]:
 
 
 def lag1(x: np.ndarray) -> np.ndarray:
-    """Lag-1 autocorrelation of each row of ``x`` (NaN for a constant row)."""
+    """Lag-1 autocorrelation of each row of ``x`` (NaN for a row that is constant, up to
+    rounding: variance below 1e-20 per value)."""
     x = np.atleast_2d(x)
     d = x - x.mean(axis=1, keepdims=True)
     num = (d[:, 1:] * d[:, :-1]).sum(axis=1)
     den = (d * d).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0.0, num / np.where(den > 0.0, den, 1.0), np.nan)
+    varies = den > 1e-20 * x.shape[1]
+    return np.where(varies, num / np.where(varies, den, 1.0), np.nan)
 
 
 def detrended_log(x: np.ndarray) -> np.ndarray:
@@ -401,6 +404,8 @@ def _ratio_se(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """mean(a)/mean(b) and its standard error by linearisation."""
     ma, mb = float(a.mean()), float(b.mean())
     ratio = ma / mb
+    if len(a) < 2:
+        return ratio, math.nan
     z = (a - ratio * b) / mb
     return ratio, float(z.std(ddof=1) / math.sqrt(len(a)))
 
@@ -481,7 +486,9 @@ def _weekly_gains(p: Paths, w: _Window, n_weeks: int | None = None) -> np.ndarra
         return p.gain[:, int(w.x0) + 1 : int(w.x1) + 1]
     count = n_weeks if n_weeks is not None else round(w.length)
     if n_weeks is None and abs(w.length - count) > 1e-9:
-        raise CalibrationError(f"a window of {w.length * 7:.0f} days is not a whole number of weeks")
+        raise CalibrationError(
+            f"a window of {w.length * 7:.0f} days is not a whole number of weeks"
+        )
     ends = [_at(p.territory, w.x0 + k) for k in range(count + 1)]
     return np.stack([ends[k + 1] - ends[k] for k in range(count)], axis=1)
 
@@ -512,7 +519,7 @@ def _quantity(t: Target, p: Paths) -> _Estimate:
         return _Estimate(*autocorr_weekly(_weekly_gains(p, w)))
     if q == "rise_ratio":
         return _Estimate(*rise_ratio(_weekly_gains(p, w)))
-    if q == "p_collapse":
+    if q == names.EVENT_METRICS[names.E_COLLAPSE]:
         share = float(p.collapsed[:, min(math.ceil(w.x1 - 1e-9), p.horizon)].mean())
         return _Estimate(share, math.sqrt(share * (1.0 - share) / p.n))
     if q == "kursk_area":
