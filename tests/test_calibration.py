@@ -371,3 +371,8 @@ def test_cli_bad_file_is_one_error_line(tmp_path):
     assert res.exit_code == 1
     assert res.output.startswith("error: ") and "targets.toml" in res.output
     assert "Traceback" not in res.output
+
+
+def test_trajectories_out_of_range_is_a_clear_error():
+    res = runner.invoke(app, ["calibrate", "-n", "1"])
+    assert res.exit_code == 1 and "--trajectories/-n" in res.output

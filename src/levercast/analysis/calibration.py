@@ -61,6 +61,7 @@ TARGETS_FILE = Path("seeds") / "targets.toml"
 DEFAULT_TRAJECTORIES = 10_000  # per scenario; `levercast calibrate` and the tests
 DOC_TRAJECTORIES = 4_000  # docs/calibration.md is generated with these (tests regenerate it)
 DOC_SEED = 0
+MAX_PATHS = 200_000  # trajectories per scenario: the weekly paths of every trajectory are kept
 Z_MC = 2.0  # interval ends widened by this many Monte Carlo standard errors
 
 QUANTITIES = (
@@ -666,8 +667,11 @@ def calibrate(
                 f"--scenario {', '.join(unknown)}: {path} has targets only for {', '.join(named)}"
             )
         named = [s for s in named if s in scenarios]
-    if n < 2:
-        raise CalibrationError(f"--trajectories: at least 2 are needed, got {n}")
+    if not 2 <= n <= MAX_PATHS:
+        raise CalibrationError(
+            f"--trajectories/-n must be between 2 and {MAX_PATHS:,} (every trajectory's "
+            f"weekly path is kept), got {n:,}"
+        )
     rows, series, horizons = [], {}, {}
     for name in named:
         scenario = load_scenario(scenario_config(name, root))
