@@ -160,7 +160,7 @@ def test_missing_config_is_a_clear_error(tmp_path):
 MISSING_INPUT = {
     "run": ["run", "{missing}.toml"],
     "validate": ["validate", "{missing}.toml"],
-    "calibrate": ["calibrate", "{missing}.toml"],
+    "calibrate": ["calibrate", "--targets", "{missing}.toml"],
     "sweep": ["sweep", "{missing}.toml", "--grid", "ew_support=0.2"],
     "analyze": ["analyze", "{missing}"],
     "report": ["report", "{missing}"],

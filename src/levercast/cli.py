@@ -202,26 +202,41 @@ def validate(config: ConfigArg):
 
 @_command()
 def calibrate(
-    config: Annotated[
-        Path, typer.Argument(help="Scenario to compare with the calibration facts.")
-    ] = Path("configs/baseline.toml"),
-    trajectories: TrajectoriesOpt = 200_000,
+    targets: Annotated[
+        Path | None,
+        typer.Option(
+            "--targets",
+            help="Calibration targets [default: seeds/targets.toml of the repository].",
+            show_default=False,
+        ),
+    ] = None,
+    trajectories: TrajectoriesOpt = 10_000,
     seed: SeedOpt = 0,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scenario",
+            help="Only the targets of this scenario (repeatable) [default: every scenario].",
+            show_default=False,
+        ),
+    ] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
 ):
-    """Compare the simulated start of a scenario with the dated facts of CALIBRATION.md."""
+    """Compare the baseline's first weeks and every hindcast with each calibration target:
+    simulated against observed with Monte Carlo error; exit 2 if a target-role row is out."""
     from levercast.analysis import calibration
     from levercast.present import tables
 
-    scenario = _load(config)
-    table = calibration.table(scenario, trajectories, seed)
+    result = calibration.calibrate(targets, trajectories, seed, scenario)
     if markdown:
-        out.print(calibration.to_markdown(table), highlight=False, soft_wrap=True)
+        out.print(result.markdown(), highlight=False, markup=False, soft_wrap=True)
     else:
-        tables.print_frame(
-            table, out, f"Calibration of {scenario.name} ({trajectories:,} trajectories)"
+        title = (
+            f"Calibration ({trajectories:,} trajectories per scenario, seed {seed}); interval "
+            "ends widened by 2 Monte Carlo s.e."
         )
-    if not table["within"].all():
+        tables.print_frame(result.display(compact=True), out, title)
+    if len(result.failed()):
         raise typer.Exit(code=2)
 
 

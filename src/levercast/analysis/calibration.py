@@ -1,92 +1,717 @@
-"""Compare a scenario's first weeks with the dated facts of CALIBRATION.md (X ids in seeds/).
+"""Every calibration target of ``seeds/targets.toml`` against the model (issue 13).
 
-Each row states the simulated figure with its Monte Carlo error, the tracker figure, and the
-range the trackers span (they disagree by up to a third). Monthly tracker figures are
-converted to weeks at 365.25 / 12 / 7 weeks a month.
+The targets file holds each target as data: the scenario it belongs to (the baseline or a
+hindcast), the model quantity it constrains (a key of its ``[quantities]`` table), the window
+it describes, the observed figure, its role and its tolerance. :func:`calibrate` runs each
+scenario the targets name (its config found under ``configs/``), computes every quantity with
+its Monte Carlo standard error from per-trajectory weekly paths, and gives a table with an
+in/out verdict per target.
+
+Time axis. A run starting on ``start_date`` has week ends ``start_date + 7 w``; the territory
+lost ``T`` is taken linearly between week ends. A tracker figure (no ``derive`` key) counts whole
+days, ``window_end`` included, so it ends the day after ``window_end``; a figure derived from the
+DeepState CSV (``derive = ...``) runs between snapshot dates. Targets with ``model_weeks =
+[first, last]`` compare run weeks ``first .. last`` instead of calendar dates (the baseline, which
+starts after its window). A scenario is simulated as many weeks as its targets need.
+
+Monte Carlo error. Per-trajectory weekly paths of ``n`` trajectories (seed ``seed``): a mean over
+trajectories has standard error sd/sqrt(n); a ratio of two means by its linearisation; a
+probability sqrt(p (1 - p) / n). The weekly paths come from
+:func:`levercast.engine.kernels.simulate_trajectory`. Russian casualties, Ukrainian fire, US
+support and Russian fire per week are not in its output; :func:`_probe` steps the kernel's own
+weekly functions for them and is checked, every run, to reproduce ``simulate_trajectory``'s
+weekly gains exactly.
+
+Tolerance kinds (the file's header): ``interval`` (the simulated value within ``[low, high]``,
+each end widened by 2 MC standard errors), ``max`` (a probability at most ``high`` plus 2 s.e.),
+``ratio`` (simulated over observed within ``[low, high]``, widened by 2 s.e. of the ratio) and
+``band`` (at least ``min_inside`` observed weekly values inside the simulated central ``level``
+band widened by ``obs_error``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 
-from levercast.engine import simulate
+from levercast.engine import kernels, lowering, sampling
+from levercast.engine import layout as L
+from levercast.engine._rng import stream_key
+from levercast.engine.lanes import (
+    FIRE,
+    FORWARD,
+    GAIN,
+    LANES,
+    LOSS_RU,
+    MUNITIONS,
+    N_SLOTS,
+    US_NOW,
+)
+from levercast.errors import LevercastError
 from levercast.results import names
+from levercast.scenario.loader import MAX_HORIZON_WEEKS, load_scenario
 
-WEEKS_PER_MONTH = 365.25 / 12 / 7
-KURSK_PEAK_KM2 = 1294.0  # X05, 2024-08-27
-WEEKS_PEAK_TO_START = 59 / 7  # 2024-08-27 to 2024-10-25
-DOC_TRAJECTORIES = 200_000  # docs/calibration.md is generated with these
+TARGETS_FILE = Path("seeds") / "targets.toml"
+DEFAULT_TRAJECTORIES = 10_000  # per scenario; `levercast calibrate` and the tests
+DOC_TRAJECTORIES = 4_000  # docs/calibration.md is generated with these (tests regenerate it)
 DOC_SEED = 0
+MAX_PATHS = 200_000  # trajectories per scenario: the weekly paths of every trajectory are kept
+Z_MC = 2.0  # interval ends widened by this many Monte Carlo standard errors
+
+QUANTITIES = (
+    "window_gain",
+    "mean_weekly_gain",
+    "weekly_gain_series",
+    "sd_weekly_gain",
+    "lag1_autocorr_log_gain",
+    "rise_ratio",
+    names.EVENT_METRICS[names.E_COLLAPSE],  # p_collapse: the run's own collapse metric
+    "ru_casualties_per_day",
+    "kursk_retake_per_week",
+    "kursk_area",
+    "ua_rounds_per_day",
+    "ru_rounds_per_day",
+    "us_support",
+    "reference_pace",
+)
+ROLES = ("target", "diagnostic", "input")
+TOLERANCE_KEYS = {
+    "interval": ("low", "high"),
+    "max": ("high",),
+    "ratio": ("low", "high"),
+    "band": ("level", "min_inside", "obs_error"),
+}
+REQUIRED = (
+    "id",
+    "claims",
+    "scenario",
+    "quantity",
+    "unit",
+    "window_start",
+    "window_end",
+    "observed",
+    "role",
+    "tolerance",
+)
+KURSK_PEAK_KM2 = 1294.0  # X05, 2024-08-27: the ratio target's implied pace starts here
+RISE_FIRST, RISE_LAST = 4, 8  # rise_ratio: last 8 weeks' mean over the first 4 weeks'
+
+COLUMNS = [
+    "id",
+    "scenario",
+    "quantity",
+    "claims",
+    "window",
+    "unit",
+    "simulated",
+    "mc_error",
+    "observed",
+    "tolerance",
+    "role",
+    "verdict",
+]
 
 
-def table(scenario, n: int = 200_000, seed: int = 0) -> pd.DataFrame:
-    """Simulate ``n`` trajectories over 13 weeks and compare them with the calibration facts."""
-    result = simulate.run(scenario, n, seed, horizon=13)
-    rows = []
+class CalibrationError(LevercastError, ValueError):
+    """A targets file that cannot be read or used; names the file and the key."""
 
-    def add(ids, quantity, unit, mean, se, target, low, high):
-        rows.append(
-            {
-                "ids": ids,
-                "quantity": quantity,
-                "unit": unit,
-                "simulated": round(mean, 1),
-                "mc_error": round(se, 2),
-                "tracker": round(target, 1),
-                "range_low": round(low, 1),
-                "range_high": round(high, 1),
-                "within": bool(low <= mean <= high),
-            }
+
+# ----------------------------------------------------------------------------- targets
+
+
+@dataclass(frozen=True)
+class Target:
+    """One ``[[target]]`` of the targets file."""
+
+    id: str
+    claims: tuple[str, ...]
+    scenario: str
+    quantity: str
+    unit: str
+    window_start: dt.date
+    window_end: dt.date
+    observed: object  # float, list of floats (a weekly series) or text (a ratio target)
+    role: str
+    tolerance: dict
+    model_weeks: tuple[int, int] | None = None
+    derived: bool = False  # observed computed from the CSV: snapshot dates, not whole days
+    tolerance_why: str = ""
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The repository root: the first of ``start`` (default: the current directory) and its
+    parents that holds ``seeds/targets.toml``, else the root of the checkout the package
+    is installed from."""
+    here = Path.cwd() if start is None else Path(start)
+    for folder in (here, *here.resolve().parents):
+        if (folder / TARGETS_FILE).is_file():
+            return folder
+    return Path(__file__).resolve().parents[3]
+
+
+def load_targets(path: str | Path) -> list[Target]:
+    """Read and check a targets file; every problem is a :class:`CalibrationError` naming the
+    file, the target and the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise CalibrationError(f"targets file {path} not found")
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise CalibrationError(f"{path}: not valid TOML: {exc}") from None
+    meta = data.get("meta", {})
+    cutoff = meta.get("evidence_cutoff", dt.date(2024, 10, 25))
+    entries = data.get("target")
+    if not isinstance(entries, list) or not entries:
+        raise CalibrationError(f"{path}: no [[target]] tables")
+    quantities = data.get("quantities", {})
+    targets, seen = [], set()
+    for k, t in enumerate(entries):
+        where = f"{path}: target {t.get('id', f'#{k + 1}')!r}"
+        for key in REQUIRED:
+            if key not in t:
+                raise CalibrationError(f"{where}: missing key {key!r}")
+        if t["id"] in seen:
+            raise CalibrationError(f"{where}: duplicate id")
+        seen.add(t["id"])
+        if t["quantity"] not in QUANTITIES:
+            raise CalibrationError(
+                f"{where}: quantity {t['quantity']!r} is not one of {', '.join(QUANTITIES)}"
+            )
+        if quantities and t["quantity"] not in quantities:
+            raise CalibrationError(
+                f"{where}: quantity {t['quantity']!r} is not defined in [quantities]"
+            )
+        if t["role"] not in ROLES:
+            raise CalibrationError(f"{where}: role {t['role']!r} is not one of {ROLES}")
+        for key in ("window_start", "window_end"):
+            if not isinstance(t[key], dt.date) or isinstance(t[key], dt.datetime):
+                raise CalibrationError(f"{where}: {key} must be a TOML date")
+            if t[key] > cutoff:
+                raise CalibrationError(f"{where}: {key} {t[key]} is after the cut-off {cutoff}")
+        if t["window_start"] > t["window_end"]:
+            raise CalibrationError(f"{where}: window_start is after window_end")
+        known = t.get("known")
+        if isinstance(known, dt.date) and known > cutoff:
+            raise CalibrationError(f"{where}: known {known} is after the cut-off {cutoff}")
+        tol = t["tolerance"]
+        if not isinstance(tol, dict) or tol.get("kind") not in TOLERANCE_KEYS:
+            raise CalibrationError(
+                f"{where}: tolerance must be a table with kind one of {', '.join(TOLERANCE_KEYS)}"
+            )
+        for key in TOLERANCE_KEYS[tol["kind"]]:
+            if not isinstance(tol.get(key), int | float):
+                raise CalibrationError(f"{where}: tolerance needs a number {key!r}")
+        observed = t["observed"]
+        series = t["quantity"] == "weekly_gain_series"
+        if series != (tol["kind"] == "band"):
+            raise CalibrationError(
+                f"{where}: a weekly_gain_series takes a band tolerance, and only it does"
+            )
+        if series and not (
+            isinstance(observed, list) and all(isinstance(v, int | float) for v in observed)
+        ):
+            raise CalibrationError(f"{where}: observed must be a list of weekly values")
+        if not series and tol["kind"] != "ratio" and not isinstance(observed, int | float):
+            raise CalibrationError(f"{where}: observed must be a number")
+        weeks = t.get("model_weeks")
+        if weeks is not None and not (
+            isinstance(weeks, list)
+            and len(weeks) == 2
+            and all(isinstance(w, int) for w in weeks)
+            and 1 <= weeks[0] <= weeks[1]
+        ):
+            raise CalibrationError(
+                f"{where}: model_weeks must be [first, last], 1 <= first <= last"
+            )
+        targets.append(
+            Target(
+                id=str(t["id"]),
+                claims=tuple(t["claims"]),
+                scenario=str(t["scenario"]),
+                quantity=t["quantity"],
+                unit=str(t["unit"]),
+                window_start=t["window_start"],
+                window_end=t["window_end"],
+                observed=observed,
+                role=t["role"],
+                tolerance=dict(tol),
+                model_weeks=None if weeks is None else (weeks[0], weeks[1]),
+                derived="derive" in t,
+                tolerance_why=str(t.get("tolerance_why", "")),
+            )
         )
+    return targets
 
-    month = result.band_stats(names.M_TERRITORY, 4)
-    add(
-        "X01, X02",
-        "Russian net gain, first 4 weeks",
-        "km2/4 weeks",
-        month["mean"],
-        month["se"],
-        (363 + 477 + 406 + 459) / 4 * 4 / WEEKS_PER_MONTH,
-        363 * 4 / WEEKS_PER_MONTH,
-        477 * 4 / WEEKS_PER_MONTH,
+
+def scenario_config(name: str, root: Path) -> Path:
+    """The config of scenario ``name``: ``configs/**/<name>.toml`` under ``root``."""
+    found = sorted((root / "configs").rglob(f"{name}.toml"))
+    if len(found) != 1:
+        what = "no" if not found else "more than one"
+        raise CalibrationError(
+            f"{what} config for scenario {name!r} under {root / 'configs'} ({name}.toml)"
+        )
+    return found[0]
+
+
+# ------------------------------------------------------------------------ weekly paths
+
+
+@dataclass
+class Paths:
+    """Per-trajectory weekly paths of one scenario (``n`` trajectories, ``horizon`` weeks).
+
+    ``territory``, ``kursk``: float64[n, horizon + 1], at week ends 0..horizon;
+    ``collapsed``: bool[n, horizon + 1], in the collapse regime by week end w;
+    ``gain``: float64[n, horizon + 1], the gain of the week ending at w (0 at w = 0);
+    per step t = 0..horizon - 1 (the week from week end t to t + 1): ``loss_ru`` Russian
+    casualties, ``ua_rounds`` Ukrainian rounds fired per day, ``ru_rounds`` Russian rounds per
+    day, ``us_support`` u_t; ``theta`` float64[n, N_PARAMS] the drawn parameters."""
+
+    start_date: dt.date
+    n: int
+    horizon: int
+    territory: np.ndarray
+    gain: np.ndarray
+    kursk: np.ndarray
+    collapsed: np.ndarray
+    theta: np.ndarray
+    loss_ru: np.ndarray | None = None
+    ua_rounds: np.ndarray | None = None
+    ru_rounds: np.ndarray | None = None
+    us_support: np.ndarray | None = None
+
+
+def simulate_paths(scenario, n: int, seed: int, horizon: int, probe: bool = True) -> Paths:
+    """Weekly paths of trajectories ``0 .. n - 1`` of ``scenario`` (as ``levercast run``
+    simulates them with the same seed), with the probe's series unless ``probe`` is False."""
+    rows = np.ascontiguousarray(lowering.param_rows(scenario), dtype=np.float64)
+    sq = lowering.status_quo(scenario)
+    theta = np.empty((n, L.N_PARAMS))
+    weekly = np.empty((horizon + 1, names.N_BAND_METRICS))
+    events = np.empty((horizon + 1, names.N_EVENTS), dtype=np.int8)
+    record = np.empty(names.N_RECORD)
+    territory = np.empty((n, horizon + 1))
+    gain = np.empty((n, horizon + 1))
+    kursk = np.empty((n, horizon + 1))
+    collapsed = np.empty((n, horizon + 1), dtype=bool)
+    for j in range(n):
+        sampling.sample_params(rows, seed, j, theta[j])
+        status = kernels.simulate_trajectory(theta[j], sq, seed, j, horizon, weekly, events, record)
+        if status != kernels.STATUS_OK:
+            raise CalibrationError(
+                f"{scenario.name}: trajectory {j} (seed {seed}) turned non-finite"
+            )
+        territory[j] = weekly[:, names.M_TERRITORY]
+        gain[j] = weekly[:, names.M_WEEKLY_GAIN]
+        kursk[j] = weekly[:, names.M_KURSK]
+        collapsed[j] = events[:, names.E_COLLAPSE] > 0
+    paths = Paths(scenario.start_date, n, horizon, territory, gain, kursk, collapsed, theta)
+    if probe:
+        series = _probe(rows, sq, seed, n, horizon)
+        if not np.array_equal(series.pop("gain"), gain[:, 1:]):
+            raise CalibrationError(
+                "the calibration probe no longer reproduces simulate_trajectory's weekly gains: "
+                "analysis/calibration.py's _probe must follow engine/kernels.simulate_lanes"
+            )
+        for key, value in series.items():
+            setattr(paths, key, value)
+    return paths
+
+
+def _probe(rows, sq, seed: int, n: int, horizon: int) -> dict[str, np.ndarray]:
+    """Per-step series the kernel computes but does not output: the loop of
+    ``kernels.simulate_lanes`` over lane groups, reading the lane buffer after each half
+    week. Needs a kernel output (a per-week trace of L^R_t, F_t, u_t) to be retired."""
+    bounds = sampling.bounds_table(rows)
+    out = {k: np.empty((n, horizon)) for k in ("gain", "loss_ru", "ua_rounds", "ru_rounds")}
+    out["us_support"] = np.empty((n, horizon))
+    th = np.empty((rows.shape[0], LANES))
+    scratch = np.empty(LANES)
+    b = np.empty(N_SLOTS * LANES)
+    keys = np.empty(LANES, dtype=np.uint64)
+
+    def lanes(slot, nl):
+        return b[slot * LANES : slot * LANES + nl]
+
+    for first in range(0, n, LANES):
+        nl = min(LANES, n - first)
+        sampling.sample_lanes(rows, bounds, seed, first, nl, th, scratch)
+        kernels.load_parameters(b, th, nl)
+        for i in range(nl):
+            kernels._setup_lane(b, i, sq, seed, first + i)
+            keys[i] = stream_key(seed, first + i, L.STREAM_WEEKLY)
+        any_power = bool(np.any(th[L.P_ADVANCE_EXPONENT, :nl] != 2.0))
+        need = th[L.P_ROUNDS_NEEDED_PER_YEAR, :nl]
+        ru_day = th[L.P_RU_ROUNDS_PER_DAY, :nl]
+        sl = slice(first, first + nl)
+        for t in range(horizon):
+            kernels._refresh_levers(b, nl, t, sq)
+            kernels._draw_normals(b, nl, keys, t)
+            M = lanes(MUNITIONS, nl)
+            out["ru_rounds"][sl, t] = ru_day * (1.25 * M / (M + 0.25))
+            kernels._advance(b, nl, t, any_power)
+            # F = s fwd with s the shell sufficiency (rounds fired over the need)
+            sufficiency = lanes(FIRE, nl) / lanes(FORWARD, nl)
+            out["ua_rounds"][sl, t] = sufficiency * need / 365.25
+            out["us_support"][sl, t] = lanes(US_NOW, nl)
+            out["gain"][sl, t] = lanes(GAIN, nl)
+            kernels._attrition(b, nl, t)
+            out["loss_ru"][sl, t] = lanes(LOSS_RU, nl)
+    return out
+
+
+# --------------------------------------------------------------- statistics of a path
+
+
+def lag1(x: np.ndarray) -> np.ndarray:
+    """Lag-1 autocorrelation of each row of ``x`` (NaN for a row that is constant, up to
+    rounding: variance below 1e-20 per value)."""
+    x = np.atleast_2d(x)
+    d = x - x.mean(axis=1, keepdims=True)
+    num = (d[:, 1:] * d[:, :-1]).sum(axis=1)
+    den = (d * d).sum(axis=1)
+    varies = den > 1e-20 * x.shape[1]
+    return np.where(varies, num / np.where(varies, den, 1.0), np.nan)
+
+
+def detrended_log(x: np.ndarray) -> np.ndarray:
+    """log(max(x, 1)) of each row less its least-squares line in time (as
+    ``seeds/derive_targets.py``)."""
+    y = np.log(np.maximum(np.atleast_2d(x), 1.0))
+    t = np.arange(y.shape[1], dtype=float)
+    tc = t - t.mean()
+    slope = (y * tc).sum(axis=1, keepdims=True) / (tc * tc).sum()
+    return y - y.mean(axis=1, keepdims=True) - slope * tc
+
+
+def _mean_se(values: np.ndarray) -> tuple[float, float]:
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return math.nan, math.nan
+    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
+    return float(v.mean()), se
+
+
+def _ratio_se(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """mean(a)/mean(b) and its standard error by linearisation."""
+    ma, mb = float(a.mean()), float(b.mean())
+    ratio = ma / mb
+    if len(a) < 2:
+        return ratio, math.nan
+    z = (a - ratio * b) / mb
+    return ratio, float(z.std(ddof=1) / math.sqrt(len(a)))
+
+
+def sd_weekly(gains: np.ndarray) -> tuple[float, float]:
+    """Mean over trajectories (rows) of the sd (ddof 1) of their weekly gains, and its s.e."""
+    return _mean_se(np.atleast_2d(gains).std(axis=1, ddof=1))
+
+
+def autocorr_weekly(gains: np.ndarray) -> tuple[float, float]:
+    """Mean over trajectories of the lag-1 autocorrelation of their detrended log weekly gains
+    (trajectories whose detrended path is constant have none and are left out), and its s.e."""
+    return _mean_se(lag1(detrended_log(gains)))
+
+
+def rise_ratio(gains: np.ndarray) -> tuple[float, float]:
+    """Mean weekly gain of the last 8 weeks over that of the first 4 (ratio of the means over
+    trajectories), and its s.e."""
+    g = np.atleast_2d(gains)
+    if g.shape[1] < RISE_FIRST + RISE_LAST:
+        raise CalibrationError(f"rise_ratio needs {RISE_FIRST + RISE_LAST} weeks, got {g.shape[1]}")
+    return _ratio_se(g[:, -RISE_LAST:].mean(axis=1), g[:, :RISE_FIRST].mean(axis=1))
+
+
+# ------------------------------------------------------------------- the time axis
+
+
+@dataclass
+class _Window:
+    """A target's window on the run's axis: week positions ``x0 .. x1`` (fractional: days / 7
+    from the start), or run weeks ``first .. last`` (``x0 = first - 1``, ``x1 = last``)."""
+
+    x0: float
+    x1: float
+    weeks: bool  # model_weeks: whole run weeks
+
+    @property
+    def length(self) -> float:
+        return self.x1 - self.x0
+
+
+def _window(t: Target, start: dt.date) -> _Window:
+    if t.model_weeks is not None:
+        return _Window(float(t.model_weeks[0] - 1), float(t.model_weeks[1]), True)
+    end = t.window_end if t.derived else t.window_end + dt.timedelta(days=1)
+    return _Window((t.window_start - start).days / 7.0, (end - start).days / 7.0, False)
+
+
+def _needed_weeks(t: Target, start: dt.date) -> int:
+    if t.quantity == "reference_pace":
+        return 1
+    w = _window(t, start)
+    if w.x0 < 0.0:
+        raise CalibrationError(
+            f"target {t.id!r}: its window starts on {t.window_start}, before the run of "
+            f"{t.scenario} ({start}); give model_weeks"
+        )
+    return max(1, math.ceil(w.x1 - 1e-9))
+
+
+def _at(path: np.ndarray, x: float) -> np.ndarray:
+    """Rows of ``path`` (values at week ends) taken linearly at week position ``x``."""
+    k = min(int(math.floor(x)), path.shape[1] - 2)
+    f = x - k
+    return path[:, k] * (1.0 - f) + path[:, k + 1] * f
+
+
+def _step_weights(w: _Window, horizon: int) -> np.ndarray:
+    """Weight of each step t (the week from week end t to t + 1) in the window: its overlap."""
+    t = np.arange(horizon, dtype=float)
+    overlap = np.clip(np.minimum(t + 1.0, w.x1) - np.maximum(t, w.x0), 0.0, None)
+    return overlap / overlap.sum()
+
+
+def _weekly_gains(p: Paths, w: _Window, n_weeks: int | None = None) -> np.ndarray:
+    """Gains of the window's consecutive 7-day weeks, float64[n, weeks]."""
+    if w.weeks:
+        return p.gain[:, int(w.x0) + 1 : int(w.x1) + 1]
+    count = n_weeks if n_weeks is not None else round(w.length)
+    if n_weeks is None and abs(w.length - count) > 1e-9:
+        raise CalibrationError(
+            f"a window of {w.length * 7:.0f} days is not a whole number of weeks"
+        )
+    ends = [_at(p.territory, w.x0 + k) for k in range(count + 1)]
+    return np.stack([ends[k + 1] - ends[k] for k in range(count)], axis=1)
+
+
+# ----------------------------------------------------------------------- quantities
+
+
+@dataclass
+class _Estimate:
+    value: float
+    se: float
+    observed: float | None = None  # when the target's observation depends on the run
+    ratio_se: float = math.nan  # a ratio target: the s.e. of simulated / observed
+    series: pd.DataFrame | None = None
+
+
+def _quantity(t: Target, p: Paths) -> _Estimate:
+    w = _window(t, p.start_date)
+    q = t.quantity
+    theta = p.theta
+    if q == "window_gain":
+        return _Estimate(*_mean_se(_at(p.territory, w.x1) - _at(p.territory, w.x0)))
+    if q == "mean_weekly_gain":
+        return _Estimate(*_mean_se((_at(p.territory, w.x1) - _at(p.territory, w.x0)) / w.length))
+    if q == "sd_weekly_gain":
+        return _Estimate(*sd_weekly(_weekly_gains(p, w)))
+    if q == "lag1_autocorr_log_gain":
+        return _Estimate(*autocorr_weekly(_weekly_gains(p, w)))
+    if q == "rise_ratio":
+        return _Estimate(*rise_ratio(_weekly_gains(p, w)))
+    if q == names.EVENT_METRICS[names.E_COLLAPSE]:
+        share = float(p.collapsed[:, min(math.ceil(w.x1 - 1e-9), p.horizon)].mean())
+        return _Estimate(share, math.sqrt(share * (1.0 - share) / p.n))
+    if q == "kursk_area":
+        return _Estimate(*_mean_se(_at(p.kursk, w.x1)))
+    if q == "kursk_retake_per_week":
+        retaken = (_at(p.kursk, w.x0) - _at(p.kursk, w.x1)) / w.length
+        implied = (KURSK_PEAK_KM2 - _at(p.kursk, w.x0)) / ((t.window_end - t.window_start).days / 7)
+        _, ratio_se = _ratio_se(retaken, implied)
+        mean, se = _mean_se(retaken)
+        return _Estimate(mean, se, observed=float(implied.mean()), ratio_se=ratio_se)
+    if q == "reference_pace":
+        return _Estimate(*_mean_se(theta[:, L.P_BASE_ADVANCE_KM2_PER_WEEK]))
+    if q == "weekly_gain_series":
+        return _band(t, p, w)
+    per_step = {
+        "ru_casualties_per_day": (p.loss_ru, 1.0 / 7.0),
+        "ua_rounds_per_day": (p.ua_rounds, 1.0),
+        "ru_rounds_per_day": (p.ru_rounds, 1.0),
+        "us_support": (p.us_support, 1.0),
+    }
+    series, scale = per_step[q]
+    return _Estimate(*_mean_se(series @ _step_weights(w, p.horizon) * scale))
+
+
+def _band(t: Target, p: Paths, w: _Window) -> _Estimate:
+    observed = np.asarray(t.observed, dtype=float)
+    gains = _weekly_gains(p, w, len(observed))
+    level = t.tolerance["level"]
+    lo, hi = np.quantile(gains, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    err = t.tolerance["obs_error"]
+    inside = (observed >= lo - err) & (observed <= hi + err)
+    ends = [t.window_start + dt.timedelta(days=7 * (k + 1)) for k in range(len(observed))]
+    series = pd.DataFrame(
+        {
+            "week_end": [d.isoformat() for d in ends],
+            "observed": observed,
+            "model_mean": gains.mean(axis=0).round(1),
+            f"model_q{round(50 * (1 - level)):02d}": lo.round(1),
+            f"model_q{round(50 * (1 + level))}": hi.round(1),
+            "inside": np.where(inside, "yes", "no"),
+        }
     )
-    q = result.band_stats(names.M_TERRITORY, 13)
-    add(
-        "X03",
-        "Russian net gain per week, weeks 1-13",
-        "km2/week",
-        q["mean"] / 13,
-        q["se"] / 13,
-        86.0,
-        363 / WEEKS_PER_MONTH,
-        477 / WEEKS_PER_MONTH,
+    return _Estimate(float(inside.sum()), math.nan, series=series)
+
+
+def _verdict(t: Target, e: _Estimate) -> tuple[str, bool]:
+    """The tolerance as text, and whether the estimate is inside it."""
+    tol = t.tolerance
+    kind = tol["kind"]
+    se = 0.0 if not math.isfinite(e.se) else e.se
+    if kind == "interval":
+        text = f"[{_fmt(tol['low'])}, {_fmt(tol['high'])}]"
+        return text, tol["low"] - Z_MC * se <= e.value <= tol["high"] + Z_MC * se
+    if kind == "max":
+        return f"≤ {_fmt(tol['high'])}", e.value <= tol["high"] + Z_MC * se
+    if kind == "ratio":
+        obs = e.observed
+        lo, hi = tol["low"] * obs, tol["high"] * obs
+        text = f"[{_fmt(lo)}, {_fmt(hi)}] (× {_fmt(tol['low'])}-{_fmt(tol['high'])})"
+        ratio, rse = e.value / obs, e.ratio_se
+        return text, tol["low"] - Z_MC * rse <= ratio <= tol["high"] + Z_MC * rse
+    n_weeks = len(t.observed)
+    text = (
+        f"≥ {tol['min_inside']} of {n_weeks} weeks inside the {round(100 * tol['level'])}% band "
+        f"± {_fmt(tol['obs_error'])}"
     )
-    cal = result.calibration_sums()
-    ru = cal[names.RECORD_COLUMNS[names.R_RU_CASUALTIES_FIRST_WEEK]] / 7
-    add(
-        "X08",
-        "Russian casualties per day, week 1",
-        "casualties/day",
-        ru,
-        float("nan"),
-        1270.0,
-        1270 * 2 / 3,
-        1270 * 4 / 3,
-    )
-    kursk = cal[names.RECORD_COLUMNS[names.R_KURSK_LOSS_FIRST_WEEKS]]
-    k0 = result.band_stats(names.M_KURSK, 0)["mean"]
-    pace = (KURSK_PEAK_KM2 - k0) / WEEKS_PEAK_TO_START
-    add(
-        "X05, X06",
-        "Kursk area retaken per week, weeks 1-8",
-        "km2/week",
-        kursk,
-        float("nan"),
-        pace,
-        pace / 2,
-        pace * 1.5,
-    )
-    return pd.DataFrame(rows)
+    return text, e.value >= tol["min_inside"]
+
+
+def _fmt(x) -> str:
+    if isinstance(x, str):
+        return x
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    if float(x).is_integer() and abs(x) >= 1:
+        return f"{x:,.0f}" if abs(x) >= 10_000 else f"{x:.0f}"
+    a = abs(x)
+    if a >= 100:
+        return f"{x:,.1f}"
+    if a >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3f}"
+
+
+def _sig(x: float, digits: int = 3) -> float:
+    """``x`` rounded to ``digits`` significant figures (NaN stays)."""
+    if not math.isfinite(x) or x == 0.0:
+        return x
+    return round(x, max(0, digits - 1 - int(math.floor(math.log10(abs(x))))))
+
+
+# ------------------------------------------------------------------------ the table
+
+
+@dataclass
+class Calibration:
+    """The result of :func:`calibrate`: one row per target, and the week-by-week comparison of
+    each weekly series target."""
+
+    table: pd.DataFrame
+    series: dict[str, pd.DataFrame] = field(default_factory=dict)
+    n: int = 0
+    seed: int = 0
+    horizons: dict[str, int] = field(default_factory=dict)
+    targets_path: Path | None = None
+
+    def failed(self) -> pd.DataFrame:
+        """The ``target``-role rows that are out."""
+        t = self.table
+        return t[(t["role"] == "target") & (t["verdict"] == "out")]
+
+    def display(self, compact: bool = False) -> pd.DataFrame:
+        """The table as text, for printing (``compact``: without claims and scenario, which
+        the id's prefix gives)."""
+        frame = self.table[COLUMNS].copy()
+        if compact:
+            frame = frame.drop(columns=["claims", "scenario", "quantity"])
+        for col in ("simulated", "mc_error", "observed"):
+            frame[col] = [_fmt(v) for v in frame[col]]
+        return frame
+
+    def markdown(self) -> str:
+        return to_markdown(self.display())
+
+
+def calibrate(
+    targets: str | Path | None = None,
+    n: int = DEFAULT_TRAJECTORIES,
+    seed: int = 0,
+    scenarios: list[str] | tuple[str, ...] | None = None,
+    root: str | Path | None = None,
+) -> Calibration:
+    """Run every scenario the targets name (or those in ``scenarios``) with ``n`` trajectories
+    and compare each target; configs are found under ``root/configs`` (``root`` default:
+    :func:`find_root`)."""
+    root = find_root() if root is None else Path(root)
+    path = root / TARGETS_FILE if targets is None else Path(targets)
+    all_targets = load_targets(path)
+    named = list(dict.fromkeys(t.scenario for t in all_targets))
+    if scenarios:
+        unknown = [s for s in scenarios if s not in named]
+        if unknown:
+            raise CalibrationError(
+                f"--scenario {', '.join(unknown)}: {path} has targets only for {', '.join(named)}"
+            )
+        named = [s for s in named if s in scenarios]
+    if not 2 <= n <= MAX_PATHS:
+        raise CalibrationError(
+            f"--trajectories/-n must be between 2 and {MAX_PATHS:,} (every trajectory's "
+            f"weekly path is kept), got {n:,}"
+        )
+    rows, series, horizons = [], {}, {}
+    for name in named:
+        scenario = load_scenario(scenario_config(name, root))
+        mine = [t for t in all_targets if t.scenario == name]
+        horizon = max(_needed_weeks(t, scenario.start_date) for t in mine)
+        if horizon > MAX_HORIZON_WEEKS:
+            raise CalibrationError(f"{path}: the targets of {name} need {horizon} weeks")
+        horizons[name] = horizon
+        paths = simulate_paths(scenario, n, seed, horizon)
+        for t in mine:
+            e = _quantity(t, paths)
+            text, inside = _verdict(t, e)
+            if e.series is not None:
+                series[t.id] = e.series
+            window = f"{t.window_start}..{t.window_end}"
+            if t.model_weeks is not None:
+                window += f" (run weeks {t.model_weeks[0]}-{t.model_weeks[1]})"
+            observed = t.observed
+            if e.observed is not None:
+                observed = e.observed
+            elif isinstance(observed, list):
+                observed = float(len(observed))
+            rows.append(
+                {
+                    "id": t.id,
+                    "scenario": name,
+                    "quantity": t.quantity,
+                    "claims": ", ".join(t.claims),
+                    "window": window,
+                    "unit": "weeks inside" if t.quantity == "weekly_gain_series" else t.unit,
+                    "simulated": _sig(e.value, 4),
+                    "mc_error": _sig(e.se, 2),
+                    "observed": float(observed),
+                    "tolerance": text,
+                    "role": t.role,
+                    "verdict": "in" if inside else "out",
+                }
+            )
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    return Calibration(table, series, n, seed, horizons, path)
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
