@@ -161,6 +161,7 @@ MISSING_INPUT = {
     "run": ["run", "{missing}.toml"],
     "validate": ["validate", "{missing}.toml"],
     "calibrate": ["calibrate", "--targets", "{missing}.toml"],
+    "fit": ["fit", "{missing}.toml"],
     "sweep": ["sweep", "{missing}.toml", "--grid", "ew_support=0.2"],
     "analyze": ["analyze", "{missing}"],
     "report": ["report", "{missing}"],

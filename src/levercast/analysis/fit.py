@@ -78,7 +78,7 @@ QUANTITIES = (
     "window_gain",
     "ru_casualties_per_day",
     "kursk_retake_per_week",
-    "p_collapse",
+    N.EVENT_METRICS[N.E_COLLAPSE],  # the share of trajectories that collapsed
 )
 KURSK_PEAK_KM2 = 1294.0  # X05, 2024-08-27
 WEEKS_PEAK_TO_START = 59 / 7  # 2024-08-27 to 2024-10-25
@@ -179,7 +179,7 @@ def read_targets(path: str | Path, scenarios: dict[str, Scenario], ids=DEFAULT_T
             raise FitError(f"{path}: target {tid}: window outside {name}'s run: weeks {weeks}")
         tol = t.get("tolerance", {})
         observed = t.get("observed")
-        if quantity == "p_collapse":
+        if quantity == N.EVENT_METRICS[N.E_COLLAPSE]:
             out.append(Target(tid, name, quantity, (0, weeks[1]), 0.0, None, _claims(t)))
             continue
         if quantity == "kursk_retake_per_week":
@@ -275,7 +275,7 @@ def population(
                 model = records[N.RECORD_COLUMNS[N.R_KURSK_LOSS_FIRST_WEEKS]].to_numpy()
                 with np.errstate(divide="ignore", invalid="ignore"):
                     summaries[:, j] = np.log(model / implied)
-            else:  # p_collapse: collapsed within the window (the record is the collapse week)
+            else:  # collapsed within the window (the record is the collapse week)
                 summaries[:, j] = ((collapse_week >= 0) & (collapse_week <= b)).astype(float)
     return Population(names, theta, summaries, targets, seed)
 

@@ -335,7 +335,9 @@ def print_fit(result, console: Console, folder) -> None:
         t.add_column(col, justify="left" if col in ("target", "scenario") else "right")
     for r in result.targets.itertuples():
         observed = (
-            "no collapse" if r.quantity == "p_collapse" else f"{r.observed:,.4g} ± {r.obs_sd:,.3g}"
+            "no collapse"
+            if r.obs_sd != r.obs_sd
+            else f"{r.observed:,.4g} ± {r.obs_sd:,.3g}"  # NaN: an indicator target
         )
         t.add_row(
             r.id,
