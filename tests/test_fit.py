@@ -165,3 +165,42 @@ def test_fit_refuses_unknown_targets_naming_the_file(tmp_path):
         fit.fit(ROOT / "configs" / "baseline.toml", bad, n=100)
     with pytest.raises(fit.FitError, match="quantity 'nonsense'"):
         fit.fit(ROOT / "configs" / "baseline.toml", bad, n=100, ids=("x",))
+
+
+def test_crps_of_an_ensemble_has_its_known_values():
+    assert fit.crps_ensemble(np.array([3.0]), 5.0) == 2.0  # a point mass: the absolute error
+    x, w = np.array([0.0, 1.0]), np.array([1.0, 3.0])
+    brute = np.sum(w / 4 * np.abs(x - 0.5)) - 0.5 * np.sum(
+        np.outer(w / 4, w / 4) * np.abs(x[:, None] - x[None, :])
+    )
+    assert fit.crps_ensemble(x, 0.5, w) == pytest.approx(brute)
+    normal = np.random.default_rng(0).normal(size=400_000)
+    # CRPS of N(0, 1) at 0 is (sqrt(2) - 1)/sqrt(pi); the ensemble's error is about 1e-3
+    assert fit.crps_ensemble(normal, 0.0) == pytest.approx(
+        (np.sqrt(2) - 1) / np.sqrt(np.pi), abs=3e-3
+    )
+
+
+def test_leaving_a_target_out_predicts_it_from_the_others(sbc):
+    *_, prior, truths = sbc
+    # two observations of the same summary: each predicts the other, so leaving one out keeps
+    # most of the skill; a target nothing else informs has none
+    pace = SBC_TARGETS[0]
+    targets = [
+        pace,
+        fit.Target("pace-again", "baseline", "mean_weekly_gain", (0, 13), 0.0, 8.0),
+        SBC_TARGETS[2],
+    ]
+    summaries = prior.summaries[:, [0, 0, 2]]
+    k = 3
+    observed = truths.summaries[k, [0, 0, 2]]
+    targets = [
+        fit.Target(t.id, t.scenario, t.quantity, t.weeks, float(y), t.sd)
+        for t, y in zip(targets, observed, strict=True)
+    ]
+    pop = fit.Population(prior.names, prior.theta, summaries, targets, prior.seed)
+    table = fit.leave_one_out(pop, draws=4000, seed=1).set_index("id")
+    assert table.loc["pace", "crps_skill"] > 0.3
+    assert table.loc["pace-again", "crps_skill"] > 0.3
+    assert abs(table.loc["kursk", "crps_skill"]) < 0.15  # the paces say nothing about Kursk
+    assert ((table["pit_posterior"] > 0) & (table["pit_posterior"] < 1)).all()

@@ -527,6 +527,12 @@ def fit_command(
     threads: ThreadsOpt = None,
     out_dir: OutOpt = None,
     force: ForceOpt = False,
+    loto: Annotated[
+        bool,
+        typer.Option(
+            "--loto", help="Also predict each target from a fit to the others (PIT, CRPS)."
+        ),
+    ] = False,
 ):
     """Fit the scenario's uncertain parameters to the calibration targets (the baseline's first
     weeks and every hindcast) by ABC importance sampling; write the posterior and diagnostics."""
@@ -541,6 +547,8 @@ def fit_command(
     scenario = _load(config)
     target = out_dir or Path("results") / f"fit-{scenario.name}-seed{seed}-n{trajectories}"
     store.check_target(target, force)
-    result = fit.fit(config, targets, n=trajectories, seed=seed, draws=draws, threads=threads)
+    result = fit.fit(
+        config, targets, n=trajectories, seed=seed, draws=draws, threads=threads, loto=loto
+    )
     fit.write(result, target, force=force)
     tables.print_fit(result, out, target)

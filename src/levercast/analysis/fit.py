@@ -132,6 +132,7 @@ class FitResult:
     targets: pd.DataFrame  # observed against prior and posterior predictive per target
     fingerprint: str  # sha256 of the targets file
     meta: dict = field(default_factory=dict)
+    loto: pd.DataFrame | None = None  # leave-one-target-out check, when asked for
 
 
 # --------------------------------------------------------------------------- targets
@@ -348,6 +349,7 @@ def fit(
     draws: int = 4000,
     ids=DEFAULT_TARGETS,
     threads: int | None = None,
+    loto: bool = False,
 ) -> FitResult:
     """Fit the prior scenario ``config`` (and the hindcasts its targets name, found in
     ``configs/hindcast/`` beside it) to the targets; see the module's docstring."""
@@ -379,6 +381,7 @@ def fit(
             "shared": fittable(scenarios),
             "scenarios": sorted(scenarios),
         },
+        loto=leave_one_out(pop, draws, seed) if loto else None,
     )
     return result
 
@@ -399,6 +402,8 @@ def write(result: FitResult, out_dir: str | Path, force: bool = False) -> Path:
         store.write_table(result.posterior, tmp / "posterior.parquet", meta)
         store.write_table(result.parameters, tmp / "parameters.parquet", meta)
         store.write_table(result.targets, tmp / "targets.parquet", meta)
+        if result.loto is not None:
+            store.write_table(result.loto, tmp / "loto.parquet", meta)
     return out_dir
 
 
@@ -468,5 +473,65 @@ def target_table(pop: Population, w: np.ndarray) -> pd.DataFrame:
             row[f"{label}_mean"] = float(np.sum(ww * s[ok]))
             lo, hi = weighted_quantile(s[ok], ww, [0.05, 0.95])
             row[f"{label}_q05"], row[f"{label}_q95"] = lo, hi
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- leave one out
+
+
+def crps_ensemble(x: np.ndarray, y: float, w: np.ndarray | None = None) -> float:
+    """CRPS of the (weighted) ensemble ``x`` at ``y``: E|X - y| - E|X - X'| / 2, exactly, by
+    sorting (``sum_i w_i x_i (2 W_<i + w_i - 1)`` is half the mean absolute difference)."""
+    x = np.asarray(x, dtype=float)
+    w = np.full(x.size, 1.0 / x.size) if w is None else np.asarray(w, dtype=float) / np.sum(w)
+    order = np.argsort(x, kind="stable")
+    xs, ws = x[order], w[order]
+    below = np.cumsum(ws) - ws
+    return float(np.sum(ws * np.abs(xs - y)) - np.sum(ws * xs * (2 * below + ws - 1)))
+
+
+def leave_one_out(pop: Population, draws: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """Each target predicted by the fit to all the others: its PIT and CRPS under that
+    posterior predictive (observation error included), against the prior predictive (the
+    unconditioned model, the naive baseline). An indicator target gets the predictive
+    probability of collapse and its Brier score instead."""
+    rows = []
+    flat = np.full(pop.n, 1.0 / pop.n)
+    noise = np.random.default_rng(np.random.SeedSequence([seed, 0x1007])).normal(size=draws)
+    for j, t in enumerate(pop.targets):
+        rest = [k for k in range(len(pop.targets)) if k != j]
+        sub = Population(
+            pop.names, pop.theta, pop.summaries[:, rest], [pop.targets[k] for k in rest], pop.seed
+        )
+        w = normalise(log_weights(sub))
+        s = pop.summaries[:, j]
+        row = {
+            "id": t.id,
+            "scenario": t.scenario,
+            "quantity": t.quantity,
+            "observed": t.observed,
+            "ess_without": ess(w),
+        }
+        if t.sd is None:
+            p_post, p_prior = float(np.sum(w * s)), float(np.mean(s))
+            row.update(
+                p_collapse_posterior=p_post,
+                p_collapse_prior=p_prior,
+                brier_posterior=p_post**2,
+                brier_prior=p_prior**2,
+            )
+            rows.append(row)
+            continue
+        ok = np.isfinite(s)
+        predictive = {}
+        for label, weights in (("posterior", w), ("prior", flat)):
+            ww = np.where(ok, weights, 0.0)
+            ww = ww / ww.sum()
+            ensemble = s[resample(ww, draws, seed + j)] + noise * t.sd
+            predictive[label] = ensemble
+            row[f"pit_{label}"] = float(np.mean(ensemble <= t.observed))
+            row[f"crps_{label}"] = crps_ensemble(ensemble, t.observed)
+        row["crps_skill"] = 1.0 - row["crps_posterior"] / row["crps_prior"]
         rows.append(row)
     return pd.DataFrame(rows)

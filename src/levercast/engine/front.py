@@ -365,9 +365,9 @@ def partners(b, i, t, ceasefire):
 def surveillance(b, i, interceptors, sensors, ew):
     """Targeting value V in [0, 1] of Russian drone surveillance:
 
-        cue = f_cue + (1 - f_cue) sensors
-        downed = 1 - exp(-interceptors p_kill cue / drones)
-        V = min(1, c_max e_drone) (1 - downed) (1 - e_EW ew)
+    cue = f_cue + (1 - f_cue) sensors
+    downed = 1 - exp(-interceptors p_kill cue / drones)
+    V = min(1, c_max e_drone) (1 - downed) (1 - e_EW ew)
     """
     drones = max(get(b, L.P_RECON_DRONES_PER_DAY, i), 1.0)
     f_cue = get(b, L.P_SENSOR_CUE_FLOOR, i)
@@ -560,8 +560,7 @@ def attrition(b, i, ceasefire, collapsed, F, P, div, R, tau):
     I = get(b, INF, i)  # noqa: E741 (model.md's symbol)
     e = 1.0 + get(b, L.P_EXPOSURE_WEIGHT, i) * max(0.0, 1.0 - F)
     loss = (
-        get(b, UA_BASE, i) * P * e * math.sqrt(I * get(b, INV_I0, i))
-        + get(b, KURSK_COST, i) * div
+        get(b, UA_BASE, i) * P * e * math.sqrt(I * get(b, INV_I0, i)) + get(b, KURSK_COST, i) * div
     ) * activity
     loss_ru = R * tau * (get(b, RU_A, i) + get(b, RU_B, i) * F) * activity
     loss_ru = loss_ru * 0.7 if collapsed else loss_ru
@@ -708,16 +707,10 @@ def talks(b, i, t, ceasefire, collapsed, S, u, cum_loss, rho, K):
     put(b, TALKS_OPEN, i, 1.0 if (talks_open or opens) else 0.0)
     put_if(b, TALKS_WEEK, i, opens, next_week)
     put_if(b, ADV_AT_TALKS, i, opens, A_bar)
-    decided = (
-        np.float64(N.OUT_STABLE_FRONT) if A_bar <= stable else np.float64(N.OUT_BREST_LITOVSK)
-    )
+    decided = np.float64(N.OUT_STABLE_FRONT) if A_bar <= stable else np.float64(N.OUT_BREST_LITOVSK)
     outcome = get(b, OUTCOME, i)
     put(b, OUTCOME, i, decided if (opens and outcome < 0.0) else outcome)
-    offered = (
-        get(b, GUARANTEE_BASE, i)
-        * (0.4 + 0.6 * get(b, STANDOFF, i))
-        * (0.5 + 0.5 * u)
-    )
+    offered = get(b, GUARANTEE_BASE, i) * (0.4 + 0.6 * get(b, STANDOFF, i)) * (0.5 + 0.5 * u)
     put(b, CREDIBILITY, i, offered if opens else credibility)
     front_term = min(1.0, max(0.0, 1.0 - A_bar * get(b, INV_DICTATE, i)))
     leverage = (

@@ -347,6 +347,25 @@ def print_fit(result, console: Console, folder) -> None:
             f"{r.posterior_mean:,.4g} [{r.posterior_q05:,.4g}, {r.posterior_q95:,.4g}]",
         )
     console.print(t)
-    console.print(
-        f"Posterior written to {folder}/ (posterior.parquet, parameters.parquet, targets.parquet)"
-    )
+    written = "posterior.parquet, parameters.parquet, targets.parquet"
+    if result.loto is not None:
+        t = Table(
+            title="Leave one target out: each target predicted by the fit to the others "
+            "(CRPS skill against the prior predictive; a PIT near 0 or 1 is a miss)",
+            title_justify="left",
+        )
+        for col in ("target", "ESS without it", "PIT", "CRPS posterior", "CRPS prior", "skill"):
+            t.add_column(col, justify="left" if col == "target" else "right")
+        for r in result.loto.to_dict("records"):
+            if r.get("pit_posterior") == r.get("pit_posterior"):  # not NaN: a measured target
+                t.add_row(
+                    r["id"],
+                    f"{r['ess_without']:,.0f}",
+                    f"{r['pit_posterior']:.3f}",
+                    f"{r['crps_posterior']:,.4g}",
+                    f"{r['crps_prior']:,.4g}",
+                    f"{r['crps_skill']:+.2f}",
+                )
+        console.print(t)
+        written += ", loto.parquet"
+    console.print(f"Posterior written to {folder}/ ({written})")

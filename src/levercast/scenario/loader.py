@@ -436,9 +436,7 @@ def _build(doc: Mapping[str, Any], where: Where) -> Scenario:
         where, doc, "reference", registry.REFERENCE, registry.REFERENCES, _plain_number
     )
     calendar = _section(where, doc, "calendar", registry.CALENDAR, registry.CALENDARS, _date_value)
-    status_quo = _section(
-        where, doc, "status_quo", registry.LEVER, registry.LEVERS, _lever_value
-    )
+    status_quo = _section(where, doc, "status_quo", registry.LEVER, registry.LEVERS, _lever_value)
 
     return Scenario(
         name=meta.name,
