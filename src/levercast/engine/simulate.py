@@ -327,6 +327,7 @@ def _run(
     pair_with=None,
 ) -> RunResult:
     rows = np.ascontiguousarray(lowering.param_rows(scenario), dtype=np.float64)
+    post, slots = lowering.posterior_arrays(scenario)
     sq = lowering.status_quo(scenario)
     bins = N.bin_scales()
     size = min(chunk_size, n)
@@ -363,6 +364,8 @@ def _run(
         theta_keep = np.empty((k_here, L.N_PARAMS))
         simulate_chunk(
             rows,
+            post,
+            slots,
             sq,
             seed,
             done,
@@ -459,11 +462,13 @@ def _trajectory_frame(records: np.ndarray, theta: np.ndarray) -> pd.DataFrame:
 
 def _describe_failure(scenario, rows, seed, trajectory) -> str:
     theta = np.empty(L.N_PARAMS)
-    sample_params(rows, seed, trajectory, theta)
+    post, slots = lowering.posterior_arrays(scenario)
+    sample_params(rows, post, slots, seed, trajectory, theta)
+    fitted = () if scenario.posterior is None else scenario.posterior.names
     drawn = ", ".join(
         f"{p.name}={theta[i]:.6g}"
         for i, p in enumerate(registry.PARAMS)
-        if p.kind == registry.UNCERTAINTY
+        if p.kind == registry.UNCERTAINTY or p.name in fitted
     )
     return (
         f"scenario {scenario.name!r} ({scenario.path}): trajectory {trajectory} "
