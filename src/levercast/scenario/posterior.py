@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from levercast.scenario import registry
-from levercast.scenario._messages import ConfigError, num, suggest
+from levercast.scenario._messages import ConfigError, num, show, suggest
 
 __all__ = ["MAX_POSTERIOR_BYTES", "MAX_POSTERIOR_ROWS", "Posterior", "read_posterior"]
 
@@ -196,18 +195,17 @@ def read_posterior(path: str, *, expected_sha256: str | None = None) -> Posterio
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise ConfigError(
-                path, f"{name}[{row}]", f"expected a finite number, got {values[row]!r}"
+                path, f"{name}[{row}]", f"expected a finite number, got {show(float(values[row]))}"
             )
         lo, hi = param.domain
         out = (values < lo) | (values > hi)
         if out.any():
             row = int(np.flatnonzero(out)[0])
-            x = float(values[row])
             raise ConfigError(
                 path,
                 f"{name}[{row}]",
                 f"expected a number in [{num(lo)}, {num(hi)}] (the parameter's domain), "
-                f"got {num(x) if math.isfinite(x) else x}",
+                f"got {show(float(values[row]))}",
             )
         names.append(name)
         columns.append(values)
