@@ -173,25 +173,48 @@ def _bad(columns):
 
 
 BAD_FILES = {
-    "unknown column": (_bad(lambda c: {**c, "drone_effectivness": c[A]}), "drone_effectivness",
-                       "not a parameter of the registry (did you mean 'drone_effectiveness'?)"),
-    "choice lever": (_bad(lambda c: {**c, "kursk_policy": np.zeros(M)}), "kursk_policy",
-                     "choice lever"),
-    "calendar date": (_bad(lambda c: {**c, registry.CALENDARS[0].name: np.zeros(M)}),
-                      registry.CALENDARS[0].name, "calendar date"),
-    "not numeric": (_bad(lambda c: {**c, CONSTANT: ["2.0"] * M}), CONSTANT,
-                    "expected a float64 column, got string"),
+    "unknown column": (
+        _bad(lambda c: {**c, "drone_effectivness": c[A]}),
+        "drone_effectivness",
+        "not a parameter of the registry (did you mean 'drone_effectiveness'?)",
+    ),
+    "choice lever": (
+        _bad(lambda c: {**c, "kursk_policy": np.zeros(M)}),
+        "kursk_policy",
+        "choice lever",
+    ),
+    "calendar date": (
+        _bad(lambda c: {**c, registry.CALENDARS[0].name: np.zeros(M)}),
+        registry.CALENDARS[0].name,
+        "calendar date",
+    ),
+    "not numeric": (
+        _bad(lambda c: {**c, CONSTANT: ["2.0"] * M}),
+        CONSTANT,
+        "expected a float64 column, got string",
+    ),
     "nan": (_bad(lambda c: _nan_at(c, 17)), f"{B}[17]", "expected a finite number, got nan"),
-    "inf": (_bad(lambda c: {**c, A: np.where(np.arange(M) == 3, np.inf, c[A])}), f"{A}[3]",
-            "expected a finite number, got inf"),
-    "null": (_bad(lambda c: {**c, A: pa.array([None] + list(c[A][1:]), pa.float64())}),
-             f"{A}[0]", "got null"),
-    "outside the domain": (_bad(lambda c: {**c, A: np.where(np.arange(M) == 9, 3.5, c[A])}),
-                           f"{A}[9]", "expected a number in [0.1, 3] (the parameter's domain), "
-                           "got 3.5"),
+    "inf": (
+        _bad(lambda c: {**c, A: np.where(np.arange(M) == 3, np.inf, c[A])}),
+        f"{A}[3]",
+        "expected a finite number, got inf",
+    ),
+    "null": (
+        _bad(lambda c: {**c, A: pa.array([None] + list(c[A][1:]), pa.float64())}),
+        f"{A}[0]",
+        "got null",
+    ),
+    "outside the domain": (
+        _bad(lambda c: {**c, A: np.where(np.arange(M) == 9, 3.5, c[A])}),
+        f"{A}[9]",
+        "expected a number in [0.1, 3] (the parameter's domain), got 3.5",
+    ),
     "zero rows": (_bad(lambda c: {A: np.empty(0), B: np.empty(0)}), "", "no rows"),
-    "garbage": (lambda path, c: path.write_bytes(b"PAR1 not really parquet"), "",
-                "not a readable Parquet file"),
+    "garbage": (
+        lambda path, c: path.write_bytes(b"PAR1 not really parquet"),
+        "",
+        "not a readable Parquet file",
+    ),
     "empty file": (lambda path, c: path.write_bytes(b""), "", "not a readable Parquet file"),
 }
 
@@ -208,15 +231,27 @@ def test_bad_posterior_file_is_a_config_error(tmp_path, draws, case):
 
 
 BAD_TABLES = {
-    "missing file": ('[posterior]\nfile = "nowhere.parquet"\n', "posterior.file",
-                     "posterior file not found"),
+    "missing file": (
+        '[posterior]\nfile = "nowhere.parquet"\n',
+        "posterior.file",
+        "posterior file not found",
+    ),
     "no file key": ("[posterior]\n", "posterior.file", "missing required key"),
-    "file not a string": ("[posterior]\nfile = 3\n", "posterior.file",
-                          "expected a file path string"),
-    "unknown key": ('[posterior]\nfile = "post.parquet"\nweights = "w"\n', "posterior.weights",
-                    "unknown key"),
-    "bad sha256": ('[posterior]\nfile = "post.parquet"\nsha256 = "abc"\n', "posterior.sha256",
-                   "64 lowercase hex digits"),
+    "file not a string": (
+        "[posterior]\nfile = 3\n",
+        "posterior.file",
+        "expected a file path string",
+    ),
+    "unknown key": (
+        '[posterior]\nfile = "post.parquet"\nweights = "w"\n',
+        "posterior.weights",
+        "unknown key",
+    ),
+    "bad sha256": (
+        '[posterior]\nfile = "post.parquet"\nsha256 = "abc"\n',
+        "posterior.sha256",
+        "64 lowercase hex digits",
+    ),
     "not a table": ('posterior = "post.parquet"\nTOP|', "posterior", "expected a table"),
 }
 
@@ -342,3 +377,32 @@ def test_run_matches_the_reference_run_with_a_posterior(with_constant):
     np.testing.assert_array_equal(kernel_run.outcome_counts, ref["outcome_counts"])
     np.testing.assert_array_equal(kernel_run.hist, ref["hist"])
     np.testing.assert_allclose(kernel_run.sums, ref["sums"], rtol=0.0, atol=2)
+
+
+def test_sweep_refuses_a_lever_the_posterior_sets(tmp_path, draws):
+    from levercast.sweep import designs
+    from levercast.sweep import runner as sw
+
+    write(tmp_path / "post.parquet", {**draws, "ew_support": np.full(M, 0.3)})
+    s = load_scenario(scenario_file(tmp_path))
+    design = designs.make_design("grid", grid={"ew_support": [0.2, 0.5]})
+    with pytest.raises(designs.SweepError, match="ew_support is set by the scenario's posterior"):
+        sw._cell_scenarios(s, design)
+
+
+def test_sweep_cells_pair_on_the_posterior(tmp_path, scenario):
+    """A sweep of a posterior scenario: each cell equals a plain run of that cell's scenario
+    (the posterior goes with the resolved TOML), and the reference pairs with itself."""
+    from levercast.sweep import designs
+    from levercast.sweep import runner as sw
+
+    design = designs.make_design("grid", grid={"artillery_rounds_per_year": [3.0e6]})
+    settings = sw.SweepSettings(n=600, seed=SEED, horizon=12)
+    sw.run_sweep(scenario, design, settings, tmp_path / "sweep")
+    cell = scenario.with_levers(design.cells[1])
+    direct = simulate.run(cell, 600, SEED, horizon=12).summary()
+    got = pd.read_parquet(tmp_path / "sweep" / "summary" / "cell=1" / "part-0.parquet")
+    np.testing.assert_array_equal(
+        got.set_index("metric").loc[direct["metric"], "probability"].to_numpy(),
+        direct["probability"].to_numpy(),
+    )

@@ -421,9 +421,7 @@ def _section(where: Where, doc: Mapping[str, Any], section: str, kind: str, para
     return out
 
 
-def _posterior(
-    where: Where, doc: Mapping[str, Any], known: Posterior | None
-) -> Posterior | None:
+def _posterior(where: Where, doc: Mapping[str, Any], known: Posterior | None) -> Posterior | None:
     """The ``[posterior]`` table: ``file`` (made absolute by :func:`_load_chain`) and, in a
     resolved scenario, the ``sha256`` the file must still have. ``known``: a posterior already
     read for the same file and content (``with_levers``), reused without reading the file."""
@@ -489,9 +487,7 @@ def _build(doc: Mapping[str, Any], where: Where, known: Posterior | None = None)
         where, doc, "reference", registry.REFERENCE, registry.REFERENCES, _plain_number
     )
     calendar = _section(where, doc, "calendar", registry.CALENDAR, registry.CALENDARS, _date_value)
-    status_quo = _section(
-        where, doc, "status_quo", registry.LEVER, registry.LEVERS, _lever_value
-    )
+    status_quo = _section(where, doc, "status_quo", registry.LEVER, registry.LEVERS, _lever_value)
 
     return Scenario(
         name=meta.name,

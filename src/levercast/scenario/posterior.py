@@ -33,6 +33,9 @@ __all__ = ["MAX_POSTERIOR_BYTES", "MAX_POSTERIOR_ROWS", "Posterior", "read_poste
 MAX_POSTERIOR_BYTES = 1024 * 1024 * 1024
 MAX_POSTERIOR_ROWS = 10_000_000
 
+# posteriors already validated, by (path, sha256 of the bytes)
+_CACHE: dict[tuple[str, str], Posterior] = {}
+
 # the kinds of parameter a posterior may set (numbers; choice levers are refused separately)
 _FITTABLE = (
     registry.LEVER,
@@ -148,6 +151,10 @@ def read_posterior(path: str, *, expected_sha256: str | None = None) -> Posterio
             f"the posterior file changed: its sha256 is {sha}, the scenario expects "
             f"{expected_sha256}",
         )
+    identity = (str(real), sha)
+    known = _CACHE.get(identity)
+    if known is not None:
+        return known  # the same bytes, already checked (a sweep reloads it for every cell)
     try:
         table = pq.read_table(io.BytesIO(data))
     except (pa.ArrowException, OSError, ValueError) as exc:
@@ -211,4 +218,8 @@ def read_posterior(path: str, *, expected_sha256: str | None = None) -> Posterio
         columns.append(values)
     if not names:
         raise ConfigError(path, "", "the posterior has no parameter columns")
-    return _rebuild(str(real), sha, tuple(names), np.column_stack(columns))
+    post = _rebuild(str(real), sha, tuple(names), np.column_stack(columns))
+    if len(_CACHE) >= 4:
+        _CACHE.clear()
+    _CACHE[identity] = post
+    return post
