@@ -406,3 +406,16 @@ def test_sweep_cells_pair_on_the_posterior(tmp_path, scenario):
         got.set_index("metric").loc[direct["metric"], "probability"].to_numpy(),
         direct["probability"].to_numpy(),
     )
+
+
+def test_validate_prints_the_posterior(scenario):
+    import io
+
+    from rich.console import Console
+
+    from levercast.present import tables
+
+    buf = io.StringIO()
+    tables.print_scenario(scenario, Console(file=buf, width=200))
+    text = buf.getvalue()
+    assert "Posterior" in text and A in text and B in text and text.rstrip().endswith("valid")
