@@ -419,3 +419,16 @@ def test_validate_prints_the_posterior(scenario):
     tables.print_scenario(scenario, Console(file=buf, width=200))
     text = buf.getvalue()
     assert "Posterior" in text and A in text and B in text and text.rstrip().endswith("valid")
+
+
+def test_a_run_with_a_posterior_reports_after_the_file_changed(tmp_path, draws):
+    from levercast.present import page
+    from levercast.results import store
+
+    write(tmp_path / "post.parquet", draws)
+    s = load_scenario(scenario_file(tmp_path))
+    result = simulate.run(s, 300, SEED, horizon=8)
+    store.write_run(result, tmp_path / "run")
+    (tmp_path / "post.parquet").unlink()
+    data = page.load_run(tmp_path / "run")
+    assert data.scenario.levers == s.levers

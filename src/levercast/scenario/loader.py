@@ -421,10 +421,13 @@ def _section(where: Where, doc: Mapping[str, Any], section: str, kind: str, para
     return out
 
 
-def _posterior(where: Where, doc: Mapping[str, Any], known: Posterior | None) -> Posterior | None:
+def _posterior(
+    where: Where, doc: Mapping[str, Any], known: Posterior | None, read: bool = True
+) -> Posterior | None:
     """The ``[posterior]`` table: ``file`` (made absolute by :func:`_load_chain`) and, in a
     resolved scenario, the ``sha256`` the file must still have. ``known``: a posterior already
-    read for the same file and content (``with_levers``), reused without reading the file."""
+    read for the same file and content (``with_levers``), reused without reading the file.
+    ``read=False``: the table is checked but the file is not read (``None``)."""
     table = doc.get("posterior")
     if table is None:
         return None
@@ -445,6 +448,8 @@ def _posterior(where: Where, doc: Mapping[str, Any], known: Posterior | None) ->
         raise where.error(
             ("posterior", "sha256"), f"expected 64 lowercase hex digits, got {show(expected)}"
         )
+    if not read:
+        return None
     file = os.path.abspath(file)
     if known is not None and known.file == file and known.sha256 == expected:
         return known
@@ -453,7 +458,9 @@ def _posterior(where: Where, doc: Mapping[str, Any], known: Posterior | None) ->
     return read_posterior(file, expected_sha256=expected)
 
 
-def _build(doc: Mapping[str, Any], where: Where, known: Posterior | None = None) -> Scenario:
+def _build(
+    doc: Mapping[str, Any], where: Where, known: Posterior | None = None, read: bool = True
+) -> Scenario:
     """Validate a merged document (no ``extends`` left) into a :class:`Scenario`."""
     _check_top(where, {k: v for k, v in doc.items() if k != "extends"})
     meta = _meta(where, doc.get("scenario", {}))
@@ -503,7 +510,7 @@ def _build(doc: Mapping[str, Any], where: Where, known: Posterior | None = None)
         calendar=_FrozenDict(calendar),
         status_quo=_FrozenDict(status_quo),
         sweep=_FrozenDict(copy.deepcopy(dict(doc.get("sweep", {})))),
-        posterior=_posterior(where, doc, known),
+        posterior=_posterior(where, doc, known, read),
     )
 
 
@@ -684,7 +691,11 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 
 
 def loads_scenario(
-    text: str, *, path: str = "<string>", base_dir: str | os.PathLike[str] | None = None
+    text: str,
+    *,
+    path: str = "<string>",
+    base_dir: str | os.PathLike[str] | None = None,
+    read_posterior: bool = True,
 ) -> Scenario:
     """Parse and validate scenario text, as :func:`load_scenario` does for a file.
 
@@ -697,6 +708,10 @@ def loads_scenario(
     base_dir : str or os.PathLike, optional
         Directory ``extends`` is resolved against; defaults to the directory of ``path`` when
         ``path`` names a file, else the current directory.
+    read_posterior : bool
+        ``False``: check the ``[posterior]`` table but do not read its file, and leave
+        :attr:`Scenario.posterior` ``None`` (to show a finished run's scenario whose posterior
+        has since moved or changed; never to simulate).
 
     Returns
     -------
@@ -712,4 +727,4 @@ def loads_scenario(
     with _guard(path):
         identity = folder / Path(path).name if named else None
         merged, origins = _load_chain(path, identity, folder, shown, text, [(path, identity)])
-        return _build(merged, Where(path, origins))
+        return _build(merged, Where(path, origins), read=read_posterior)
