@@ -432,3 +432,10 @@ def test_a_run_with_a_posterior_reports_after_the_file_changed(tmp_path, draws):
     (tmp_path / "post.parquet").unlink()
     data = page.load_run(tmp_path / "run")
     assert data.scenario.levers == s.levers
+
+
+def test_a_pandas_index_is_not_a_parameter(tmp_path, draws):
+    frame = pd.DataFrame(draws, index=pd.Index(np.arange(M) * 7, name="draw"))
+    frame.to_parquet(tmp_path / "post.parquet")
+    s = load_scenario(scenario_file(tmp_path))
+    assert s.posterior.names == (A, B)
