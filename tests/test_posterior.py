@@ -439,3 +439,28 @@ def test_a_pandas_index_is_not_a_parameter(tmp_path, draws):
     frame.to_parquet(tmp_path / "post.parquet")
     s = load_scenario(scenario_file(tmp_path))
     assert s.posterior.names == (A, B)
+
+
+def test_cli_run_from_a_posterior_and_its_errors(tmp_path, draws):
+    from typer.testing import CliRunner
+
+    from levercast.cli import app
+
+    write(tmp_path / "post.parquet", draws)
+    config = scenario_file(tmp_path)
+    runner = CliRunner()
+    out = tmp_path / "run"
+    args = ["run", str(config), "-n", "500", "-q", "--horizon-weeks", "8", "--out", str(out)]
+    res = runner.invoke(app, [*args, "--keep-trajectories", "500"])
+    assert res.exit_code == 0, res.output
+    back = load_scenario(out / "scenario.toml")
+    assert back == load_scenario(config)
+    kept = pd.read_parquet(out / "trajectories.parquet")
+    assert set(zip(kept[f"u_{A}"], kept[f"u_{B}"], strict=True)) <= set(
+        zip(draws[A], draws[B], strict=True)
+    )
+    write(tmp_path / "post.parquet", {**draws, "not_a_parameter": draws[A]})
+    res = runner.invoke(app, [*args, "--force"])
+    assert res.exit_code == 1
+    assert "not_a_parameter: not a parameter of the registry" in res.output
+    assert "Traceback" not in res.output
