@@ -94,9 +94,11 @@ def profile(rows: np.ndarray, horizon: int, sq: np.ndarray) -> Profile:
 
 
 @jit
-def _floor_lanes(rows, bounds, seed, first, nl, horizon, ramp_weeks, power, th, scratch, b):
+def _floor_lanes(
+    rows, bounds, post, slots, seed, first, nl, horizon, ramp_weeks, power, th, scratch, b
+):
     """The draws and calls of trajectories ``first .. first + nl - 1``; returns their sum."""
-    sampling.sample_lanes(rows, bounds, seed, first, nl, th, scratch)
+    sampling.sample_lanes(rows, bounds, post, slots, seed, first, nl, th, scratch)
     keys = np.empty(lanes.LANES, dtype=np.uint64)
     acc = np.zeros(lanes.LANES)
     for i in range(nl):
@@ -156,6 +158,8 @@ def floor_chunk(rows, seed, first, n, horizon, ramp_weeks, power, n_blocks):
     """
     per = (n + n_blocks - 1) // n_blocks
     bounds = K.bounds_table(rows)
+    post = np.empty((0, 0))  # no posterior: the floor of a scenario without one
+    slots = np.empty(0, dtype=np.int64)
     totals = np.zeros(n_blocks)
     for blk in prange(n_blocks):
         th = np.empty((rows.shape[0], lanes.LANES))
@@ -166,7 +170,19 @@ def floor_chunk(rows, seed, first, n, horizon, ramp_weeks, power, n_blocks):
         for g0 in range(lo, hi, lanes.LANES):
             nl = min(hi, g0 + lanes.LANES) - g0
             totals[blk] += _floor_lanes(
-                rows, bounds, seed, first + g0, nl, horizon, ramp_weeks, power, th, scratch, b
+                rows,
+                bounds,
+                post,
+                slots,
+                seed,
+                first + g0,
+                nl,
+                horizon,
+                ramp_weeks,
+                power,
+                th,
+                scratch,
+                b,
             )
     return totals.sum()
 

@@ -242,10 +242,23 @@ def sample_param(row, key, index):
     raise ValueError(f"unknown distribution code {code}")
 
 
-def sample_params(rows, seed, trajectory):
-    """One trajectory's parameters, ``list[float]`` in registry order."""
+def sample_params(rows, seed, trajectory, posterior=None):
+    """One trajectory's parameters, ``list[float]`` in registry order.
+
+    ``posterior``: ``(values, slots)`` (``lowering.posterior_arrays``) or None. The trajectory
+    then takes row ``floor(u M)`` of the ``M`` rows, ``u`` the first uniform of its posterior
+    stream, and the row's values replace the draws of the parameters ``slots``.
+    """
     key = stream_key(seed, trajectory, L.STREAM_PARAMS)
-    return [sample_param(row, key, i) for i, row in enumerate(rows)]
+    theta = [sample_param(row, key, i) for i, row in enumerate(rows)]
+    if posterior is not None and len(posterior[0]) > 0:
+        values, slots = posterior
+        n_rows = len(values)
+        u = uniform(stream_key(seed, trajectory, L.STREAM_POSTERIOR), 0)
+        j = min(math.floor(u * n_rows), n_rows - 1)
+        for k, slot in enumerate(slots):
+            theta[int(slot)] = float(values[j][k])
+    return theta
 
 
 def by_name(values):
@@ -850,10 +863,13 @@ def aggregate(trajectories, horizon):
     }
 
 
-def run(rows, sq, seed, n, horizon):
-    """Simulate trajectories ``0 .. n - 1`` one by one and aggregate them (see ``aggregate``)."""
+def run(rows, sq, seed, n, horizon, posterior=None):
+    """Simulate trajectories ``0 .. n - 1`` one by one and aggregate them (see ``aggregate``);
+    ``posterior`` as for :func:`sample_params`."""
     trajectories = (
-        simulate_trajectory(sample_params(rows, seed, trajectory), sq, seed, trajectory, horizon)
+        simulate_trajectory(
+            sample_params(rows, seed, trajectory, posterior), sq, seed, trajectory, horizon
+        )
         for trajectory in range(n)
     )
     return aggregate(trajectories, horizon)

@@ -201,7 +201,7 @@ def kernel_draws(row, n_trajectories=1000, per_trajectory=20, seed=11):
     theta = np.empty(per_trajectory)
     out = np.empty((n_trajectories, per_trajectory))
     for t in range(n_trajectories):
-        sampling.sample_params(rows, seed, t, theta)
+        sampling.sample_params(rows, NO_POST, NO_SLOTS, seed, t, theta)
         out[t] = theta
     return out.ravel()
 
@@ -248,9 +248,13 @@ def test_sample_param_matches_reference(name):
 # ----------------------------------------------------------------------------- trajectories
 
 
-def kernel_trajectory(rows, sq, seed, trajectory, horizon):
+NO_POST = np.empty((0, 0))
+NO_SLOTS = np.empty(0, dtype=np.int64)
+
+
+def kernel_trajectory(rows, sq, seed, trajectory, horizon, post=NO_POST, slots=NO_SLOTS):
     theta = np.empty(L.N_PARAMS)
-    sampling.sample_params(rows, seed, trajectory, theta)
+    sampling.sample_params(rows, post, slots, seed, trajectory, theta)
     weekly = np.empty((horizon + 1, names.N_BAND_METRICS))
     events = np.empty((horizon + 1, names.N_EVENTS), dtype=np.int8)
     record = np.empty(names.N_RECORD)
@@ -264,13 +268,14 @@ def assert_trajectories_agree(scenario, seed, trajectories, horizon):
     """Kernel and reference agree; returns the reference records."""
     rows = np.ascontiguousarray(lowering.param_rows(scenario))
     sq = lowering.status_quo(scenario)
+    post, slots = lowering.posterior_arrays(scenario)
     records = []
     for trajectory in trajectories:
         status, theta, weekly, events, record = kernel_trajectory(
-            rows, sq, seed, trajectory, horizon
+            rows, sq, seed, trajectory, horizon, post, slots
         )
         assert status == kernels.STATUS_OK
-        ref_theta = naive.sample_params(rows, seed, trajectory)
+        ref_theta = naive.sample_params(rows, seed, trajectory, (post, slots))
         np.testing.assert_array_equal(theta, ref_theta)
         ref_weekly, ref_events, ref_record = naive.simulate_trajectory(
             ref_theta, sq, seed, trajectory, horizon

@@ -209,10 +209,22 @@ def sample_param(row, keys, index):
     raise ValueError(f"unknown distribution code {code}")
 
 
-def sample_params(rows, seed, trajectories):
-    """Parameters of the trajectories: a list in registry order of scalars (fixed) or arrays."""
+def sample_params(rows, seed, trajectories, posterior=None):
+    """Parameters of the trajectories: a list in registry order of scalars (fixed) or arrays.
+
+    ``posterior``: ``(values, slots)`` or None; each trajectory takes row ``floor(u M)`` of
+    ``values`` (``u`` from its posterior stream) over the parameters ``slots``.
+    """
     keys = stream_keys(seed, trajectories, L.STREAM_PARAMS)
-    return [sample_param(rows[i], keys, i) for i in range(rows.shape[0])]
+    th = [sample_param(rows[i], keys, i) for i in range(rows.shape[0])]
+    if posterior is not None and len(posterior[0]) > 0:
+        values, slots = posterior
+        n_rows = values.shape[0]
+        u = uniform(stream_keys(seed, trajectories, L.STREAM_POSTERIOR), 0)
+        j = np.minimum(np.floor(u * n_rows).astype(np.int64), n_rows - 1)
+        for k, slot in enumerate(slots):
+            th[int(slot)] = values[j, k].astype(np.float64)
+    return th
 
 
 # ----------------------------------------------------------------------------- the model
@@ -722,15 +734,15 @@ def simulate(th, sq, seed, trajectories, horizon):
 # ----------------------------------------------------------------------------- a run
 
 
-def run_chunk(rows, sq, seed, first, n, horizon):
+def run_chunk(rows, sq, seed, first, n, horizon, posterior=None):
     """Sample and simulate trajectories ``first .. first + n - 1``; see :func:`simulate`."""
     trajectories = np.arange(first, first + n, dtype=np.uint64)
     with np.errstate(all="ignore"):  # as the kernel's error_model="numpy": inf/nan, no raise
-        th = sample_params(rows, seed, trajectories)
+        th = sample_params(rows, seed, trajectories, posterior)
         return simulate(th, sq, seed, trajectories, horizon)
 
 
-def run_vectorised(rows, sq, seed, n, horizon, chunk=65536, keep=0, threads=1):
+def run_vectorised(rows, sq, seed, n, horizon, chunk=65536, keep=0, threads=1, posterior=None):
     """Simulate trajectories ``0 .. n - 1`` in chunks of ``chunk`` and aggregate them.
 
     Parameters
@@ -747,6 +759,8 @@ def run_vectorised(rows, sq, seed, n, horizon, chunk=65536, keep=0, threads=1):
         Number of leading trajectories whose records are returned.
     threads : int
         Chunks simulated at once by a thread pool (NumPy releases the GIL inside its loops).
+    posterior : (values, slots), optional
+        ``lowering.posterior_arrays(scenario)``: see :func:`sample_params`.
 
     Returns
     -------
@@ -760,7 +774,7 @@ def run_vectorised(rows, sq, seed, n, horizon, chunk=65536, keep=0, threads=1):
     starts = list(range(0, n, chunk))
 
     def one(first):
-        return run_chunk(rows, sq, seed, first, min(chunk, n - first), horizon)
+        return run_chunk(rows, sq, seed, first, min(chunk, n - first), horizon, posterior)
 
     if threads > 1 and len(starts) > 1:
         with ThreadPoolExecutor(max_workers=threads) as pool:

@@ -456,7 +456,21 @@ def simulate_trajectory(th, sq, seed, trajectory, horizon, weekly, events, recor
 
 @jit(parallel=True)
 def simulate_chunk(
-    rows, sq, seed, first, horizon, bins, records, theta_keep, hist, sums, extrema, events, status
+    rows,
+    post,
+    slots,
+    sq,
+    seed,
+    first,
+    horizon,
+    bins,
+    records,
+    theta_keep,
+    hist,
+    sums,
+    extrema,
+    events,
+    status,
 ):
     """Simulate trajectories ``first .. first + records.shape[0] - 1`` and aggregate them.
 
@@ -464,6 +478,11 @@ def simulate_chunk(
     ----------
     rows : float64[N_PARAMS, ROW_WIDTH]
         Distribution rows of the scenario's parameters.
+    post : float64[M, K]
+        Posterior draws (``M = 0``: none); each trajectory takes one row of them over the
+        parameters ``slots`` (``sampling.sample_lanes``), once, before its first week.
+    slots : int64[K]
+        Parameter row of each posterior column.
     sq : float64[N_PARAMS]
         Status-quo lever values.
     seed : int
@@ -510,7 +529,7 @@ def simulate_chunk(
         hi = min(n, lo + per)
         for g0 in range(lo, hi, LANES):
             nl = min(hi, g0 + LANES) - g0
-            sample_lanes(rows, bounds, seed, first + g0, nl, th, scratch)
+            sample_lanes(rows, bounds, post, slots, seed, first + g0, nl, th, scratch)
             for i in range(nl):
                 j = g0 + i
                 if j < theta_keep.shape[0]:

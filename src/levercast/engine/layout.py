@@ -174,4 +174,5 @@ STREAM_EVENTS = 2  # counters below: one draw each per trajectory
 DRAW_TALKS_CLOCK = 0  # exponential clock of the talks hazard
 DRAW_CEASEFIRE = 1  # whether talks give a cease-fire
 DRAW_BREAK_CLOCK = 2  # exponential clock of the cease-fire's breakdown
+STREAM_POSTERIOR = 3  # counter 0: the posterior row of the trajectory
 DRAWS_PER_PARAM = 64

@@ -59,6 +59,7 @@ STREAMS: tuple[tuple[str, int, str], ...] = (
     ("DRAW_TALKS_CLOCK", 0, "exponential clock of the talks hazard"),
     ("DRAW_CEASEFIRE", 1, "whether talks give a cease-fire"),
     ("DRAW_BREAK_CLOCK", 2, "exponential clock of the cease-fire's breakdown"),
+    ("STREAM_POSTERIOR", 3, "counter 0: the posterior row of the trajectory"),
     ("DRAWS_PER_PARAM", 64, ""),
 )
 

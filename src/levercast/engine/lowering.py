@@ -16,7 +16,15 @@ from levercast.scenario import registry
 from levercast.scenario.distributions import DistSpec
 from levercast.scenario.loader import Scenario
 
-__all__ = ["DIST_CODES", "dist_code", "dist_row", "param_rows", "status_quo", "week_of"]
+__all__ = [
+    "DIST_CODES",
+    "dist_code",
+    "dist_row",
+    "param_rows",
+    "posterior_arrays",
+    "status_quo",
+    "week_of",
+]
 
 # A date further than this from the start is "never" (before it: long over).
 NEVER_WEEKS = 100_000.0
@@ -118,3 +126,22 @@ def param_rows(scenario: Scenario) -> np.ndarray:
         rows[i, L.ROW_CODE] = L.DIST_FIXED
         rows[i, L.ROW_A] = rows[i, L.ROW_LO] = rows[i, L.ROW_HI] = value
     return rows
+
+
+def posterior_arrays(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's view of a scenario's posterior.
+
+    Returns
+    -------
+    values : numpy.ndarray
+        float64, shape ``(M, K)``, C-contiguous: ``M`` equally weighted draws of ``K``
+        parameters (``(0, 0)`` without a posterior: the draws are then the rows' alone).
+    slots : numpy.ndarray
+        int64, shape ``(K,)``: the parameter row (``P_<NAME>``) of each column.
+    """
+    post = scenario.posterior
+    if post is None:
+        return np.empty((0, 0), dtype=np.float64), np.empty(0, dtype=np.int64)
+    index = {p.name: i for i, p in enumerate(registry.PARAMS)}
+    slots = np.array([index[name] for name in post.names], dtype=np.int64)
+    return np.ascontiguousarray(post.values, dtype=np.float64).copy(), slots

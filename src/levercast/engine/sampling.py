@@ -4,6 +4,12 @@ A draw is a pure function of ``(seed, trajectory, parameter)``: parameter ``i`` 
 ``i * DRAWS_PER_PARAM`` onwards of the trajectory's parameter stream (model.md, "Parameter
 draws"). :func:`sample_lanes` draws a group of trajectories at once, bit for bit as
 :func:`sample_params` draws them one by one.
+
+With a posterior (``post``: float64[M, K] equally weighted draws, ``slots``: int64[K] their
+parameter rows; ``M = 0`` for none), every trajectory then takes row ``floor(u M)`` of it, ``u``
+the first uniform of its ``STREAM_POSTERIOR`` stream, and that row's values replace the draws
+of its ``K`` parameters. The other parameters' draws are unchanged (each owns its counters),
+so common random numbers hold; the row depends only on ``(seed, trajectory)``.
 """
 
 import math
@@ -131,22 +137,37 @@ def _draw(row, plo, phi, key, index):
 
 
 @jit
-def sample_params(rows, seed, trajectory, theta):
-    """Fill ``theta`` (float64[N_PARAMS]) with one trajectory's parameter draws."""
-    _sample_prepared(rows, bounds_table(rows), seed, trajectory, theta)
+def posterior_row(n_rows, seed, trajectory):
+    """The posterior row (of ``n_rows > 0``) that trajectory ``trajectory`` takes."""
+    u = uniform(stream_key(seed, trajectory, L.STREAM_POSTERIOR), 0)
+    return min(np.int64(u * n_rows), n_rows - 1)
 
 
 @jit
-def _sample_prepared(rows, bounds, seed, trajectory, theta):
+def sample_params(rows, post, slots, seed, trajectory, theta):
+    """Fill ``theta`` (float64[N_PARAMS]) with one trajectory's parameter draws; ``post``,
+    ``slots``: the posterior (module docstring), ``post.shape[0] == 0`` for none."""
+    _sample_prepared(rows, bounds_table(rows), post, slots, seed, trajectory, theta)
+
+
+@jit
+def _sample_prepared(rows, bounds, post, slots, seed, trajectory, theta):
     key = stream_key(seed, trajectory, L.STREAM_PARAMS)
     for i in range(rows.shape[0]):
         theta[i] = _draw(rows[i], bounds[i, 0], bounds[i, 1], key, i)
+    m = post.shape[0]
+    if m > 0:
+        j = posterior_row(m, seed, trajectory)
+        for k in range(slots.shape[0]):
+            theta[slots[k]] = post[j, k]
 
 
 @jit
-def sample_lanes(rows, bounds, seed, first, nl, th, scratch):
+def sample_lanes(rows, bounds, post, slots, seed, first, nl, th, scratch):
     """Draw the parameters of trajectories ``first .. first + nl - 1`` into ``th[:, :nl]``
-    (float64[N_PARAMS, LANES]: a parameter's lanes are contiguous).
+    (float64[N_PARAMS, LANES]: a parameter's lanes are contiguous), then put each lane's
+    posterior row (``post``, ``slots``: module docstring; none when ``post`` has no rows) over
+    its parameters.
 
     The same draws as ``_sample_prepared`` trajectory by trajectory, bit for bit, but one
     parameter at a time across lanes: uniform, normal and lognormal rows (most of a scenario)
@@ -193,3 +214,9 @@ def sample_lanes(rows, bounds, seed, first, nl, th, scratch):
             phi = bounds[p, 1]
             for i in range(nl):
                 th[p, i] = _draw(row, plo, phi, keys[i], p)
+    m = post.shape[0]
+    if m > 0:
+        for i in range(nl):
+            j = posterior_row(m, seed, first + i)
+            for k in range(slots.shape[0]):
+                th[slots[k], i] = post[j, k]

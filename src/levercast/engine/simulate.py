@@ -327,6 +327,7 @@ def _run(
     pair_with=None,
 ) -> RunResult:
     rows = np.ascontiguousarray(lowering.param_rows(scenario), dtype=np.float64)
+    post, slots = lowering.posterior_arrays(scenario)
     sq = lowering.status_quo(scenario)
     bins = N.bin_scales()
     size = min(chunk_size, n)
@@ -363,6 +364,8 @@ def _run(
         theta_keep = np.empty((k_here, L.N_PARAMS))
         simulate_chunk(
             rows,
+            post,
+            slots,
             sq,
             seed,
             done,
@@ -417,7 +420,10 @@ def _run(
 
     trajectories = None
     if keep:
-        trajectories = _trajectory_frame(np.concatenate(kept_records), np.concatenate(kept_theta))
+        fitted = () if scenario.posterior is None else scenario.posterior.names
+        trajectories = _trajectory_frame(
+            np.concatenate(kept_records), np.concatenate(kept_theta), fitted
+        )
     return RunResult(
         scenario=scenario,
         seed=seed,
@@ -440,7 +446,11 @@ def _run(
     )
 
 
-def _trajectory_frame(records: np.ndarray, theta: np.ndarray) -> pd.DataFrame:
+def _trajectory_frame(
+    records: np.ndarray, theta: np.ndarray, fitted: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Kept trajectories: records, then ``u_<name>`` of every uncertainty and of every other
+    parameter a posterior sets (``fitted``), as the trajectory drew it."""
     cols = {"trajectory": np.arange(records.shape[0], dtype=np.int64)}
     for c, name in N.RECORD_COLUMNS.items():
         cols[name] = records[:, c]
@@ -452,18 +462,21 @@ def _trajectory_frame(records: np.ndarray, theta: np.ndarray) -> pd.DataFrame:
         frame[N.RECORD_COLUMNS[c]] = frame[N.RECORD_COLUMNS[c]].astype("int32")
     cf = N.RECORD_COLUMNS[N.R_CEASEFIRE]
     frame[cf] = frame[cf] > 0.5
-    for p in registry.UNCERTAINTIES:
-        frame[f"u_{p.name}"] = theta[:, registry.PARAMS.index(p)]
+    for i, p in enumerate(registry.PARAMS):
+        if p.kind == registry.UNCERTAINTY or p.name in fitted:
+            frame[f"u_{p.name}"] = theta[:, i]
     return frame
 
 
 def _describe_failure(scenario, rows, seed, trajectory) -> str:
     theta = np.empty(L.N_PARAMS)
-    sample_params(rows, seed, trajectory, theta)
+    post, slots = lowering.posterior_arrays(scenario)
+    sample_params(rows, post, slots, seed, trajectory, theta)
+    fitted = () if scenario.posterior is None else scenario.posterior.names
     drawn = ", ".join(
         f"{p.name}={theta[i]:.6g}"
         for i, p in enumerate(registry.PARAMS)
-        if p.kind == registry.UNCERTAINTY
+        if p.kind == registry.UNCERTAINTY or p.name in fitted
     )
     return (
         f"scenario {scenario.name!r} ({scenario.path}): trajectory {trajectory} "

@@ -148,7 +148,10 @@ def load_run(results_dir: str | os.PathLike) -> RunData:
     if results.scenario_toml is None:
         raise ReportError(f"{folder} has no scenario.toml and no scenario in its metadata")
     try:
-        scenario = loader.loads_scenario(results.scenario_toml, path=f"<{results.scenario_source}>")
+        # (the page shows levers only: a posterior moved or refitted since does not matter)
+        scenario = loader.loads_scenario(
+            results.scenario_toml, path=f"<{results.scenario_source}>", read_posterior=False
+        )
     except loader.ConfigError as exc:
         raise ReportError(f"cannot load the scenario of {folder}: {exc}") from exc
     for table, cols in (

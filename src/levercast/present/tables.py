@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from contextlib import contextmanager
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -128,6 +129,21 @@ def print_scenario(scenario, console: Console) -> None:
         for p in params:
             v = value(p)
             t.add_row(p.name, f"{v:,.6g}" if isinstance(v, float) else str(v), p.unit, p.provenance)
+        console.print(t)
+    post = scenario.posterior
+    if post is not None:
+        t = Table(
+            title=f"Posterior: {post.file} ({post.rows:,} draws, sha256 {post.sha256[:16]}); "
+            "each trajectory takes one row, which replaces the values above",
+            title_justify="left",
+        )
+        for col in ("parameter", "median", "90% of draws", "unit"):
+            t.add_column(col)
+        for k, name in enumerate(post.names):
+            q05, q50, q95 = np.quantile(post.values[:, k], [0.05, 0.5, 0.95])
+            t.add_row(
+                name, f"{q50:,.6g}", f"{q05:,.6g} - {q95:,.6g}", registry.PARAM_BY_NAME[name].unit
+            )
         console.print(t)
     console.print("valid")
 

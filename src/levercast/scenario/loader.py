@@ -14,6 +14,9 @@ default, so a loaded :class:`Scenario` always holds every lever, uncertainty and
     [uncertainties]                  # distribution specs (levercast.scenario.distributions)
     [constants]                      # numbers in the domain
     [sweep]                          # free-form, stored raw
+    [posterior]
+    file = "posterior.parquet"       # optional: fitted draws (levercast.scenario.posterior),
+                                     # relative to the file that names it
 
 ``extends`` chains are merged table by table: a child's key replaces the parent's key of the
 same name, and nested tables merge recursively, except that a distribution spec under
@@ -56,10 +59,12 @@ from levercast.scenario._messages import (
     suggest,
 )
 from levercast.scenario.distributions import DistSpec, parse_dist
+from levercast.scenario.posterior import Posterior, read_posterior
 
 __all__ = [
     "ConfigError",
     "DistSpec",
+    "Posterior",
     "Scenario",
     "load_scenario",
     "loads_scenario",
@@ -85,7 +90,10 @@ _TOP_KEYS = (
     "calendar",
     "status_quo",
     "sweep",
+    "posterior",
 )
+_POSTERIOR_KEYS = ("file", "sha256")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _SCENARIO_KEYS = ("name", "description", "start_date", "horizon_weeks")
 _SECTION_OF_KIND = {
     registry.LEVER: "levers",
@@ -161,6 +169,10 @@ class Scenario:
         unless ``[status_quo]`` says otherwise.
     sweep : dict
         The raw ``[sweep]`` table, ``{}`` when absent.
+    posterior : Posterior or None
+        The draws of ``[posterior] file`` (one row per trajectory replaces the draws of its
+        parameters), ``None`` when absent. The resolved TOML names the file by absolute path
+        with its sha256; the scenario's :attr:`sha256` covers the file's content, not its path.
     """
 
     name: str
@@ -176,11 +188,12 @@ class Scenario:
     calendar: dict[str, datetime.date]
     status_quo: dict[str, float | str]
     sweep: dict[str, Any]
+    posterior: Posterior | None = None
 
     def __hash__(self) -> int:
         return hash(self.sha256)
 
-    def _document(self) -> dict[str, Any]:
+    def _document(self, *, with_file: bool = True) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "scenario": {
                 "name": self.name,
@@ -203,6 +216,8 @@ class Scenario:
         }
         if self.sweep:
             doc["sweep"] = copy.deepcopy(dict(self.sweep))
+        if self.posterior is not None:
+            doc["posterior"] = self.posterior.to_toml_value(with_file=with_file)
         return doc
 
     def resolved_toml(self) -> str:
@@ -215,8 +230,12 @@ class Scenario:
 
     @cached_property
     def sha256(self) -> str:
-        """Hex SHA-256 of :meth:`resolved_toml` encoded as UTF-8."""
-        return hashlib.sha256(self.resolved_toml().encode("utf-8")).hexdigest()
+        """Hex SHA-256 of :meth:`resolved_toml` encoded as UTF-8, except that a posterior
+        enters by its content (``[posterior] sha256``), not by its path: the same scenario
+        has the same hash wherever its files are, and a posterior that changes on disk
+        changes it."""
+        text = tomli_w.dumps(self._document(with_file=False))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def with_levers(self, overrides: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Scenario:
         """Return a new, validated scenario with some parameters changed.
@@ -264,7 +283,7 @@ class Scenario:
                     )
                 section, name = _SECTION_OF_KIND[param.kind], key
             doc[section][name] = value
-        return _build(doc, where)
+        return _build(doc, where, known=self.posterior)
 
 
 def _check_section_keys(where: Where, section: str, table: Mapping[str, Any], kind: str) -> None:
@@ -402,7 +421,46 @@ def _section(where: Where, doc: Mapping[str, Any], section: str, kind: str, para
     return out
 
 
-def _build(doc: Mapping[str, Any], where: Where) -> Scenario:
+def _posterior(
+    where: Where, doc: Mapping[str, Any], known: Posterior | None, read: bool = True
+) -> Posterior | None:
+    """The ``[posterior]`` table: ``file`` (made absolute by :func:`_load_chain`) and, in a
+    resolved scenario, the ``sha256`` the file must still have. ``known``: a posterior already
+    read for the same file and content (``with_levers``), reused without reading the file.
+    ``read=False``: the table is checked but the file is not read (``None``)."""
+    table = doc.get("posterior")
+    if table is None:
+        return None
+    for key in table:
+        if key not in _POSTERIOR_KEYS:
+            raise where.error(
+                ("posterior", key), f"unknown key {show(key)}{suggest(key, _POSTERIOR_KEYS)}"
+            )
+    file = table.get("file")
+    if file is None:
+        raise where.error(("posterior", "file"), "missing required key")
+    if not isinstance(file, str) or not file:
+        raise where.error(("posterior", "file"), f"expected a file path string, got {show(file)}")
+    expected = table.get("sha256")
+    if expected is not None and (
+        not isinstance(expected, str) or _SHA256_RE.fullmatch(expected) is None
+    ):
+        raise where.error(
+            ("posterior", "sha256"), f"expected 64 lowercase hex digits, got {show(expected)}"
+        )
+    if not read:
+        return None
+    file = os.path.abspath(file)
+    if known is not None and known.file == file and known.sha256 == expected:
+        return known
+    if not os.path.exists(file):
+        raise where.error(("posterior", "file"), f"posterior file not found: {file}")
+    return read_posterior(file, expected_sha256=expected)
+
+
+def _build(
+    doc: Mapping[str, Any], where: Where, known: Posterior | None = None, read: bool = True
+) -> Scenario:
     """Validate a merged document (no ``extends`` left) into a :class:`Scenario`."""
     _check_top(where, {k: v for k, v in doc.items() if k != "extends"})
     meta = _meta(where, doc.get("scenario", {}))
@@ -452,6 +510,7 @@ def _build(doc: Mapping[str, Any], where: Where) -> Scenario:
         calendar=_FrozenDict(calendar),
         status_quo=_FrozenDict(status_quo),
         sweep=_FrozenDict(copy.deepcopy(dict(doc.get("sweep", {})))),
+        posterior=_posterior(where, doc, known, read),
     )
 
 
@@ -503,7 +562,8 @@ def _overlay(
     """Merge ``src`` (written in ``file``) over ``dst`` and record where each key came from."""
     for key, value in src.items():
         path = (*prefix, key)
-        whole = len(path) == 2 and path[0] == "uncertainties"
+        # a distribution spec, and the [posterior] table, are one value each
+        whole = (len(path) == 2 and path[0] == "uncertainties") or path == ("posterior",)
         if isinstance(value, Mapping) and isinstance(dst.get(key), dict) and not whole:
             _overlay(dst[key], origins, value, file, path)
             origins[path] = file
@@ -575,6 +635,10 @@ def _load_chain(
         merged.pop("state", None)
         for stale in [p for p in origins if p[:1] == ("state",)]:
             del origins[stale]
+    post = raw.get("posterior")
+    if isinstance(post, Mapping) and isinstance(post.get("file"), str) and post["file"]:
+        # a posterior file is relative to the file that names it
+        raw["posterior"] = {**post, "file": os.path.normpath(os.path.join(folder, post["file"]))}
     _overlay(merged, origins, raw, display)
     if "state" in raw and "status_quo" not in raw:
         # the levers in effect on the state's date are this file's own
@@ -627,7 +691,11 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 
 
 def loads_scenario(
-    text: str, *, path: str = "<string>", base_dir: str | os.PathLike[str] | None = None
+    text: str,
+    *,
+    path: str = "<string>",
+    base_dir: str | os.PathLike[str] | None = None,
+    read_posterior: bool = True,
 ) -> Scenario:
     """Parse and validate scenario text, as :func:`load_scenario` does for a file.
 
@@ -640,6 +708,10 @@ def loads_scenario(
     base_dir : str or os.PathLike, optional
         Directory ``extends`` is resolved against; defaults to the directory of ``path`` when
         ``path`` names a file, else the current directory.
+    read_posterior : bool
+        ``False``: check the ``[posterior]`` table but do not read its file, and leave
+        :attr:`Scenario.posterior` ``None`` (to show a finished run's scenario whose posterior
+        has since moved or changed; never to simulate).
 
     Returns
     -------
@@ -655,4 +727,4 @@ def loads_scenario(
     with _guard(path):
         identity = folder / Path(path).name if named else None
         merged, origins = _load_chain(path, identity, folder, shown, text, [(path, identity)])
-        return _build(merged, Where(path, origins))
+        return _build(merged, Where(path, origins), read=read_posterior)

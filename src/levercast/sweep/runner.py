@@ -57,8 +57,15 @@ class SweepSettings:
 def _cell_scenarios(scenario, design: Design) -> list:
     from levercast.scenario.loader import ConfigError
 
+    fitted = set() if scenario.posterior is None else set(scenario.posterior.names)
     out = []
     for i, cell in enumerate(design.cells):
+        clash = sorted(fitted & {key.rpartition(".")[2] for key in cell})
+        if clash:
+            raise SweepError(
+                f"cell {i} {cell}: {', '.join(clash)} is set by the scenario's posterior "
+                f"({scenario.posterior.file}), which would override the cell's value"
+            )
         try:
             out.append(scenario.with_levers(cell) if cell else scenario)
         except ConfigError as exc:
