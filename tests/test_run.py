@@ -145,3 +145,23 @@ def test_histogram_slabs_do_not_overflow_on_one_thread(baseline):
     result = simulate.run(baseline, n=n, seed=3, horizon=1, threads=1, chunk_size=n)
     assert result.hist[0, 0, 0] == n
     assert result.hist[1].sum(axis=-1).tolist() == [n] * result.hist.shape[1]
+
+
+def test_per_trajectory_views_are_the_trajectories_run_simulates(baseline):
+    """weekly_paths and trajectory_records (for calibration and fitting) give exactly what
+    run keeps, whatever the offset of the first trajectory."""
+    from levercast.engine import simulate
+    from levercast.results import names
+
+    n, seed, horizon = 300, 5, 20
+    kept = simulate.run(baseline, n=n, seed=seed, horizon=horizon, keep=n).trajectories
+    territory = kept[names.RECORD_COLUMNS[names.R_TERRITORY_KM2]].to_numpy()
+    paths = simulate.weekly_paths(baseline, n, seed, horizon)
+    np.testing.assert_array_equal(paths.territory[:, -1], territory)
+    np.testing.assert_array_equal(np.diff(paths.territory, axis=1) >= 0, True)
+    records, theta = simulate.trajectory_records(baseline, n, seed, horizon)
+    np.testing.assert_array_equal(records[:, names.R_TERRITORY_KM2], territory)
+    np.testing.assert_array_equal(theta, paths.theta)
+    tail, tail_theta = simulate.trajectory_records(baseline, 100, seed, horizon, first=200)
+    np.testing.assert_array_equal(tail, records[200:])
+    np.testing.assert_array_equal(tail_theta, theta[200:])

@@ -16,11 +16,9 @@ starts after its window). A scenario is simulated as many weeks as its targets n
 
 Monte Carlo error. Per-trajectory weekly paths of ``n`` trajectories (seed ``seed``): a mean over
 trajectories has standard error sd/sqrt(n); a ratio of two means by its linearisation; a
-probability sqrt(p (1 - p) / n). The weekly paths come from
-:func:`levercast.engine.kernels.simulate_trajectory`. Russian casualties, Ukrainian fire, US
-support and Russian fire per week are not in its output; :func:`_probe` steps the kernel's own
-weekly functions for them and is checked, every run, to reproduce ``simulate_trajectory``'s
-weekly gains exactly.
+probability sqrt(p (1 - p) / n). The weekly paths, and the weekly Russian casualties,
+Ukrainian and Russian fire and US support, come from
+:func:`levercast.engine.simulate.weekly_paths` (the trajectories ``levercast run`` simulates).
 
 Tolerance kinds (the file's header): ``interval`` (the simulated value within ``[low, high]``,
 each end widened by 2 MC standard errors), ``max`` (a probability at most ``high`` plus 2 s.e.),
@@ -40,19 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from levercast.engine import kernels, lowering, sampling
 from levercast.engine import layout as L
-from levercast.engine._rng import stream_key
-from levercast.engine.lanes import (
-    FIRE,
-    FORWARD,
-    GAIN,
-    LANES,
-    LOSS_RU,
-    MUNITIONS,
-    N_SLOTS,
-    US_NOW,
-)
+from levercast.engine import simulate
 from levercast.errors import LevercastError
 from levercast.results import names
 from levercast.scenario.loader import MAX_HORIZON_WEEKS, load_scenario
@@ -292,81 +279,19 @@ class Paths:
 
 def simulate_paths(scenario, n: int, seed: int, horizon: int, probe: bool = True) -> Paths:
     """Weekly paths of trajectories ``0 .. n - 1`` of ``scenario`` (as ``levercast run``
-    simulates them with the same seed), with the probe's series unless ``probe`` is False."""
-    rows = np.ascontiguousarray(lowering.param_rows(scenario), dtype=np.float64)
-    sq = lowering.status_quo(scenario)
-    theta = np.empty((n, L.N_PARAMS))
-    weekly = np.empty((horizon + 1, names.N_BAND_METRICS))
-    events = np.empty((horizon + 1, names.N_EVENTS), dtype=np.int8)
-    record = np.empty(names.N_RECORD)
-    territory = np.empty((n, horizon + 1))
-    gain = np.empty((n, horizon + 1))
-    kursk = np.empty((n, horizon + 1))
-    collapsed = np.empty((n, horizon + 1), dtype=bool)
-    for j in range(n):
-        sampling.sample_params(rows, seed, j, theta[j])
-        status = kernels.simulate_trajectory(theta[j], sq, seed, j, horizon, weekly, events, record)
-        if status != kernels.STATUS_OK:
-            raise CalibrationError(
-                f"{scenario.name}: trajectory {j} (seed {seed}) turned non-finite"
-            )
-        territory[j] = weekly[:, names.M_TERRITORY]
-        gain[j] = weekly[:, names.M_WEEKLY_GAIN]
-        kursk[j] = weekly[:, names.M_KURSK]
-        collapsed[j] = events[:, names.E_COLLAPSE] > 0
-    paths = Paths(scenario.start_date, n, horizon, territory, gain, kursk, collapsed, theta)
+    simulates them with the same seed), with the weekly flows (Russian casualties, fire, US
+    support) unless ``probe`` is False."""
+    try:
+        w = simulate.weekly_paths(scenario, n, seed, horizon)
+    except simulate.SimulationError as exc:
+        raise CalibrationError(f"{scenario.name}: {exc}") from None
+    paths = Paths(
+        scenario.start_date, n, horizon, w.territory, w.gain, w.kursk, w.collapsed, w.theta
+    )
     if probe:
-        series = _probe(rows, sq, seed, n, horizon)
-        if not np.array_equal(series.pop("gain"), gain[:, 1:]):
-            raise CalibrationError(
-                "the calibration probe no longer reproduces simulate_trajectory's weekly gains: "
-                "analysis/calibration.py's _probe must follow engine/kernels.simulate_lanes"
-            )
-        for key, value in series.items():
-            setattr(paths, key, value)
+        paths.loss_ru, paths.ua_rounds = w.loss_ru, w.ua_rounds
+        paths.ru_rounds, paths.us_support = w.ru_rounds, w.us_support
     return paths
-
-
-def _probe(rows, sq, seed: int, n: int, horizon: int) -> dict[str, np.ndarray]:
-    """Per-step series the kernel computes but does not output: the loop of
-    ``kernels.simulate_lanes`` over lane groups, reading the lane buffer after each half
-    week. Needs a kernel output (a per-week trace of L^R_t, F_t, u_t) to be retired."""
-    bounds = sampling.bounds_table(rows)
-    out = {k: np.empty((n, horizon)) for k in ("gain", "loss_ru", "ua_rounds", "ru_rounds")}
-    out["us_support"] = np.empty((n, horizon))
-    th = np.empty((rows.shape[0], LANES))
-    scratch = np.empty(LANES)
-    b = np.empty(N_SLOTS * LANES)
-    keys = np.empty(LANES, dtype=np.uint64)
-
-    def lanes(slot, nl):
-        return b[slot * LANES : slot * LANES + nl]
-
-    for first in range(0, n, LANES):
-        nl = min(LANES, n - first)
-        sampling.sample_lanes(rows, bounds, seed, first, nl, th, scratch)
-        kernels.load_parameters(b, th, nl)
-        for i in range(nl):
-            kernels._setup_lane(b, i, sq, seed, first + i)
-            keys[i] = stream_key(seed, first + i, L.STREAM_WEEKLY)
-        any_power = bool(np.any(th[L.P_ADVANCE_EXPONENT, :nl] != 2.0))
-        need = th[L.P_ROUNDS_NEEDED_PER_YEAR, :nl]
-        ru_day = th[L.P_RU_ROUNDS_PER_DAY, :nl]
-        sl = slice(first, first + nl)
-        for t in range(horizon):
-            kernels._refresh_levers(b, nl, t, sq)
-            kernels._draw_normals(b, nl, keys, t)
-            M = lanes(MUNITIONS, nl)
-            out["ru_rounds"][sl, t] = ru_day * (1.25 * M / (M + 0.25))
-            kernels._advance(b, nl, t, any_power)
-            # F = s fwd with s the shell sufficiency (rounds fired over the need)
-            sufficiency = lanes(FIRE, nl) / lanes(FORWARD, nl)
-            out["ua_rounds"][sl, t] = sufficiency * need / 365.25
-            out["us_support"][sl, t] = lanes(US_NOW, nl)
-            out["gain"][sl, t] = lanes(GAIN, nl)
-            kernels._attrition(b, nl, t)
-            out["loss_ru"][sl, t] = lanes(LOSS_RU, nl)
-    return out
 
 
 # --------------------------------------------------------------- statistics of a path

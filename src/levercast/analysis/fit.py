@@ -234,59 +234,69 @@ def population(
     seed: int,
     names: list[str] | None = None,
     threads: int | None = None,
+    prior: str = "baseline",
 ) -> Population:
     """Simulate trajectories ``0 .. n-1`` of every target's scenario and collect the
-    per-trajectory summaries and the fitted parameters' draws."""
+    per-trajectory summaries, and the draws of the fitted parameters in scenario ``prior``.
+
+    Works through the population in chunks of ``CHUNK`` trajectories and keeps only the
+    summaries and the fitted parameters, so memory grows with ``n`` by about
+    ``8 * (len(names) + len(targets))`` bytes a draw."""
     names = fittable(scenarios) if names is None else list(names)
-    filled = False
+    columns = [registry.PARAMS.index(registry.PARAM_BY_NAME[p]) for p in names]
+    k_initial = registry.PARAMS.index(registry.PARAM_BY_NAME["kursk_initial_km2"])
     summaries = np.full((n, len(targets)), np.nan)
     theta = np.empty((n, len(names)))
-    # territory at every week end a target reads, per scenario; collapse by week b
-    needs: dict[str, set[int]] = {}
+    # territory at every week end a target reads, per scenario; records at the last of them
+    needs: dict[str, set[int]] = {prior: {1}} if prior in scenarios else {}
     for t in targets:
         needs.setdefault(t.scenario, set()).update(w for w in t.weeks if w > 0)
-    for name, weeks in needs.items():
-        scenario = scenarios[name]
-        territory = {0: np.zeros(n)}
-        collapse_week = None
-        records = {}
-        for h in sorted(weeks):
-            frame = _records(scenario, n, seed, h, threads)
-            territory[h] = frame[N.RECORD_COLUMNS[N.R_TERRITORY_KM2]].to_numpy()
-            if not filled:  # the fitted parameters are the same in every scenario
-                for k, p in enumerate(names):
-                    theta[:, k] = frame[f"u_{p}"].to_numpy()
-                filled = True
-            if h == max(weeks):
-                collapse_week = frame[N.RECORD_COLUMNS[N.R_COLLAPSE_WEEK]].to_numpy()
-                records = frame
-        for j, t in enumerate(targets):
-            if t.scenario != name:
-                continue
-            a, b = t.weeks
-            if t.quantity == "mean_weekly_gain":
-                summaries[:, j] = (territory[b] - territory[a]) / (b - a)
-            elif t.quantity == "window_gain":
-                summaries[:, j] = territory[b] - territory[a]
-            elif t.quantity == "ru_casualties_per_day":
-                summaries[:, j] = records[N.RECORD_COLUMNS[N.R_RU_CASUALTIES_FIRST_WEEK]] / 7.0
-            elif t.quantity == "kursk_retake_per_week":
-                k0 = records["u_kursk_initial_km2"].to_numpy()
-                implied = (KURSK_PEAK_KM2 - k0) / WEEKS_PEAK_TO_START
-                model = records[N.RECORD_COLUMNS[N.R_KURSK_LOSS_FIRST_WEEKS]].to_numpy()
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    summaries[:, j] = np.log(model / implied)
-            else:  # collapsed within the window (the record is the collapse week)
-                summaries[:, j] = ((collapse_week >= 0) & (collapse_week <= b)).astype(float)
+    for first in range(0, n, CHUNK):
+        m = min(CHUNK, n - first)
+        rows = slice(first, first + m)
+        for name, weeks in needs.items():
+            territory = {0: np.zeros(m)}
+            for h in sorted(weeks):
+                # the drawn parameters once per scenario: they do not depend on the horizon
+                rec, th = simulate.trajectory_records(
+                    scenarios[name],
+                    m,
+                    seed,
+                    h,
+                    first=first,
+                    threads=threads,
+                    parameters=h == min(weeks),
+                )
+                territory[h] = rec[:, N.R_TERRITORY_KM2]
+                if h == min(weeks):
+                    k0 = th[:, k_initial].copy()
+                    if name == prior:
+                        theta[rows] = th[:, columns]
+                    del th
+            last = rec
+            for j, t in enumerate(targets):
+                if t.scenario == name:
+                    summaries[rows, j] = _summary(t, territory, last, k0)
     return Population(names, theta, summaries, targets, seed)
 
 
-def _records(scenario, n, seed, horizon, threads) -> pd.DataFrame:
-    """Per-trajectory records and drawn uncertainties of trajectories 0 .. n-1."""
-    result = simulate.run(
-        scenario, n=n, seed=seed, horizon=horizon, keep=n, threads=threads, chunk_size=min(CHUNK, n)
-    )
-    return result.trajectories
+def _summary(t: Target, territory: dict, rec: np.ndarray, k0: np.ndarray) -> np.ndarray:
+    """Target ``t``'s per-trajectory summary from territory at week ends and the records of
+    the scenario's longest run."""
+    a, b = t.weeks
+    if t.quantity == "mean_weekly_gain":
+        return (territory[b] - territory[a]) / (b - a)
+    if t.quantity == "window_gain":
+        return territory[b] - territory[a]
+    if t.quantity == "ru_casualties_per_day":
+        return rec[:, N.R_RU_CASUALTIES_FIRST_WEEK] / 7.0
+    if t.quantity == "kursk_retake_per_week":
+        implied = (KURSK_PEAK_KM2 - k0) / WEEKS_PEAK_TO_START
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(rec[:, N.R_KURSK_LOSS_FIRST_WEEKS] / implied)
+    # collapsed within the window (the record is the week the collapse regime began)
+    week = rec[:, N.R_COLLAPSE_WEEK]
+    return ((week >= 0) & (week <= b)).astype(float)
 
 
 # --------------------------------------------------------------------------- weights
@@ -332,7 +342,12 @@ def resample(w: np.ndarray, draws: int, seed: int) -> np.ndarray:
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q) -> np.ndarray:
-    order = np.argsort(x, kind="stable")
+    """Quantiles ``q`` of ``x`` weighted by ``w`` (the CDF linear between the midpoints of
+    the sorted weights). Draws whose weight is below 1e-15 of the largest carry nothing a
+    float could show, and are dropped before sorting."""
+    keep = w > np.max(w) * 1e-15
+    x, w = x[keep], w[keep]
+    order = np.argsort(x)
     cw = np.cumsum(w[order])
     cw /= cw[-1]
     return np.interp(q, cw - 0.5 * w[order] / w.sum(), x[order])
@@ -428,10 +443,9 @@ def parameter_table(pop: Population, w: np.ndarray) -> pd.DataFrame:
     """Prior against posterior for every fitted parameter: median, 90% interval, shrinkage
     (1 - posterior variance / prior variance: 0 = the evidence did not constrain it)."""
     rows = []
-    flat = np.full(pop.n, 1.0 / pop.n)
     for k, name in enumerate(pop.names):
         x = pop.theta[:, k]
-        p5, p50, p95 = weighted_quantile(x, flat, [0.05, 0.5, 0.95])
+        p5, p50, p95 = np.quantile(x, [0.05, 0.5, 0.95])
         q5, q50, q95 = weighted_quantile(x, w, [0.05, 0.5, 0.95])
         mean = np.sum(w * x)
         var_post = np.sum(w * (x - mean) ** 2)

@@ -482,3 +482,144 @@ def _describe_failure(scenario, rows, seed, trajectory) -> str:
         f"scenario {scenario.name!r} ({scenario.path}): trajectory {trajectory} "
         f"(seed {seed}) reached a non-finite state; its drawn parameters: {drawn}"
     )
+
+
+# --------------------------------------------------------------------- per-trajectory views
+
+
+@dataclass
+class WeeklyPaths:
+    """Every week of trajectories ``0 .. n - 1`` (float64[n, horizon + 1] for states at week
+    ends, week 0 the start; float64[n, horizon] for the flows of each step) and their drawn
+    parameters (float64[n, N_PARAMS])."""
+
+    territory: np.ndarray
+    gain: np.ndarray
+    kursk: np.ndarray
+    collapsed: np.ndarray  # bool: in the collapse regime by the end of the week
+    theta: np.ndarray
+    loss_ru: np.ndarray  # Russian casualties of the step
+    ua_rounds: np.ndarray  # Ukrainian rounds fired per day in the step
+    ru_rounds: np.ndarray  # Russian rounds fired per day in the step
+    us_support: np.ndarray  # US support factor u_t of the step
+
+
+def weekly_paths(scenario, n: int, seed: int, horizon: int) -> WeeklyPaths:
+    """The weekly paths of trajectories ``0 .. n - 1`` exactly as ``run`` simulates them
+    (same seed, same draws, posterior included), with the flows the kernel computes but does
+    not aggregate. Steps the kernel's own lane functions group by group, so it is slower than
+    ``run`` (Python between the weekly steps): for calibration and diagnostics, not for
+    millions of trajectories."""
+    from levercast.engine import kernels as K
+    from levercast.engine import lanes as LN
+    from levercast.engine._rng import stream_key
+    from levercast.engine.sampling import bounds_table, sample_lanes
+
+    check_limits(n, horizon)
+    rows = np.ascontiguousarray(lowering.param_rows(scenario), dtype=np.float64)
+    post, slots = lowering.posterior_arrays(scenario)
+    sq = lowering.status_quo(scenario)
+    bounds = bounds_table(rows)
+    states = {k: np.empty((n, horizon + 1)) for k in ("territory", "gain", "kursk", "collapsed")}
+    flows = {k: np.empty((n, horizon)) for k in ("loss_ru", "ua_rounds", "ru_rounds", "us_support")}
+    theta = np.empty((n, L.N_PARAMS))
+    th = np.empty((rows.shape[0], LN.LANES))
+    scratch = np.empty(LN.LANES)
+    b = np.empty(LN.N_SLOTS * LN.LANES)
+    keys = np.empty(LN.LANES, dtype=np.uint64)
+    slot_of = {"territory": LN.TERRITORY, "gain": LN.GAIN, "kursk": LN.KURSK}
+
+    def lane(slot, nl):
+        return b[slot * LN.LANES : slot * LN.LANES + nl]
+
+    for first in range(0, n, LN.LANES):
+        nl = min(LN.LANES, n - first)
+        sample_lanes(rows, bounds, post, slots, seed, first, nl, th, scratch)
+        theta[first : first + nl] = th[:, :nl].T
+        K.load_parameters(b, th, nl)
+        for i in range(nl):
+            K._setup_lane(b, i, sq, seed, first + i)
+            keys[i] = stream_key(seed, first + i, L.STREAM_WEEKLY)
+        any_power = bool(np.any(th[L.P_ADVANCE_EXPONENT, :nl] != 2.0))
+        need = th[L.P_ROUNDS_NEEDED_PER_YEAR, :nl]
+        ru_day = th[L.P_RU_ROUNDS_PER_DAY, :nl]
+        rows_here = slice(first, first + nl)
+
+        def keep_states(w, rows_here=rows_here, nl=nl):
+            for key, slot in slot_of.items():
+                states[key][rows_here, w] = lane(slot, nl)
+            states["collapsed"][rows_here, w] = lane(LN.COLLAPSED, nl)
+
+        keep_states(0)
+        for t in range(horizon):
+            K._refresh_levers(b, nl, t, sq)
+            K._draw_normals(b, nl, keys, t)
+            M = lane(LN.MUNITIONS, nl)
+            flows["ru_rounds"][rows_here, t] = ru_day * (1.25 * M / (M + 0.25))
+            K._advance(b, nl, t, any_power)
+            # F = s fwd, s the shell sufficiency (rounds fired over the need)
+            s = lane(LN.FIRE, nl) / lane(LN.FORWARD, nl)
+            flows["ua_rounds"][rows_here, t] = s * need / 365.25
+            flows["us_support"][rows_here, t] = lane(LN.US_NOW, nl)
+            K._attrition(b, nl, t)
+            flows["loss_ru"][rows_here, t] = lane(LN.LOSS_RU, nl)
+            keep_states(t + 1)
+            if np.any(lane(LN.BAD, nl) > 0.5):
+                bad = first + int(np.argmax(lane(LN.BAD, nl) > 0.5))
+                raise SimulationError(_describe_failure(scenario, rows, seed, bad))
+    states["collapsed"] = states["collapsed"] > 0.5
+    return WeeklyPaths(theta=theta, **states, **flows)
+
+
+def trajectory_records(
+    scenario,
+    n: int,
+    seed: int,
+    horizon: int,
+    first: int = 0,
+    threads: int | None = None,
+    parameters: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The records (float64[n, N_RECORD]) and drawn parameters (float64[n, N_PARAMS], or
+    ``(0, N_PARAMS)`` when ``parameters`` is False) of trajectories ``first .. first + n - 1``,
+    as ``run`` simulates them with the same seed, without building tables: for fitting,
+    where every trajectory is weighted."""
+    check_limits(n, horizon)
+    rows = np.ascontiguousarray(lowering.param_rows(scenario), dtype=np.float64)
+    post, slots = lowering.posterior_arrays(scenario)
+    sq = lowering.status_quo(scenario)
+    threads = numba.config.NUMBA_NUM_THREADS if threads is None else int(threads)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        blocks = threads * -(-n // (threads * SLAB_MAX))
+        hist = np.zeros((blocks, horizon + 1, N.N_BAND_METRICS, N.N_BINS), dtype=np.uint16)
+        sums = np.zeros((blocks, horizon + 1, N.N_BAND_METRICS), dtype=np.int64)
+        extrema = np.empty((blocks, horizon + 1, N.N_BAND_METRICS, 2))
+        events = np.zeros((blocks, horizon + 1, N.N_EVENTS), dtype=np.int64)
+        records = np.empty((n, N.N_RECORD))
+        theta = np.empty((n if parameters else 0, L.N_PARAMS))
+        status = np.empty(n, dtype=np.int8)
+        simulate_chunk(
+            rows,
+            post,
+            slots,
+            sq,
+            seed,
+            first,
+            horizon,
+            N.bin_scales(),
+            records,
+            theta,
+            hist,
+            sums,
+            extrema,
+            events,
+            status,
+        )
+    finally:
+        numba.set_num_threads(previous)
+    if np.any(status != STATUS_OK):
+        bad = first + int(np.argmax(status != STATUS_OK))
+        raise SimulationError(_describe_failure(scenario, rows, seed, bad))
+    return records, theta
