@@ -41,6 +41,11 @@ from levercast.scenario.loader import MAX_FILE_BYTES, ConfigError, load_scenario
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SHIPPED = {p.name: p.read_bytes() for p in sorted(CONFIGS.glob("*.toml"))}
+# The fuzz world is self-contained: its baseline.toml is the full prior scenario (the shipped
+# baseline.toml only adds a posterior file to baseline-prior.toml, which [posterior] tests cover).
+SHIPPED["baseline.toml"] = SHIPPED.pop("baseline-prior.toml").replace(
+    b'name = "baseline-prior"', b'name = "baseline"'
+)
 BASELINE = tomllib.loads(SHIPPED["baseline.toml"].decode())
 VICTORY = tomllib.loads(SHIPPED["victory-plan.toml"].decode())
 

@@ -96,37 +96,54 @@ def test_start_of_baseline_reproduces_trackers():
     assert (table["verdict"] == "in").all(), table.to_string()
 
 
-def test_victory_plan_raises_stable_front_with_paired_error(baseline, victory):
+def _paired(reference, variant, n, seed, indicator):
+    """Mean and standard error of the paired difference of a per-trajectory indicator
+    (common random numbers: trajectory i of both runs shares its draws)."""
+    a = simulate.run(reference, n, seed=seed, keep=n).trajectories
+    b = simulate.run(variant, n, seed=seed, keep=n).trajectories
+    d = indicator(b).astype(float) - indicator(a).astype(float)
+    return d.mean(), d.std(ddof=1) / np.sqrt(n), a, b
+
+
+def test_victory_plan_raises_stable_front_with_paired_error(shipped):
+    """On the fitted baseline the victory plan beats it by far more than its paired error."""
     n = 20_000
-    base = simulate.run(baseline, n, seed=5, keep=n).trajectories
-    vp = simulate.run(victory, n, seed=5, keep=n).trajectories
+    diff, se, a, b = _paired(
+        shipped["baseline"], shipped["victory-plan"], n, 5, lambda t: t["outcome"] == "stable_front"
+    )
     # common random numbers: identical uncertainty draws trajectory by trajectory
-    assert np.array_equal(base["u_recon_drones_per_day"], vp["u_recon_drones_per_day"])
-    d = (vp["outcome"] == "stable_front").astype(float) - (base["outcome"] == "stable_front")
-    se = d.std(ddof=1) / np.sqrt(n)
-    assert d.mean() > 5 * se
-    assert d.mean() > 0.2
+    assert np.array_equal(a["u_recon_drones_per_day"], b["u_recon_drones_per_day"])
+    assert np.array_equal(a["u_base_advance_km2_per_week"], b["u_base_advance_km2_per_week"])
+    assert diff > 5 * se
+    assert diff > 0.2
 
 
 @pytest.mark.parametrize(
-    ("config", "metric", "direction"),
+    ("config", "reference", "indicator", "direction"),
     [
-        ("delayed-support.toml", "outcome_stable_front", -1),  # late help is worth less
-        ("support-cutoff.toml", "outcome_collapse", +1),
-        ("kursk-withdraw.toml", "kursk_held_at_horizon", -1),
+        # late help is worth less
+        ("delayed-support", "victory-plan", lambda t: t["outcome"] == "stable_front", -1),
+        # without US support the front collapses more often
+        (
+            "support-cutoff",
+            "baseline",
+            lambda t: t[names.RECORD_COLUMNS[names.R_COLLAPSE_WEEK]] >= 0,
+            +1,
+        ),
+        # withdrawing gives Kursk up
+        (
+            "kursk-withdraw",
+            "baseline",
+            lambda t: t[names.RECORD_COLUMNS[names.R_KURSK_KM2]] > 0,
+            -1,
+        ),
     ],
 )
-def test_variants_move_outcomes_the_essays_way(config, metric, direction, baseline, victory):
-    from levercast.scenario.loader import load_scenario
-
-    variant = load_scenario(CONFIGS / config)
-    reference = victory if config == "delayed-support.toml" else baseline
-    n = 10_000
-    a = simulate.run(reference, n, seed=9).summary().set_index("metric").loc[metric]
-    b = simulate.run(variant, n, seed=9).summary().set_index("metric").loc[metric]
-    diff = b.probability - a.probability
-    bound = 4 * np.hypot(a.std_error, b.std_error)
-    assert direction * diff > bound
+def test_variants_move_outcomes_the_essays_way(shipped, config, reference, indicator, direction):
+    """On the fitted baseline, each shipped variant moves its outcome the essay's way by more
+    than four paired standard errors."""
+    diff, se, *_ = _paired(shipped[reference], shipped[config], 40_000, 9, indicator)
+    assert direction * diff > 4 * se, (diff, se)
 
 
 def test_limits_are_checked_up_front(baseline):

@@ -142,6 +142,8 @@ def posterior_arrays(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     post = scenario.posterior
     if post is None:
         return np.empty((0, 0), dtype=np.float64), np.empty(0, dtype=np.int64)
+    # parameters the scenario sets itself are not drawn from the posterior
+    keep = [k for k, name in enumerate(post.names) if name not in scenario.posterior_exclude]
     index = {p.name: i for i, p in enumerate(registry.PARAMS)}
-    slots = np.array([index[name] for name in post.names], dtype=np.int64)
-    return np.ascontiguousarray(post.values, dtype=np.float64).copy(), slots
+    slots = np.array([index[post.names[k]] for k in keep], dtype=np.int64)
+    return np.ascontiguousarray(post.values[:, keep], dtype=np.float64), slots

@@ -92,7 +92,7 @@ _TOP_KEYS = (
     "sweep",
     "posterior",
 )
-_POSTERIOR_KEYS = ("file", "sha256")
+_POSTERIOR_KEYS = ("file", "sha256", "exclude")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _SCENARIO_KEYS = ("name", "description", "start_date", "horizon_weeks")
 _SECTION_OF_KIND = {
@@ -104,6 +104,7 @@ _SECTION_OF_KIND = {
     registry.CALENDAR: "calendar",
 }
 _AS_OF = "as_of"  # the [state] key naming the date the state describes
+_BASIS = "\0posterior-basis"  # (internal) the parameters as set where [posterior] was named
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 
 
@@ -173,6 +174,10 @@ class Scenario:
         The draws of ``[posterior] file`` (one row per trajectory replaces the draws of its
         parameters), ``None`` when absent. The resolved TOML names the file by absolute path
         with its sha256; the scenario's :attr:`sha256` covers the file's content, not its path.
+    posterior_exclude : tuple of str
+        The posterior's parameters the scenario sets itself (``[posterior] exclude``, or set
+        to another value by a file extending the one that names the posterior): they take the
+        scenario's value, the others stay joint draws.
     """
 
     name: str
@@ -189,6 +194,7 @@ class Scenario:
     status_quo: dict[str, float | str]
     sweep: dict[str, Any]
     posterior: Posterior | None = None
+    posterior_exclude: tuple[str, ...] = ()
 
     def __hash__(self) -> int:
         return hash(self.sha256)
@@ -218,6 +224,8 @@ class Scenario:
             doc["sweep"] = copy.deepcopy(dict(self.sweep))
         if self.posterior is not None:
             doc["posterior"] = self.posterior.to_toml_value(with_file=with_file)
+            if self.posterior_exclude:
+                doc["posterior"]["exclude"] = list(self.posterior_exclude)
         return doc
 
     def resolved_toml(self) -> str:
@@ -458,10 +466,41 @@ def _posterior(
     return read_posterior(file, expected_sha256=expected)
 
 
+def _posterior_exclude(where: Where, doc: Mapping[str, Any], basis, posterior) -> tuple:
+    """The posterior's parameters a scenario sets itself: those ``[posterior] exclude`` names,
+    and those a file extending the one that named the posterior sets to another value (the
+    support cut-off's US aid, say). The scenario's value wins; the others stay joint draws."""
+    table = doc.get("posterior") or {}
+    exclude = table.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(x, str) for x in exclude):
+        raise where.error(
+            ("posterior", "exclude"), f"expected a list of parameter names, got {show(exclude)}"
+        )
+    if posterior is None:
+        return tuple(sorted(set(exclude)))
+    for name in exclude:
+        if name not in posterior.names:
+            raise where.error(
+                ("posterior", "exclude"),
+                f"{name!r} is not drawn from the posterior{suggest(name, posterior.names)}",
+            )
+    out = set(exclude)
+    for name in posterior.names:
+        section = _SECTION_OF_KIND[registry.PARAM_BY_NAME[name].kind]
+        here = doc.get(section, {})
+        there = (basis or {}).get(section, {})
+        if basis is not None and isinstance(here, Mapping) and isinstance(there, Mapping):
+            if here.get(name) != there.get(name):
+                out.add(name)
+    return tuple(sorted(out))
+
+
 def _build(
     doc: Mapping[str, Any], where: Where, known: Posterior | None = None, read: bool = True
 ) -> Scenario:
     """Validate a merged document (no ``extends`` left) into a :class:`Scenario`."""
+    doc = dict(doc)
+    basis = doc.pop(_BASIS, None)
     _check_top(where, {k: v for k, v in doc.items() if k != "extends"})
     meta = _meta(where, doc.get("scenario", {}))
 
@@ -495,6 +534,8 @@ def _build(
     )
     calendar = _section(where, doc, "calendar", registry.CALENDAR, registry.CALENDARS, _date_value)
     status_quo = _section(where, doc, "status_quo", registry.LEVER, registry.LEVERS, _lever_value)
+    posterior = _posterior(where, doc, known, read)
+    posterior_exclude = _posterior_exclude(where, doc, basis, posterior)
 
     return Scenario(
         name=meta.name,
@@ -510,7 +551,8 @@ def _build(
         calendar=_FrozenDict(calendar),
         status_quo=_FrozenDict(status_quo),
         sweep=_FrozenDict(copy.deepcopy(dict(doc.get("sweep", {})))),
-        posterior=_posterior(where, doc, known, read),
+        posterior=posterior,
+        posterior_exclude=posterior_exclude,
     )
 
 
@@ -635,11 +677,19 @@ def _load_chain(
         merged.pop("state", None)
         for stale in [p for p in origins if p[:1] == ("state",)]:
             del origins[stale]
+    if _BASIS in raw:
+        raise Where(display).error((_BASIS,), "unknown top-level key")
     post = raw.get("posterior")
     if isinstance(post, Mapping) and isinstance(post.get("file"), str) and post["file"]:
         # a posterior file is relative to the file that names it
         raw["posterior"] = {**post, "file": os.path.normpath(os.path.join(folder, post["file"]))}
     _overlay(merged, origins, raw, display)
+    if "posterior" in raw:
+        # what the posterior was fitted beside: a file that extends this one may not set a
+        # parameter the posterior draws (it would silently lose to the posterior)
+        merged[_BASIS] = {
+            k: copy.deepcopy(v) for k, v in merged.items() if k in _SECTION_OF_KIND.values()
+        }
     if "state" in raw and "status_quo" not in raw:
         # the levers in effect on the state's date are this file's own
         levers = merged.get("levers", {})
