@@ -28,7 +28,7 @@ def _plain(request) -> bool:
 
 def _setup(request):
     n = 20_000 if _plain(request) else 1_000_000
-    config = ROOT / "configs" / "baseline.toml"
+    config = ROOT / "configs" / "baseline-prior.toml"
     prior = load_scenario(config)
     scenarios = fit.scenarios_for(config, prior, TARGETS, fit.DEFAULT_TARGETS)
     targets = fit.read_targets(TARGETS, scenarios, fit.DEFAULT_TARGETS)
@@ -78,7 +78,7 @@ def test_fit_cost(ctx, benchmark, request):
 def test_sbc_full_size(request):
     plain = _plain(request)
     n_prior, n_truths, n_draws = (20_000, 30, 49) if plain else (500_000, 200, 199)
-    baseline = load_scenario(ROOT / "configs" / "baseline.toml")
+    baseline = load_scenario(ROOT / "configs" / "baseline-prior.toml")
     targets = [
         fit.Target("pace", "baseline", "mean_weekly_gain", (0, 13), 0.0, 8.0),
         fit.Target("casualties", "baseline", "ru_casualties_per_day", (0, 1), 0.0, 60.0),

@@ -149,7 +149,8 @@ class Context:
         self.memory_n = MEMORY_N[pick]
         self.rounds = ROUNDS[pick]
         self.seed = SEED
-        self.config_path = ROOT / "configs" / "baseline.toml"
+        # the model on its priors: the kernel's cost (a posterior adds one row pick per trajectory)
+        self.config_path = ROOT / "configs" / "baseline-prior.toml"
         self.scenario = load_scenario(self.config_path)
         self.rows = lowering.param_rows(self.scenario)
         self.sq = lowering.status_quo(self.scenario)

@@ -129,7 +129,7 @@ def test_fit_command_writes_the_posterior_and_its_diagnostics(tmp_path):
     out = tmp_path / "fit"
     args = [
         "fit",
-        str(ROOT / "configs" / "baseline.toml"),
+        str(ROOT / "configs" / "baseline-prior.toml"),
         "--targets",
         str(ROOT / "seeds" / "targets.toml"),
         "-n",
@@ -162,9 +162,9 @@ def test_fit_refuses_unknown_targets_naming_the_file(tmp_path):
     bad = tmp_path / "targets.toml"
     bad.write_text('[[target]]\nid = "x"\nscenario = "baseline"\nquantity = "nonsense"\n')
     with pytest.raises(fit.FitError, match="no target with id 'B-X03-pace'"):
-        fit.fit(ROOT / "configs" / "baseline.toml", bad, n=100)
+        fit.fit(ROOT / "configs" / "baseline-prior.toml", bad, n=100)
     with pytest.raises(fit.FitError, match="quantity 'nonsense'"):
-        fit.fit(ROOT / "configs" / "baseline.toml", bad, n=100, ids=("x",))
+        fit.fit(ROOT / "configs" / "baseline-prior.toml", bad, n=100, ids=("x",))
 
 
 def test_crps_of_an_ensemble_has_its_known_values():
@@ -204,3 +204,8 @@ def test_leaving_a_target_out_predicts_it_from_the_others(sbc):
     assert table.loc["pace-again", "crps_skill"] > 0.3
     assert abs(table.loc["kursk", "crps_skill"]) < 0.15  # the paces say nothing about Kursk
     assert ((table["pit_posterior"] > 0) & (table["pit_posterior"] < 1)).all()
+
+
+def test_fit_refuses_a_scenario_already_on_a_posterior():
+    with pytest.raises(fit.FitError, match="baseline-prior"):
+        fit.fit(ROOT / "configs" / "baseline.toml", ROOT / "seeds" / "targets.toml", n=100)

@@ -143,7 +143,7 @@ def test_sweep_dataset_reads_in_one_call_each(sweep_dir):
     assert (ref["diff"] == 0).all()
 
 
-def test_cells_match_single_runs_with_the_same_seed(sweep_dir, baseline):
+def test_cells_match_single_runs_with_the_same_seed(sweep_dir, shipped):
     out, _ = sweep_dir
     cells = pd.read_parquet(out / "cells.parquet").set_index("cell")
     summary = store.read_sweep_table(out, "summary")
@@ -151,7 +151,8 @@ def test_cells_match_single_runs_with_the_same_seed(sweep_dir, baseline):
     levers = {
         k: cells.loc[i, k] for k in ("artillery_rounds_per_year", "interceptor_drones_per_day")
     }
-    single = simulate.run(baseline.with_levers(levers), 4000, seed=0, horizon=52).summary()
+    single = simulate.run(shipped["baseline"].with_levers(levers), 4000, seed=0, horizon=52)
+    single = single.summary()
     mine = (
         summary[summary.cell == i]
         .drop(columns=["cell", "diff", "diff_se", "diff_ci_low", "diff_ci_high"])

@@ -370,6 +370,11 @@ def fit(
     ``configs/hindcast/`` beside it) to the targets; see the module's docstring."""
     config = Path(config)
     prior = load_scenario(config)
+    if prior.posterior is not None:
+        raise FitError(
+            f"{config}: this scenario draws from a posterior ({prior.posterior.file}); fit "
+            "the scenario on its priors (e.g. configs/baseline-prior.toml)"
+        )
     scenarios = scenarios_for(config, prior, targets_path, ids)
     targets = read_targets(targets_path, scenarios, ids)
     # every parameter the prior scenario draws is in the posterior (its forecast draws them
