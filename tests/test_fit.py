@@ -209,3 +209,68 @@ def test_leaving_a_target_out_predicts_it_from_the_others(sbc):
 def test_fit_refuses_a_scenario_already_on_a_posterior():
     with pytest.raises(fit.FitError, match="baseline-prior"):
         fit.fit(ROOT / "configs" / "baseline.toml", ROOT / "seeds" / "targets.toml", n=100)
+
+
+# ------------------------------------------------------------------ a structural constant
+
+
+def _spring_with_prior():
+    from levercast.scenario.loader import loads_scenario
+
+    spring = ROOT / "configs" / "hindcast" / "spring-2024.toml"
+    return loads_scenario(
+        f'extends = "{spring.as_posix()}"\n[scenario]\nname = "spring-alpha"\n'
+        '[priors]\nadvance_exponent = { dist = "uniform", low = 1.2, high = 2.8 }\n'
+    )
+
+
+def test_a_constant_given_a_prior_is_drawn_and_fitted_like_an_uncertainty():
+    scenario = _spring_with_prior()
+    assert "advance_exponent" in fit.fittable({"spring-2024": scenario})
+    targets = [fit.Target("pace", "spring-2024", "mean_weekly_gain", (0, 17), 0.0, 3.0)]
+    names = ["advance_exponent", "base_advance_km2_per_week"]
+    scenarios = {"spring-2024": scenario}
+    prior = fit.population(scenarios, targets, 20_000, seed=31, names=names, prior="spring-2024")
+    assert 1.2 <= prior.theta[:, 0].min() < prior.theta[:, 0].max() <= 2.8
+    truths = fit.population(scenarios, targets, 40, seed=32, names=names, prior="spring-2024")
+    observed = truths.summaries + 3.0 * np.random.default_rng(33).normal(size=(40, 1))
+    inside, widths = [], []
+    for k in range(40):
+        w = fit.normalise(fit.log_weights(prior, observed[k]))
+        lo, hi = fit.weighted_quantile(prior.theta[:, 0], w, [0.05, 0.95])
+        inside.append(lo <= truths.theta[k, 0] <= hi)
+        widths.append(hi - lo)
+    # the shortage makes the pace depend on the exponent: the posterior narrows, and its 90%
+    # intervals cover the truth at their rate (within 3 binomial s.e. and the draws' error)
+    assert np.median(widths) < 0.9 * (2.8 - 1.2) * 0.9
+    assert abs(np.mean(inside) - 0.9) < 3 * np.sqrt(0.09 / 40) + 0.03
+
+
+@pytest.mark.parametrize(
+    ("table", "fragment"),
+    [
+        ("[priors]\nadvance_exponent = 2.2\n[constants]\nadvance_exponent = 2.0\n", "not both"),
+        ("[priors]\nrecon_drones_per_day = 3.0\n", "expected a constant, not 'uncertainty'"),
+        ("[priors]\nadvance_exponant = 2.0\n", "did you mean 'advance_exponent'"),
+        ('[priors]\nadvance_exponent = { dist = "uniform", low = 1, high = 99 }\n', "got 99"),
+    ],
+)
+def test_bad_priors_name_the_key(table, fragment):
+    from levercast.scenario.loader import ConfigError, loads_scenario
+
+    text = (
+        f'extends = "{(ROOT / "configs" / "baseline-prior.toml").as_posix()}"\n'
+        f'[scenario]\nname = "p"\n{table}'
+    )
+    with pytest.raises(ConfigError, match=r"priors\.advance_expon|priors\.recon") as err:
+        loads_scenario(text)
+    assert fragment in str(err.value)
+
+
+def test_priors_survive_the_round_trip():
+    scenario = _spring_with_prior()
+    from levercast.scenario.loader import loads_scenario
+
+    back = loads_scenario(scenario.resolved_toml())
+    assert back == scenario and back.priors == scenario.priors
+    assert "advance_exponent" not in back.resolved_toml().split("[constants]")[1].split("[")[0]

@@ -218,7 +218,7 @@ def fittable(scenarios: dict[str, Scenario]) -> list[str]:
     first = next(iter(rows.values()))
     out = []
     for i, p in enumerate(registry.PARAMS):
-        if p.kind != registry.UNCERTAINTY:
+        if p.kind not in (registry.UNCERTAINTY, registry.CONSTANT):  # constants: by [priors]
             continue
         same = all(np.array_equal(r[i], first[i]) for r in rows.values())
         drawn = first[i, 0] != lowering.DIST_CODES["fixed"]

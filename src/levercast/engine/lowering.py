@@ -115,6 +115,9 @@ def param_rows(scenario: Scenario) -> np.ndarray:
         if p.kind == registry.UNCERTAINTY:
             rows[i] = dist_row(scenario.uncertainties[p.name])
             continue
+        if p.name in scenario.priors:  # a constant the scenario makes uncertain
+            rows[i] = dist_row(scenario.priors[p.name])
+            continue
         if p.kind == registry.LEVER:
             value = scenario.levers[p.name]
         elif p.kind == registry.CALENDAR:

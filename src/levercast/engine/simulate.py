@@ -420,7 +420,10 @@ def _run(
 
     trajectories = None
     if keep:
-        fitted = () if scenario.posterior is None else scenario.posterior.names
+        fitted = (
+            *scenario.priors,
+            *(() if scenario.posterior is None else scenario.posterior.names),
+        )
         trajectories = _trajectory_frame(
             np.concatenate(kept_records), np.concatenate(kept_theta), fitted
         )

@@ -91,6 +91,7 @@ _TOP_KEYS = (
     "status_quo",
     "sweep",
     "posterior",
+    "priors",
 )
 _POSTERIOR_KEYS = ("file", "sha256", "exclude")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -174,6 +175,10 @@ class Scenario:
         The draws of ``[posterior] file`` (one row per trajectory replaces the draws of its
         parameters), ``None`` when absent. The resolved TOML names the file by absolute path
         with its sha256; the scenario's :attr:`sha256` covers the file's content, not its path.
+    priors : dict[str, DistSpec]
+        Structural constants the scenario makes uncertain (``[priors]``): drawn per
+        trajectory from these distributions instead of fixed, so that ``levercast fit`` can
+        condition them on the evidence.
     posterior_exclude : tuple of str
         The posterior's parameters the scenario sets itself (``[posterior] exclude``, or set
         to another value by a file extending the one that names the posterior): they take the
@@ -195,6 +200,7 @@ class Scenario:
     sweep: dict[str, Any]
     posterior: Posterior | None = None
     posterior_exclude: tuple[str, ...] = ()
+    priors: dict[str, DistSpec] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         return hash(self.sha256)
@@ -211,7 +217,11 @@ class Scenario:
             "uncertainties": {
                 p.name: self.uncertainties[p.name].to_toml_value() for p in registry.UNCERTAINTIES
             },
-            "constants": {p.name: self.constants[p.name] for p in registry.CONSTANTS},
+            "constants": {
+                p.name: self.constants[p.name]
+                for p in registry.CONSTANTS
+                if p.name not in self.priors
+            },
             "state": {
                 _AS_OF: self.start_date,
                 **{p.name: self.state[p.name] for p in registry.STATES},
@@ -222,6 +232,8 @@ class Scenario:
         }
         if self.sweep:
             doc["sweep"] = copy.deepcopy(dict(self.sweep))
+        if self.priors:
+            doc["priors"] = {name: spec.to_toml_value() for name, spec in self.priors.items()}
         if self.posterior is not None:
             doc["posterior"] = self.posterior.to_toml_value(with_file=with_file)
             if self.posterior_exclude:
@@ -279,7 +291,7 @@ class Scenario:
                 value = value.item()
             if "." in key:
                 section, _, name = key.partition(".")
-                if section not in _SECTION_OF_KIND.values():
+                if section not in (*_SECTION_OF_KIND.values(), "priors"):
                     tables = ", ".join(f"{t}.*" for t in _SECTION_OF_KIND.values())
                     raise where.error((section,), f"expected an override of one of {tables}")
             else:
@@ -466,6 +478,31 @@ def _posterior(
     return read_posterior(file, expected_sha256=expected)
 
 
+def _priors(where: Where, doc: Mapping[str, Any]) -> dict[str, DistSpec]:
+    """``[priors]``: constants given a distribution (parsed as ``[uncertainties]`` are, within
+    the constant's domain), in registry order."""
+    table = doc.get("priors", {})
+    fixed = doc.get("constants", {})
+    for key in table:
+        if isinstance(fixed, Mapping) and key in fixed:
+            raise where.error(
+                ("priors", key),
+                f"{key!r} is also set under [constants]: give it a value or a prior, not both",
+            )
+        param = registry.PARAM_BY_NAME.get(key)
+        if param is None or param.kind != registry.CONSTANT:
+            names = [p.name for p in registry.CONSTANTS]
+            what = "a constant" if param is None else f"a constant, not {param.kind!r}"
+            raise where.error(
+                ("priors", key), f"expected {what}{suggest(key, names) if param is None else ''}"
+            )
+    return {
+        p.name: parse_dist(table[p.name], p, where=where, path=("priors", p.name))
+        for p in registry.CONSTANTS
+        if p.name in table
+    }
+
+
 def _posterior_exclude(where: Where, doc: Mapping[str, Any], basis, posterior) -> tuple:
     """The posterior's parameters a scenario sets itself: those ``[posterior] exclude`` names,
     and those a file extending the one that named the posterior sets to another value (the
@@ -534,6 +571,7 @@ def _build(
     )
     calendar = _section(where, doc, "calendar", registry.CALENDAR, registry.CALENDARS, _date_value)
     status_quo = _section(where, doc, "status_quo", registry.LEVER, registry.LEVERS, _lever_value)
+    priors = _priors(where, doc)
     posterior = _posterior(where, doc, known, read)
     posterior_exclude = _posterior_exclude(where, doc, basis, posterior)
 
@@ -553,6 +591,7 @@ def _build(
         sweep=_FrozenDict(copy.deepcopy(dict(doc.get("sweep", {})))),
         posterior=posterior,
         posterior_exclude=posterior_exclude,
+        priors=_FrozenDict(priors),
     )
 
 
