@@ -108,7 +108,15 @@ def print_scenario(scenario, console: Console) -> None:
             registry.UNCERTAINTIES,
             lambda p: scenario.uncertainties[p.name].describe(),
         ),
-        ("Constants", registry.CONSTANTS, lambda p: scenario.constants[p.name]),
+        (
+            "Constants",
+            registry.CONSTANTS,
+            lambda p: (
+                f"prior {scenario.priors[p.name].describe()}"
+                if p.name in scenario.priors
+                else scenario.constants[p.name]
+            ),
+        ),
         (
             f"State on {scenario.start_date.isoformat()}",
             registry.STATES,
