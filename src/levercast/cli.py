@@ -71,6 +71,23 @@ KeepOpt = Annotated[
     ),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing results folder.")]
+BackendOpt = Annotated[str, typer.Option("--backend", help="local (numba threads) or dask.")]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Address of a dask.distributed scheduler (with --backend dask).",
+        show_default=False,
+    ),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Start a local dask cluster with this many worker processes.",
+        show_default=False,
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
@@ -314,25 +331,9 @@ def sweep(
         bool, typer.Option("--resume", help="Continue an interrupted sweep in --out.")
     ] = False,
     force: ForceOpt = False,
-    backend: Annotated[
-        str, typer.Option("--backend", help="local (numba threads) or dask.")
-    ] = "local",
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            help="Address of a dask.distributed scheduler (with --backend dask).",
-            show_default=False,
-        ),
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers",
-            help="Start a local dask cluster with this many worker processes.",
-            show_default=False,
-        ),
-    ] = None,
+    backend: BackendOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     quiet: QuietOpt = False,
 ):
     """Run a scenario over a grid, Latin hypercube, Sobol' or one-at-a-time design of levers
@@ -533,6 +534,9 @@ def fit_command(
             "--loto", help="Also predict each target from a fit to the others (PIT, CRPS)."
         ),
     ] = False,
+    backend: BackendOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ):
     """Fit the scenario's uncertain parameters to the calibration targets (the baseline's first
     weeks and every hindcast) by ABC importance sampling; write the posterior and diagnostics."""
@@ -547,8 +551,19 @@ def fit_command(
     scenario = _load(config)
     target = out_dir or Path("results") / f"fit-{scenario.name}-seed{seed}-n{trajectories}"
     store.check_target(target, force)
+    if backend not in ("local", "dask"):
+        _fail(f"--backend must be 'local' or 'dask', got {backend!r}")
     result = fit.fit(
-        config, targets, n=trajectories, seed=seed, draws=draws, threads=threads, loto=loto
+        config,
+        targets,
+        n=trajectories,
+        seed=seed,
+        draws=draws,
+        threads=threads,
+        loto=loto,
+        backend=backend,
+        scheduler=scheduler,
+        workers=workers,
     )
     fit.write(result, target, force=force)
     tables.print_fit(result, out, target)

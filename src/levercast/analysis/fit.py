@@ -235,49 +235,78 @@ def population(
     names: list[str] | None = None,
     threads: int | None = None,
     prior: str = "baseline",
+    backend: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> Population:
     """Simulate trajectories ``0 .. n-1`` of every target's scenario and collect the
     per-trajectory summaries, and the draws of the fitted parameters in scenario ``prior``.
 
     Works through the population in chunks of ``CHUNK`` trajectories and keeps only the
     summaries and the fitted parameters, so memory grows with ``n`` by about
-    ``8 * (len(names) + len(targets))`` bytes a draw."""
+    ``8 * (len(names) + len(targets))`` bytes a draw. ``backend="dask"`` computes the chunks
+    on a dask.distributed cluster (``scheduler``, or a local one of ``workers`` processes);
+    a chunk is a pure function of its trajectory range, so the result is identical."""
     names = fittable(scenarios) if names is None else list(names)
+    chunks = [(first, min(CHUNK, n - first)) for first in range(0, n, CHUNK)]
+    args = (scenarios, targets, names, seed, prior)
+    if backend == "local":
+        parts = [_chunk(*args, first, m, threads) for first, m in chunks]
+    elif backend == "dask":
+        from levercast.sweep.runner import dask_client
+
+        with dask_client(scheduler, workers, threads or 1) as client:
+            shared = client.scatter(args, broadcast=True)
+            futures = [
+                client.submit(_chunk_of, shared, first, m, threads or 1, pure=False)
+                for first, m in chunks
+            ]
+            parts = client.gather(futures)
+    else:
+        raise FitError(f"unknown backend {backend!r}: expected 'local' or 'dask'")
+    theta = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, len(names)))
+    summaries = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, len(targets)))
+    return Population(names, theta, summaries, targets, seed)
+
+
+def _chunk_of(args, first, m, threads):
+    return _chunk(*args, first, m, threads)
+
+
+def _chunk(scenarios, targets, names, seed, prior, first, m, threads):
+    """Fitted parameters (float64[m, len(names)]) and summaries (float64[m, len(targets)])
+    of trajectories ``first .. first + m - 1``."""
     columns = [registry.PARAMS.index(registry.PARAM_BY_NAME[p]) for p in names]
     k_initial = registry.PARAMS.index(registry.PARAM_BY_NAME["kursk_initial_km2"])
-    summaries = np.full((n, len(targets)), np.nan)
-    theta = np.empty((n, len(names)))
+    summaries = np.full((m, len(targets)), np.nan)
+    theta = np.empty((m, len(names)))
     # territory at every week end a target reads, per scenario; records at the last of them
     needs: dict[str, set[int]] = {prior: {1}} if prior in scenarios else {}
     for t in targets:
         needs.setdefault(t.scenario, set()).update(w for w in t.weeks if w > 0)
-    for first in range(0, n, CHUNK):
-        m = min(CHUNK, n - first)
-        rows = slice(first, first + m)
-        for name, weeks in needs.items():
-            territory = {0: np.zeros(m)}
-            for h in sorted(weeks):
-                # the drawn parameters once per scenario: they do not depend on the horizon
-                rec, th = simulate.trajectory_records(
-                    scenarios[name],
-                    m,
-                    seed,
-                    h,
-                    first=first,
-                    threads=threads,
-                    parameters=h == min(weeks),
-                )
-                territory[h] = rec[:, N.R_TERRITORY_KM2]
-                if h == min(weeks):
-                    k0 = th[:, k_initial].copy()
-                    if name == prior:
-                        theta[rows] = th[:, columns]
-                    del th
-            last = rec
-            for j, t in enumerate(targets):
-                if t.scenario == name:
-                    summaries[rows, j] = _summary(t, territory, last, k0)
-    return Population(names, theta, summaries, targets, seed)
+    for name, weeks in needs.items():
+        territory = {0: np.zeros(m)}
+        for h in sorted(weeks):
+            # the drawn parameters once per scenario: they do not depend on the horizon
+            rec, th = simulate.trajectory_records(
+                scenarios[name],
+                m,
+                seed,
+                h,
+                first=first,
+                threads=threads,
+                parameters=h == min(weeks),
+            )
+            territory[h] = rec[:, N.R_TERRITORY_KM2]
+            if h == min(weeks):
+                k0 = th[:, k_initial].copy()
+                if name == prior:
+                    theta[:] = th[:, columns]
+                del th
+        for j, t in enumerate(targets):
+            if t.scenario == name:
+                summaries[:, j] = _summary(t, territory, rec, k0)
+    return theta, summaries
 
 
 def _summary(t: Target, territory: dict, rec: np.ndarray, k0: np.ndarray) -> np.ndarray:
@@ -365,6 +394,9 @@ def fit(
     ids=DEFAULT_TARGETS,
     threads: int | None = None,
     loto: bool = False,
+    backend: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> FitResult:
     """Fit the prior scenario ``config`` (and the hindcasts its targets name, found in
     ``configs/hindcast/`` beside it) to the targets; see the module's docstring."""
@@ -380,7 +412,17 @@ def fit(
     # every parameter the prior scenario draws is in the posterior (its forecast draws them
     # jointly); those every scenario of the fit shares are constrained by all the targets
     names = fittable({"baseline": prior})
-    pop = population(scenarios, targets, n, seed, names=names, threads=threads)
+    pop = population(
+        scenarios,
+        targets,
+        n,
+        seed,
+        names=names,
+        threads=threads,
+        backend=backend,
+        scheduler=scheduler,
+        workers=workers,
+    )
     w = normalise(log_weights(pop))
     picks = resample(w, draws, seed)
     posterior = pd.DataFrame(pop.theta[picks], columns=pop.names)

@@ -25,6 +25,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -269,14 +270,41 @@ def _local_cells(todo, toml, base_dir, design, settings, reference):
         yield i, compute_cell(toml, base_dir, design.cells[i], settings, reference)
 
 
-def _dask_cells(todo, toml, base_dir, design, settings, reference, *, scheduler, workers):
-    """Yield ``(cell, result)`` as a dask.distributed cluster finishes them."""
+@contextmanager
+def dask_client(scheduler: str | None, workers: int | None, threads: int = 1):
+    """A dask.distributed client: on ``scheduler`` when given, else on a local cluster of
+    ``workers`` processes with ``threads`` numba threads each (so workers do not
+    oversubscribe the cores). Closed, with its cluster, when the block ends."""
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise SweepError(
             "the dask backend needs dask.distributed: pip install 'levercast[dask]'"
         ) from exc
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(
+            n_workers=workers or 2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env={"NUMBA_NUM_THREADS": str(threads)},
+        )
+        client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _dask_cells(todo, toml, base_dir, design, settings, reference, *, scheduler, workers):
+    """Yield ``(cell, result)`` as a dask.distributed cluster finishes them."""
+    from dask.distributed import as_completed
+
     cell_settings = SweepSettings(
         settings.n,
         settings.seed,
@@ -284,20 +312,7 @@ def _dask_cells(todo, toml, base_dir, design, settings, reference, *, scheduler,
         threads=settings.threads or 1,
         chunk_size=settings.chunk_size,
     )
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        # One numba thread per worker process, so workers do not oversubscribe the cores.
-        cluster = LocalCluster(
-            n_workers=workers or 2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            env={"NUMBA_NUM_THREADS": str(cell_settings.threads)},
-        )
-        client = Client(cluster)
-    try:
+    with dask_client(scheduler, workers, cell_settings.threads) as client:
         ref = client.scatter(reference, broadcast=True)
         futures = {
             client.submit(
@@ -307,10 +322,6 @@ def _dask_cells(todo, toml, base_dir, design, settings, reference, *, scheduler,
         }
         for fut in as_completed(futures):
             yield futures[fut], fut.result()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 # ----------------------------------------------------------------------------- reading
