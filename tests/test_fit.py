@@ -156,6 +156,21 @@ def test_fit_command_writes_the_posterior_and_its_diagnostics(tmp_path):
     again = CliRunner().invoke(app, [*args, "--force"])
     assert again.exit_code == 0
     assert pq.read_table(out / "posterior.parquet").to_pandas().equals(posterior)
+    # the predictive of every scenario, and the observations its charts compare with
+    predictive = pq.read_table(out / "predictive.parquet").to_pandas()
+    assert set(predictive["scenario"]) == {"baseline", "spring-2024", "summer-2024"}
+    assert (predictive["q05"] <= predictive["q50"]).all()
+    assert (predictive["q50"] <= predictive["q95"]).all()
+    observed = pq.read_table(out / "observations.parquet").to_pandas()
+    assert (observed["scenario"] == "summer-2024").sum() >= 15  # the DeepState weekly series
+    # the report of a fit folder: its charts and tables
+    report = CliRunner().invoke(app, ["report", str(out)])
+    assert report.exit_code == 0, report.output
+    html = (out / "report" / "report.html").read_text()
+    for name in ("baseline", "spring-2024", "summer-2024"):
+        assert (out / "report" / f"fit-predictive-{name}.png").stat().st_size > 1000
+        assert f"Posterior predictive: {name}" in html
+    assert "Prior against posterior" in html and "base_advance_km2_per_week" in html
 
 
 def test_fit_refuses_unknown_targets_naming_the_file(tmp_path):

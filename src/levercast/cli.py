@@ -451,7 +451,8 @@ def report_command(
     results: Annotated[
         Path,
         typer.Argument(
-            help="Results folder of `levercast run` or `levercast sweep`.", show_default=False
+            help="Results folder of `levercast run`, `levercast sweep` or `levercast fit`.",
+            show_default=False,
         ),
     ],
     out_dir: Annotated[
@@ -465,9 +466,12 @@ def report_command(
     ] = None,
 ):
     """Write a self-contained HTML report (charts embedded) and its PNG charts."""
-    from levercast.present import page
+    from levercast.present import fitpage, page
 
-    html_path = page.build_report(results, out_dir)
+    if fitpage.is_fit(results):
+        html_path = fitpage.build_fit_report(results, out_dir)
+    else:
+        html_path = page.build_report(results, out_dir)
     out.print(f"Report written to {html_path}")
 
 

@@ -133,6 +133,8 @@ class FitResult:
     fingerprint: str  # sha256 of the targets file
     meta: dict = field(default_factory=dict)
     loto: pd.DataFrame | None = None  # leave-one-target-out check, when asked for
+    predictive: pd.DataFrame | None = None  # weekly gains, prior and posterior predictive
+    observations: pd.DataFrame | None = None  # what the predictive charts compare with
 
 
 # --------------------------------------------------------------------------- targets
@@ -444,6 +446,8 @@ def fit(
             "scenarios": sorted(scenarios),
         },
         loto=leave_one_out(pop, draws, seed) if loto else None,
+        predictive=predictive(scenarios, w, seed),
+        observations=observations(targets_path, scenarios),
     )
     return result
 
@@ -466,6 +470,9 @@ def write(result: FitResult, out_dir: str | Path, force: bool = False) -> Path:
         store.write_table(result.targets, tmp / "targets.parquet", meta)
         if result.loto is not None:
             store.write_table(result.loto, tmp / "loto.parquet", meta)
+        if result.predictive is not None:
+            store.write_table(result.predictive, tmp / "predictive.parquet", meta)
+            store.write_table(result.observations, tmp / "observations.parquet", meta)
     return out_dir
 
 
@@ -596,3 +603,82 @@ def leave_one_out(pop: Population, draws: int = 4000, seed: int = 0) -> pd.DataF
         row["crps_skill"] = 1.0 - row["crps_posterior"] / row["crps_prior"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- predictive
+
+
+PREDICTIVE_PATHS = 20_000  # trajectories whose weekly paths the predictive charts show
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def predictive(
+    scenarios: dict[str, Scenario], w: np.ndarray, seed: int, paths: int = PREDICTIVE_PATHS
+) -> pd.DataFrame:
+    """Weekly gains of every scenario of the fit, prior (unweighted) and posterior
+    (importance-weighted) predictive, from the weekly paths of the population's first
+    ``paths`` trajectories: their weights are their own, so the subset is a valid (smaller)
+    importance sample. One row per scenario, week and kind, with quantiles and the mean."""
+    m = min(paths, len(w))
+    rows = []
+    for name, scenario in scenarios.items():
+        horizon = scenario.horizon_weeks
+        weekly = simulate.weekly_paths(scenario, m, seed, horizon)
+        posterior = w[:m] / w[:m].sum()
+        flat = np.full(m, 1.0 / m)
+        for t in range(1, horizon + 1):
+            gain = weekly.gain[:, t]
+            date = scenario.start_date + dt.timedelta(weeks=t)
+            for kind, weights in (("prior", flat), ("posterior", posterior)):
+                q = (
+                    np.quantile(gain, QUANTILES)
+                    if kind == "prior"
+                    else weighted_quantile(gain, weights, list(QUANTILES))
+                )
+                rows.append(
+                    {
+                        "scenario": name,
+                        "week": t,
+                        "date": date,
+                        "kind": kind,
+                        **{f"q{int(100 * p):02d}": v for p, v in zip(QUANTILES, q, strict=True)},
+                        "mean": float(np.sum(weights * gain)),
+                        "ess": float(1.0 / np.sum(weights * weights)),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def observations(targets_path: str | Path, scenarios: dict[str, Scenario]) -> pd.DataFrame:
+    """The observed weekly gains the predictive charts compare with: every target of a
+    weekly series or a window's mean weekly gain for a scenario of the fit, in run weeks."""
+    doc = tomllib.loads(Path(targets_path).read_text())
+    rows = []
+    for t in doc.get("target", []):
+        s = scenarios.get(t.get("scenario"))
+        if s is None or "window_start" not in t:
+            continue
+        if t.get("quantity") == "weekly_gain_series":
+            first = (t["window_start"] - s.start_date).days / 7
+            for k, value in enumerate(t["observed"]):
+                rows.append(_observation(t, first + k, first + k + 1, value))
+        elif t.get("quantity") == "mean_weekly_gain" and isinstance(t.get("observed"), int | float):
+            if "model_weeks" in t:
+                a, b = t["model_weeks"][0] - 1, t["model_weeks"][1]
+            else:
+                a = (t["window_start"] - s.start_date).days / 7
+                b = (t["window_end"] + dt.timedelta(days=1) - s.start_date).days / 7
+            rows.append(_observation(t, a, b, t["observed"]))
+    columns = ["scenario", "id", "role", "week_from", "week_to", "value"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _observation(t, a, b, value) -> dict:
+    return {
+        "scenario": t["scenario"],
+        "id": t["id"],
+        "role": t.get("role", ""),
+        "week_from": float(a),
+        "week_to": float(b),
+        "value": float(value),
+    }
