@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from levercast.analysis import fit
+from levercast.analysis import fit, score
 from levercast.cli import app
 from levercast.results import store
 
@@ -183,15 +183,15 @@ def test_fit_refuses_unknown_targets_naming_the_file(tmp_path):
 
 
 def test_crps_of_an_ensemble_has_its_known_values():
-    assert fit.crps_ensemble(np.array([3.0]), 5.0) == 2.0  # a point mass: the absolute error
+    assert score.crps_ensemble(np.array([3.0]), 5.0) == 2.0  # a point mass: the absolute error
     x, w = np.array([0.0, 1.0]), np.array([1.0, 3.0])
     brute = np.sum(w / 4 * np.abs(x - 0.5)) - 0.5 * np.sum(
         np.outer(w / 4, w / 4) * np.abs(x[:, None] - x[None, :])
     )
-    assert fit.crps_ensemble(x, 0.5, w) == pytest.approx(brute)
+    assert score.crps_ensemble(x, 0.5, w) == pytest.approx(brute)
     normal = np.random.default_rng(0).normal(size=400_000)
     # CRPS of N(0, 1) at 0 is (sqrt(2) - 1)/sqrt(pi); the ensemble's error is about 1e-3
-    assert fit.crps_ensemble(normal, 0.0) == pytest.approx(
+    assert score.crps_ensemble(normal, 0.0) == pytest.approx(
         (np.sqrt(2) - 1) / np.sqrt(np.pi), abs=3e-3
     )
 

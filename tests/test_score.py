@@ -1,5 +1,6 @@
 """Scoring forecasts against observations: known answers on synthetic bands, one real run."""
 
+import datetime as dt
 import math
 import re
 from pathlib import Path
@@ -456,3 +457,68 @@ def test_docs_worked_example_runs(tmp_path):
     man = rows[rows["metric"] == "ua_manpower"].iloc[0]
     expect = score.crps_normal(215_000.0, math.sqrt(2 * 2500.0**2) * math.sqrt(26.0), 150_000.0)
     assert man["crps_naive"] == pytest.approx(expect, rel=1e-12)
+
+
+# ------------------------------------------------------- exact scores from the run's histograms
+
+
+@pytest.fixture(scope="module")
+def kept_run(tmp_path_factory):
+    from levercast.engine import simulate
+    from levercast.results import store as results_store
+    from levercast.scenario.loader import load_scenario
+
+    root = Path(__file__).resolve().parents[1]
+    baseline = load_scenario(root / "configs" / "baseline.toml")
+    n = 20_000
+    result = simulate.run(baseline, n, seed=4, keep=n)
+    folder = tmp_path_factory.mktemp("exact") / "run"
+    results_store.write_run(result, folder)
+    return result, folder
+
+
+def test_histogram_crps_and_pit_agree_with_the_ensemble_of_every_trajectory(kept_run):
+    """On the baseline's skewed week-104 territory, the CRPS and PIT from the stored
+    histograms agree with the exact ensemble CRPS of the same trajectories within 1% (the
+    7-quantile forecast missed by up to 23%)."""
+    from levercast.results import names
+
+    result, folder = kept_run
+    x = result.trajectories[names.RECORD_COLUMNS[names.R_TERRITORY_KM2]].to_numpy()
+    hists = score.read_histograms(folder)
+    fc = score._histogram_forecast(hists, names.BAND_METRICS[names.M_TERRITORY], 104.0, 104)
+    for y in [*np.quantile(x, [0.01, 0.1, 0.5, 0.9, 0.99]), 0.0, 3 * x.max()]:
+        exact = score.crps_ensemble(x, y)
+        assert fc.crps(y) == pytest.approx(exact, rel=0.01)
+        assert fc.pit(y) == pytest.approx(np.mean(x <= y), abs=0.005)
+    np.testing.assert_allclose(
+        fc.quantile([0.05, 0.5, 0.95]), np.quantile(x, [0.05, 0.5, 0.95]), rtol=0.01
+    )
+
+
+def test_a_date_between_week_ends_is_scored_against_the_mixture(kept_run):
+    from levercast.results import names
+
+    _, folder = kept_run
+    hists = score.read_histograms(folder)
+    metric = names.BAND_METRICS[names.M_TERRITORY]
+    a = score._histogram_forecast(hists, metric, 52.0, 104)
+    b = score._histogram_forecast(hists, metric, 53.0, 104)
+    mid = score._histogram_forecast(hists, metric, 52.5, 104)
+    y = float(a.quantile(0.5))
+    assert mid.cdf(y)[1] == pytest.approx(0.5 * (a.cdf(y)[1] + b.cdf(y)[1]))
+
+
+def test_scores_of_a_run_folder_come_from_its_histograms(kept_run, tmp_path):
+    from levercast.results import names
+
+    result, folder = kept_run
+    x = result.trajectories[names.RECORD_COLUMNS[names.R_TERRITORY_KM2]].to_numpy()
+    y = float(np.quantile(x, 0.8))
+    obs = tmp_path / "obs.csv"
+    date = result.start_date + dt.timedelta(weeks=104)
+    obs.write_text(f"date,metric,value\n{date.isoformat()},territory_lost_km2,{y}\n")
+    table = score.score_results(folder, obs)
+    row = table[table["row"] == "observation"].iloc[0]
+    assert row["crps"] == pytest.approx(score.crps_ensemble(x, y), rel=0.01)
+    assert row["pit"] == pytest.approx(0.8, abs=0.005)

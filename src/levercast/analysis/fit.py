@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from levercast import __version__
+from levercast.analysis.score import crps_ensemble
 from levercast.engine import lowering, simulate
 from levercast.errors import LevercastError
 from levercast.results import names as N
@@ -546,17 +547,6 @@ def target_table(pop: Population, w: np.ndarray) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- leave one out
-
-
-def crps_ensemble(x: np.ndarray, y: float, w: np.ndarray | None = None) -> float:
-    """CRPS of the (weighted) ensemble ``x`` at ``y``: E|X - y| - E|X - X'| / 2, exactly, by
-    sorting (``sum_i w_i x_i (2 W_<i + w_i - 1)`` is half the mean absolute difference)."""
-    x = np.asarray(x, dtype=float)
-    w = np.full(x.size, 1.0 / x.size) if w is None else np.asarray(w, dtype=float) / np.sum(w)
-    order = np.argsort(x, kind="stable")
-    xs, ws = x[order], w[order]
-    below = np.cumsum(ws) - ws
-    return float(np.sum(ws * np.abs(xs - y)) - np.sum(ws * xs * (2 * below + ws - 1)))
 
 
 def leave_one_out(pop: Population, draws: int = 4000, seed: int = 0) -> pd.DataFrame:

@@ -1,12 +1,14 @@
 """Score a run's forecasts against what happened (see ``docs/scoring.md``).
 
-A results folder holds, per week, seven quantiles (0.05 ... 0.95) of each continuous metric
-and the probability of each event. Observations (``date, metric, value``) are scored against
-the forecast at their date:
+A results folder holds, per week, the exact histogram of each continuous metric
+(``histograms.parquet``) and the probability of each event. Observations
+(``date, metric, value``) are scored against the forecast at their date:
 
 * continuous metrics (``territory_lost_km2``, ``kursk_held_km2``, ``ua_manpower``): PIT,
-  membership of the central 50% and 90% intervals and the CRPS, all from one distribution
-  built from the quantiles (:class:`QuantileForecast`);
+  membership of the central 50% and 90% intervals and the CRPS, exact to the histogram bin
+  (:class:`HistogramForecast`; between week ends, the mixture of the two). A folder written
+  before the histograms were stored is scored from its seven quantiles
+  (:class:`QuantileForecast`), less exactly;
 * events (``talks_opened``, ``ceasefire``, ``collapse``, ``kursk_lost``): Brier and log score;
 * with a history of pre-start values, a naive random walk with drift gives ``crps_naive`` and
   the skill score ``1 - crps / crps_naive``.
@@ -206,6 +208,82 @@ class QuantileForecast:
         tau, z = _grid(n_grid)
         u = y - self.quantile(tau, z)
         return float(2.0 * np.mean(np.maximum(tau * u, (tau - 1.0) * u)))
+
+
+# ------------------------------------------------------------------ forecast from histograms
+class HistogramForecast:
+    """A weekly distribution as the run counted it (``histograms.parquet``): segments of
+    uniform density between each occupied bin's edges (clipped to the exact minimum and
+    maximum; a segment with ``lo == hi`` is a point mass), with weights. A mixture of two
+    weeks (an observation between week ends) is the union of their weighted segments.
+
+    Its CDF is piecewise linear between the segments' edges, so the CRPS, PIT and quantiles
+    below are exact for it: exact to the histogram bin for the run's trajectories.
+    """
+
+    def __init__(self, lo, hi, weight):
+        lo, hi, w = (np.asarray(a, dtype=float) for a in (lo, hi, weight))
+        if lo.size == 0 or not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            raise ScoreError("a histogram forecast needs finite, non-empty bins")
+        self.lo, self.hi, self.w = lo, hi, w / w.sum()
+        self.x = np.unique(np.concatenate([lo, hi]))
+
+    def _cdf(self, x: np.ndarray, right: bool) -> np.ndarray:
+        """F(x) (``right``) or F(x-) at every ``x``."""
+        x = np.asarray(x, dtype=float)[:, None]
+        width = self.hi - self.lo
+        point = width <= 0
+        frac = np.where(point, 0.0, (x - self.lo) / np.where(point, 1.0, width))
+        cont = np.clip(frac, 0.0, 1.0)
+        at = (x >= self.lo) if right else (x > self.lo)
+        return (np.where(point, at, cont) * self.w).sum(axis=1)
+
+    def cdf(self, y: float) -> tuple[float, float]:
+        return float(self._cdf([y], right=False)[0]), float(self._cdf([y], right=True)[0])
+
+    def pit(self, y: float) -> float:
+        lo, hi = self.cdf(y)
+        return 0.5 * (lo + hi)
+
+    def prob_below(self, x: float) -> float:
+        return self.cdf(x)[0]
+
+    def quantile(self, p) -> np.ndarray:
+        """Quantiles at probabilities ``p`` (inverse of the piecewise-linear CDF)."""
+        left, right = self._cdf(self.x, right=False), self._cdf(self.x, right=True)
+        # the CDF as a path through (x, F(x-)) then (x, F(x)): jumps are vertical steps
+        xs = np.repeat(self.x, 2)
+        fs = np.ravel(np.column_stack([left, right]))
+        return np.interp(np.asarray(p, dtype=float), fs, xs)
+
+    @property
+    def median(self) -> float:
+        return float(max(self.quantile(0.5), LOWER_BOUND))
+
+    def crps(self, y: float) -> float:
+        """``integral (F(x) - 1{x >= y})^2 dx``, exactly: F is linear between the edges."""
+        x = np.unique(np.append(self.x, y))
+        f_right = self._cdf(x[:-1], right=True)  # F just after each breakpoint
+        f_left = self._cdf(x[1:], right=False)  # F just before the next one
+        a, b = x[:-1], x[1:]
+        h = (a >= y).astype(float)  # the step is constant on each (a, b): y is a breakpoint
+        d0, d1 = f_right - h, f_left - h
+        inside = float(np.sum((b - a) * (d0 * d0 + d0 * d1 + d1 * d1) / 3.0))
+        # outside the support: F = 0 below the first edge, 1 above the last
+        below = max(0.0, x[0] - y) if y < x[0] else 0.0
+        above = max(0.0, y - x[-1]) if y > x[-1] else 0.0
+        return inside + below + above
+
+
+def crps_ensemble(x, y: float, w=None) -> float:
+    """CRPS of the (weighted) ensemble ``x`` at ``y``: E|X - y| - E|X - X'| / 2, exactly, by
+    sorting (``sum_i w_i x_i (2 W_<i + w_i - 1)`` is half the mean absolute difference)."""
+    x = np.asarray(x, dtype=float)
+    w = np.full(x.size, 1.0 / x.size) if w is None else np.asarray(w, dtype=float) / np.sum(w)
+    order = np.argsort(x, kind="stable")
+    xs, ws = x[order], w[order]
+    below = np.cumsum(ws) - ws
+    return float(np.sum(ws * np.abs(xs - y)) - np.sum(ws * xs * (2 * below + ws - 1)))
 
 
 def crps_from_quantiles(values, y: float, lower: float = -math.inf) -> float:
@@ -487,6 +565,47 @@ def _fit_history(hist: pd.DataFrame, metrics) -> dict:
 
 
 # ------------------------------------------------------------------------------------- scoring
+def read_histograms(results_dir) -> dict | None:
+    """``histograms.parquet`` of a results folder as ``{metric: {week: (lo, hi, count)}}``,
+    or ``None`` for a folder written before levercast stored it."""
+    path = Path(results_dir) / "histograms.parquet"
+    if not path.is_file():
+        return None
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # any reader failure means a bad results file
+        raise ScoreError(f"{path}: cannot read as Parquet: {exc}") from exc
+    missing = [c for c in ("week", "metric", "count", "lo", "hi") if c not in frame.columns]
+    if missing:
+        raise ScoreError(f"{path}: missing column {', '.join(missing)}")
+    out: dict = {}
+    for (metric, week), sub in frame.groupby(["metric", "week"], sort=True):
+        arrays = (
+            sub["lo"].to_numpy(float),
+            sub["hi"].to_numpy(float),
+            sub["count"].to_numpy(float),
+        )
+        out.setdefault(metric, {})[int(week)] = arrays
+    return out
+
+
+def _histogram_forecast(hists: dict, metric: str, week: float, horizon: int) -> HistogramForecast:
+    """The run's distribution of ``metric`` at fractional ``week``: the mixture of the two
+    week ends around it, weighted by the distance (one week end when ``week`` is whole)."""
+    k = min(int(math.floor(week)), horizon - 1) if horizon > 0 else 0
+    t = week - k
+    parts = [(k, 1.0 - t)] if t == 0.0 or horizon == 0 else [(k, 1.0 - t), (k + 1, t)]
+    lo, hi, w = [], [], []
+    for wk, weight in parts:
+        if weight <= 0:
+            continue
+        a, b, c = hists[metric][wk]
+        lo.append(a)
+        hi.append(b)
+        w.append(c / c.sum() * weight)
+    return HistogramForecast(np.concatenate(lo), np.concatenate(hi), np.concatenate(w))
+
+
 def score_results(results_dir, observed_path, history_path=None) -> pd.DataFrame:
     """Score every observation against the forecast of ``results_dir`` at its date.
 
@@ -496,6 +615,7 @@ def score_results(results_dir, observed_path, history_path=None) -> pd.DataFrame
     scored (used by :func:`write_scores`).
     """
     bands = read_bands(results_dir)
+    hists = read_histograms(results_dir)
     obs = read_observations(observed_path)
     end = bands.start + pd.Timedelta(weeks=bands.horizon)
     hist = read_history(history_path, bands.start) if history_path is not None else None
@@ -522,8 +642,13 @@ def score_results(results_dir, observed_path, history_path=None) -> pd.DataFrame
         row = dict.fromkeys(SCORE_COLUMNS, np.nan)
         row.update(row="observation", date=date, metric=metric, value=y, week=week, n=1)
         if metric in CONTINUOUS_METRICS:
-            fc = QuantileForecast(at[1:], LOWER_BOUND)
-            q = fc.values
+            if hists is not None and metric in hists:
+                # exact to the histogram bin (histograms.parquet)
+                fc = _histogram_forecast(hists, metric, week, bands.horizon)
+                q = fc.quantile([0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
+            else:  # a folder written before the histograms were stored
+                fc = QuantileForecast(at[1:], LOWER_BOUND)
+                q = fc.values
             row.update(
                 kind="continuous",
                 forecast_median=fc.median,
@@ -538,7 +663,10 @@ def score_results(results_dir, observed_path, history_path=None) -> pd.DataFrame
                 row["crps_naive"] = naive
                 row["skill"] = 1.0 - row["crps"] / naive if naive > 0 else np.nan
         else:
-            if metric == "kursk_lost":
+            if metric == "kursk_lost" and hists is not None and _KURSK in hists:
+                fc = _histogram_forecast(hists, _KURSK, week, bands.horizon)
+                p = fc.prob_below(KURSK_LOST_BELOW)
+            elif metric == "kursk_lost":
                 p = QuantileForecast(at[1:], LOWER_BOUND).prob_below(KURSK_LOST_BELOW)
             else:
                 p = float(at[0])

@@ -133,6 +133,32 @@ class RunResult:
         q = stats.hist_quantiles(self.hist[week, m], bounds, QUANTILES, lowest, highest)
         return {"mean": mean, "se": se, "ci_low": ci_low, "ci_high": ci_high, "q": q}
 
+    def histograms(self) -> pd.DataFrame:
+        """The exact weekly distribution of every banded metric, for exact scores: one row per
+        week, metric and occupied bin, with its count and its edges ``lo``, ``hi`` clipped to
+        the week's exact minimum and maximum (the CDF is linear inside a bin; ``lo == hi`` is
+        a point mass)."""
+        frames = []
+        for m, name in N.BAND_METRICS.items():
+            bounds = N.bin_bounds(m)
+            week, k = np.nonzero(self.hist[:, m])
+            lowest, highest = self.extrema[week, m, 0], self.extrema[week, m, 1]
+            lo = np.minimum(np.maximum(bounds[k, 0], lowest), highest)
+            hi = np.minimum(np.maximum(bounds[k, 1], lowest), highest)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "week": week.astype(np.int32),
+                        "metric": name,
+                        "bin": k.astype(np.int32),
+                        "count": self.hist[week, m, k].astype(np.int64),
+                        "lo": lo,
+                        "hi": hi,
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True)
+
     def bands(self) -> pd.DataFrame:
         """Per week and metric: mean, its standard error and quantiles (tidy, long format).
 

@@ -213,11 +213,13 @@ def atomic_dir(final: Path, force: bool = False):
 
 
 def write_run(result, out_dir: Path, force: bool = False) -> Path:
-    """Write ``summary.parquet``, ``bands.parquet`` and, when kept, ``trajectories.parquet``."""
+    """Write ``summary.parquet``, ``bands.parquet``, ``histograms.parquet`` (the exact weekly
+    distributions, for scoring) and, when kept, ``trajectories.parquet``."""
     meta = run_metadata(result.scenario, result.seed, result.n, result.horizon)
     with atomic_dir(out_dir, force=force) as tmp:
         write_table(result.summary(), tmp / "summary.parquet", meta)
         write_table(result.bands(), tmp / "bands.parquet", meta)
+        write_table(result.histograms(), tmp / "histograms.parquet", meta)
         if result.trajectories is not None:
             write_table(result.trajectories, tmp / "trajectories.parquet", meta)
         (tmp / "scenario.toml").write_text(result.scenario.resolved_toml(), encoding="utf-8")
