@@ -45,10 +45,16 @@ def test_run_prints_odds_with_intervals(run_dir):
         assert week in output
 
 
-def test_run_writes_three_parquet_files_readable_everywhere(run_dir):
+def test_run_writes_its_parquet_files_readable_everywhere(run_dir):
     out, _ = run_dir
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["bands.parquet", "scenario.toml", "summary.parquet", "trajectories.parquet"]
+    assert names == [
+        "bands.parquet",
+        "histograms.parquet",
+        "scenario.toml",
+        "summary.parquet",
+        "trajectories.parquet",
+    ]
     summary = pd.read_parquet(out / "summary.parquet")
     assert list(summary.columns[:7]) == [
         "metric",

@@ -545,7 +545,13 @@ def test_run_and_sweep_write_only_their_folder_with_the_users_umask(tmp_path, wa
     assert sorted(_snapshot(parent / "new")) == ["run"] + [
         f"run/{n}"
         for n in sorted(
-            ["bands.parquet", "scenario.toml", "summary.parquet", "trajectories.parquet"]
+            [
+                "bands.parquet",
+                "histograms.parquet",
+                "scenario.toml",
+                "summary.parquet",
+                "trajectories.parquet",
+            ]
         )
     ]
     modes = _modes(parent / "new")
