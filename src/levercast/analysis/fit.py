@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from levercast import __version__
+from levercast.analysis.calibration import KURSK_PEAK_KM2
 from levercast.analysis.score import crps_ensemble
 from levercast.engine import lowering, simulate
 from levercast.errors import LevercastError
@@ -81,8 +82,6 @@ QUANTITIES = (
     "kursk_retake_per_week",
     N.EVENT_METRICS[N.E_COLLAPSE],  # the share of trajectories that collapsed
 )
-KURSK_PEAK_KM2 = 1294.0  # X05, 2024-08-27
-WEEKS_PEAK_TO_START = 59 / 7  # 2024-08-27 to 2024-10-25
 CHUNK = 250_000  # trajectories per kernel call of a population
 
 
@@ -107,6 +106,7 @@ class Target:
     observed: float
     sd: float | None
     claims: str = ""
+    span_weeks: float = 59 / 7  # Kursk retake: weeks from the peak (X05) to the window's end
 
 
 @dataclass
@@ -189,7 +189,8 @@ def read_targets(path: str | Path, scenarios: dict[str, Scenario], ids=DEFAULT_T
         if quantity == "kursk_retake_per_week":
             # observed per trajectory: (peak - K_0) / weeks; the summary is log(model / implied)
             sd = (math.log(tol["high"]) - math.log(tol["low"])) / 4
-            out.append(Target(tid, name, quantity, weeks, 0.0, sd, _claims(t)))
+            span = (t["window_end"] - t["window_start"]).days / 7
+            out.append(Target(tid, name, quantity, weeks, 0.0, sd, _claims(t), span))
             continue
         if not isinstance(observed, int | float) or tol.get("kind") != "interval":
             raise FitError(f"{path}: target {tid}: expected a number and an interval tolerance")
@@ -323,7 +324,7 @@ def _summary(t: Target, territory: dict, rec: np.ndarray, k0: np.ndarray) -> np.
     if t.quantity == "ru_casualties_per_day":
         return rec[:, N.R_RU_CASUALTIES_FIRST_WEEK] / 7.0
     if t.quantity == "kursk_retake_per_week":
-        implied = (KURSK_PEAK_KM2 - k0) / WEEKS_PEAK_TO_START
+        implied = (KURSK_PEAK_KM2 - k0) / t.span_weeks
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.log(rec[:, N.R_KURSK_LOSS_FIRST_WEEKS] / implied)
     # collapsed within the window (the record is the week the collapse regime began)
