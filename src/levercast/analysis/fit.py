@@ -83,6 +83,7 @@ QUANTITIES = (
     N.EVENT_METRICS[N.E_COLLAPSE],  # the share of trajectories that collapsed
 )
 CHUNK = 250_000  # trajectories per kernel call of a population
+PREDICTIVE_PATHS = 20_000  # trajectories whose weekly paths the predictive charts show
 
 
 class FitError(LevercastError, ValueError):
@@ -401,9 +402,11 @@ def fit(
     backend: str = "local",
     scheduler: str | None = None,
     workers: int | None = None,
+    paths: int = PREDICTIVE_PATHS,
 ) -> FitResult:
     """Fit the prior scenario ``config`` (and the hindcasts its targets name, found in
-    ``configs/hindcast/`` beside it) to the targets; see the module's docstring."""
+    ``configs/hindcast/`` beside it) to the targets; see the module's docstring. ``paths``:
+    trajectories whose weekly paths give the predictive charts (0: none)."""
     config = Path(config)
     prior = load_scenario(config)
     if prior.posterior is not None:
@@ -448,8 +451,8 @@ def fit(
             "scenarios": sorted(scenarios),
         },
         loto=leave_one_out(pop, draws, seed) if loto else None,
-        predictive=predictive(scenarios, w, seed),
-        observations=observations(targets_path, scenarios),
+        predictive=predictive(scenarios, w, seed, paths) if paths > 0 else None,
+        observations=observations(targets_path, scenarios) if paths > 0 else None,
     )
     return result
 
@@ -599,7 +602,6 @@ def leave_one_out(pop: Population, draws: int = 4000, seed: int = 0) -> pd.DataF
 # --------------------------------------------------------------------------- predictive
 
 
-PREDICTIVE_PATHS = 20_000  # trajectories whose weekly paths the predictive charts show
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
