@@ -522,3 +522,26 @@ def test_scores_of_a_run_folder_come_from_its_histograms(kept_run, tmp_path):
     row = table[table["row"] == "observation"].iloc[0]
     assert row["crps"] == pytest.approx(score.crps_ensemble(x, y), rel=0.01)
     assert row["pit"] == pytest.approx(0.8, abs=0.005)
+
+
+def test_pit_of_synthetic_truths_from_the_model_is_uniform(kept_run):
+    """Truths drawn from the model itself (another seed: independent trajectories) scored
+    against the run's histograms give uniform PIT values (chi-square over 10 bins of 1,000
+    truths; 0.1% critical value 27.9 with 9 degrees of freedom) and their 50%/90% intervals
+    cover at their rates within 3 binomial standard errors."""
+    from levercast.engine import simulate as sim
+    from levercast.results import names
+
+    result, folder = kept_run
+    hists = score.read_histograms(folder)
+    metric = names.BAND_METRICS[names.M_TERRITORY]
+    fc = score._histogram_forecast(hists, metric, 52.0, 104)
+    truths = sim.run(result.scenario, 1000, seed=99, horizon=52, keep=1000).trajectories
+    y = truths[names.RECORD_COLUMNS[names.R_TERRITORY_KM2]].to_numpy()
+    pit = np.array([fc.pit(v) for v in y])
+    counts = np.bincount(np.minimum((pit * 10).astype(int), 9), minlength=10)
+    assert ((counts - 100) ** 2 / 100).sum() < 27.9, counts
+    q = fc.quantile([0.05, 0.25, 0.75, 0.95])
+    for rate, lo, hi in ((0.5, q[1], q[2]), (0.9, q[0], q[3])):
+        inside = np.mean((lo <= y) & (y <= hi))
+        assert abs(inside - rate) < 3 * np.sqrt(rate * (1 - rate) / len(y))
