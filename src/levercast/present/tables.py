@@ -149,11 +149,37 @@ def print_scenario(scenario, console: Console) -> None:
             t.add_column(col)
         for k, name in enumerate(post.names):
             q05, q50, q95 = np.quantile(post.values[:, k], [0.05, 0.5, 0.95])
+            own = " (the scenario's own value)" if name in scenario.posterior_exclude else ""
             t.add_row(
-                name, f"{q50:,.6g}", f"{q05:,.6g} - {q95:,.6g}", registry.PARAM_BY_NAME[name].unit
+                name + own,
+                f"{q50:,.6g}",
+                f"{q05:,.6g} - {q95:,.6g}",
+                registry.PARAM_BY_NAME[name].unit,
             )
         console.print(t)
+        fitted = _fit_provenance(post.file)
+        if fitted:
+            console.print(fitted)
     console.print("valid")
+
+
+def _fit_provenance(path) -> str:
+    """What ``levercast fit`` recorded in a posterior file's metadata, in one line ("" for a
+    file written by other means)."""
+    from levercast.results import store
+
+    try:
+        meta = store.read_metadata(path)
+    except (KeyError, OSError, ValueError):
+        return ""
+    if "ess" not in meta:
+        return ""
+    return (
+        f"Fitted by levercast fit to {meta.get('scenario', '?')} over "
+        f"{meta.get('n', 0):,} prior draws: effective sample size {meta['ess']:,.0f}; "
+        f"targets sha256 {str(meta.get('targets_sha256', '?'))[:16]} "
+        f"({', '.join(meta.get('targets', []))})"
+    )
 
 
 def _default_text(p) -> str:
