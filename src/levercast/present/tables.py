@@ -149,13 +149,11 @@ def print_scenario(scenario, console: Console) -> None:
             t.add_column(col)
         for k, name in enumerate(post.names):
             q05, q50, q95 = np.quantile(post.values[:, k], [0.05, 0.5, 0.95])
-            own = " (the scenario's own value)" if name in scenario.posterior_exclude else ""
-            t.add_row(
-                name + own,
-                f"{q50:,.6g}",
-                f"{q05:,.6g} - {q95:,.6g}",
-                registry.PARAM_BY_NAME[name].unit,
-            )
+            unit = registry.PARAM_BY_NAME[name].unit
+            if name in scenario.posterior_exclude:
+                t.add_row(name, "not drawn", "the scenario sets it (above)", unit)
+                continue
+            t.add_row(name, f"{q50:,.6g}", f"{q05:,.6g} - {q95:,.6g}", unit)
         console.print(t)
         fitted = _fit_provenance(post.file)
         if fitted:
