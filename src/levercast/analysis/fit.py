@@ -152,10 +152,7 @@ def read_targets(path: str | Path, scenarios: dict[str, Scenario], ids=DEFAULT_T
     log ratio's width.
     """
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise FitError(f"{path}: cannot read the targets: {exc}") from None
+    doc = _targets_doc(path)
     by_id = {t.get("id"): t for t in doc.get("target", [])}
     out = []
     for tid in ids:
@@ -198,6 +195,14 @@ def read_targets(path: str | Path, scenarios: dict[str, Scenario], ids=DEFAULT_T
         sd = (float(tol["high"]) - float(tol["low"])) / 4
         out.append(Target(tid, name, quantity, weeks, float(observed), sd, _claims(t)))
     return out
+
+
+def _targets_doc(path: str | Path) -> dict:
+    """The parsed targets file (``levercast calibrate`` checks its every entry)."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise FitError(f"{path}: cannot read the targets: {exc}") from None
 
 
 def _week(date: dt.date, start: dt.date) -> int:
@@ -484,10 +489,7 @@ def write(result: FitResult, out_dir: str | Path, force: bool = False) -> Path:
 def scenarios_for(config: Path, prior: Scenario, targets_path, ids) -> dict[str, Scenario]:
     """The prior scenario as ``baseline`` and every other scenario the targets name, from
     ``configs/hindcast/<name>.toml`` beside the prior's file."""
-    try:
-        doc = tomllib.loads(Path(targets_path).read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise FitError(f"{targets_path}: cannot read the targets: {exc}") from None
+    doc = _targets_doc(targets_path)
     wanted = {t.get("scenario") for t in doc.get("target", []) if t.get("id") in ids}
     scenarios = {"baseline": prior}
     for name in sorted(wanted - {"baseline"}):
@@ -645,7 +647,7 @@ def predictive(
 def observations(targets_path: str | Path, scenarios: dict[str, Scenario]) -> pd.DataFrame:
     """The observed weekly gains the predictive charts compare with: every target of a
     weekly series or a window's mean weekly gain for a scenario of the fit, in run weeks."""
-    doc = tomllib.loads(Path(targets_path).read_text())
+    doc = _targets_doc(targets_path)
     rows = []
     for t in doc.get("target", []):
         s = scenarios.get(t.get("scenario"))
