@@ -1,8 +1,9 @@
 """Regenerate the generated parts of the docs: `python docs/generate.py`.
 
 - the parameter table of docs/model.md (from levercast.scenario.registry.PARAMS);
-- docs/calibration.md (from `levercast calibrate`).
-Tests fail when either is stale.
+- docs/calibration.md (from `levercast calibrate`);
+- docs/results.md (from levercast.results.schema, every results file and column).
+Tests fail when any is stale.
 """
 
 import re
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from levercast.analysis import calibration
 from levercast.present import tables
+from levercast.results import schema
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -34,6 +36,7 @@ def main() -> None:
         root=ROOT,
     )
     (DOCS / "calibration.md").write_text(calibration_markdown(result))
+    (DOCS / "results.md").write_text(schema.markdown() + "\n")
 
 
 def calibration_markdown(result) -> str:

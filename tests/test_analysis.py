@@ -193,7 +193,7 @@ def test_sobol_indices_refuses_other_and_unfinished_sweeps(sobol_sweep, oat_swee
         an.sobol_indices(tmp_path)
     partial = tmp_path / "partial"
     shutil.copytree(sobol_sweep, partial)
-    shutil.rmtree(partial / "summary" / "cell=17")
+    shutil.rmtree(partial / "summary" / "cell-17")
     with pytest.raises(an.AnalysisError, match=r"1 cell\(s\) not finished \(17\).*--resume"):
         an.sobol_indices(partial)
 

@@ -401,7 +401,7 @@ def test_sweep_cells_pair_on_the_posterior(tmp_path, scenario):
     sw.run_sweep(scenario, design, settings, tmp_path / "sweep")
     cell = scenario.with_levers(design.cells[1])
     direct = simulate.run(cell, 600, SEED, horizon=12).summary()
-    got = pd.read_parquet(tmp_path / "sweep" / "summary" / "cell=1" / "part-0.parquet")
+    got = pd.read_parquet(tmp_path / "sweep" / "summary" / "cell-1" / "part-0.parquet")
     np.testing.assert_array_equal(
         got.set_index("metric").loc[direct["metric"], "probability"].to_numpy(),
         direct["probability"].to_numpy(),

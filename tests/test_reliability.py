@@ -298,7 +298,7 @@ def test_sigint_during_sweep_keeps_finished_cells_and_resume_completes(tmp_path,
     kept = {}
     for i in finished:
         for table in sw.TABLES:
-            path = out / table / f"cell={i}" / "part-0.parquet"
+            path = out / table / f"cell-{i}" / "part-0.parquet"
             frame = pd.read_parquet(path)
             assert len(frame) > 0
             assert store.read_metadata(path)["cell"] == i

@@ -45,13 +45,16 @@ def test_outcomes_exclusive_and_exhaustive(small):
 
 def test_records_are_consistent(small):
     t = small.trajectories
-    talks = t["talks_week"] >= 0
+    talks = t["talks_week"].notna()  # null: talks never opened (no -1 sentinel)
+    for c in ("talks_week", "ceasefire_broken_week", "collapse_week"):
+        assert str(t[c].dtype) == "Int32" and (t[c].dropna() >= 0).all()
+    assert not talks.all() and talks.any()
     assert (t.loc[~talks, "leverage_score"].isna()).all()
     assert t.loc[talks, "leverage_score"].between(0, 1).all()
-    assert (t.loc[t["ceasefire"], "talks_week"] >= 0).all()
-    collapsed = t["collapse_week"] >= 0
+    assert t.loc[t["ceasefire"], "talks_week"].notna().all()
+    collapsed = t["collapse_week"].notna()
     # collapse decides the outcome only when it comes before talks
-    early = collapsed & (~talks | (t["collapse_week"] <= t["talks_week"]))
+    early = collapsed & (~talks | (t["collapse_week"] <= t["talks_week"]).fillna(False))
     assert (t.loc[early, "outcome"] == "collapse").all()
     assert (t["territory_lost_km2"] >= 0).all()
     assert (t["kursk_held_km2"] >= 0).all()
@@ -127,7 +130,7 @@ def test_victory_plan_raises_stable_front_with_paired_error(shipped):
         (
             "support-cutoff",
             "baseline",
-            lambda t: t[names.RECORD_COLUMNS[names.R_COLLAPSE_WEEK]] >= 0,
+            lambda t: t[names.RECORD_COLUMNS[names.R_COLLAPSE_WEEK]].notna(),
             +1,
         ),
         # withdrawing gives Kursk up

@@ -23,7 +23,7 @@ def baseline():
 
 
 def test_temporary_names_are_hidden_and_never_parquet(tmp_path):
-    path = tmp_path / "summary" / "cell=3" / "part-0.parquet"
+    path = tmp_path / "summary" / "cell-3" / "part-0.parquet"
     names = {store.temporary_name(path).name for _ in range(20)}
     assert len(names) == 20  # random: two writers never share one
     for name in names:

@@ -33,7 +33,12 @@ def kernel_records(scenario, seed, n, horizon):
     records = np.empty((n, names.N_RECORD))
     for c, name in names.RECORD_COLUMNS.items():
         col = frame[name]
-        records[:, c] = col.cat.codes if name == "outcome" else col.astype(float)
+        if name == "outcome":
+            records[:, c] = col.cat.codes
+        elif str(col.dtype) == "Int32":  # weeks of events: the kernel's -1 where null (never)
+            records[:, c] = col.astype(float).fillna(-1.0)
+        else:
+            records[:, c] = col.astype(float)
     return records
 
 

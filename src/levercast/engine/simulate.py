@@ -17,6 +17,7 @@ from levercast.engine.sampling import sample_params
 from levercast.errors import LevercastError
 from levercast.results import names as N
 from levercast.results import stats
+from levercast.results.schema import event_weeks
 from levercast.scenario import registry
 from levercast.scenario.loader import MAX_HORIZON_WEEKS
 
@@ -165,7 +166,7 @@ class RunResult:
         For the ``p_*`` metrics ``mean`` is the probability and the quantile columns are null.
         """
         weeks = np.arange(self.horizon + 1)
-        dates = pd.to_datetime([self.start_date + dt.timedelta(weeks=int(w)) for w in weeks])
+        dates = [self.start_date + dt.timedelta(weeks=int(w)) for w in weeks]  # date32
         frames = []
         for m, name in N.BAND_METRICS.items():
             bounds = N.bin_bounds(m)
@@ -488,7 +489,7 @@ def _trajectory_frame(
         records[:, N.R_OUTCOME].astype(int), categories=list(N.OUTCOMES)
     )
     for c in (N.R_TALKS_WEEK, N.R_CEASEFIRE_BROKEN_WEEK, N.R_COLLAPSE_WEEK):
-        frame[N.RECORD_COLUMNS[c]] = frame[N.RECORD_COLUMNS[c]].astype("int32")
+        frame[N.RECORD_COLUMNS[c]] = event_weeks(records[:, c])  # null: never
     cf = N.RECORD_COLUMNS[N.R_CEASEFIRE]
     frame[cf] = frame[cf] > 0.5
     for i, p in enumerate(registry.PARAMS):

@@ -30,11 +30,11 @@ from pathlib import Path
 import numba
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from levercast import __version__
 from levercast.errors import LevercastError
+from levercast.results import schema
 
 METADATA_KEY = b"levercast"
 PARTIAL_PREFIX = ".partial-"  # temporary folders
@@ -42,7 +42,11 @@ TMP_PREFIX = ".tmp-"  # temporary files: .tmp-<name>-<random>.tmp
 TMP_SUFFIX = ".tmp"
 MANIFEST = "_sweep.json"  # what makes a folder a sweep folder
 CELLS = "cells.parquet"  # a sweep's cell ids and lever values
-RUN_TABLES = ("summary", "bands")  # <table>.parquet in a run, <table>/cell=<id>/ in a sweep
+RUN_TABLES = ("summary", "bands")  # <table>.parquet in a run, <table>/cell-<id>/ in a sweep
+# A sweep cell's folder: cell-<id>, not hive-style cell=<id>; each part file carries its cell
+# column (int64), which a hive partition would contradict (pyarrow infers it as a dictionary of
+# int32 and refuses to merge the two), so that every reader sees one type.
+CELL_DIR = "cell-"
 ANALYSIS_DIRNAME = "analysis"
 
 
@@ -84,7 +88,7 @@ def write_table(frame: pd.DataFrame, path: Path, metadata: dict) -> None:
 
     Not atomic by itself: write into an :func:`atomic_dir`, or use :func:`write_parquet`.
     """
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = schema.to_arrow(frame)  # one type per column whatever the reader (schema.py)
     meta = dict(table.schema.metadata or {})
     meta[METADATA_KEY] = json.dumps(metadata, sort_keys=True).encode()
     table = table.replace_schema_metadata(meta)
@@ -232,8 +236,18 @@ def write_manifest(folder: Path, manifest: dict) -> Path:
 
 
 def cell_path(folder: Path, table: str, cell: int) -> Path:
-    """Where a sweep keeps ``table`` of ``cell``: ``<table>/cell=<id>/part-0.parquet``."""
-    return Path(folder) / table / f"cell={cell}" / "part-0.parquet"
+    """Where a sweep keeps ``table`` of ``cell``: ``<table>/cell-<id>/part-0.parquet``."""
+    return Path(folder) / table / f"{CELL_DIR}{cell}" / "part-0.parquet"
+
+
+def cell_of(cell_dir: Path) -> int | None:
+    """The cell id of a sweep cell folder (``cell-<id>``, or ``cell=<id>`` of sweeps written
+    before 0.1 part files carried their cell); ``None`` for any other name."""
+    name = Path(cell_dir).name
+    for prefix in (CELL_DIR, "cell="):
+        if name.startswith(prefix) and name[len(prefix) :].isdigit():
+            return int(name[len(prefix) :])
+    return None
 
 
 def write_analysis(folder: Path, name: str, frame: pd.DataFrame, metadata: dict) -> Path:
@@ -308,7 +322,7 @@ def _read_parquet(path: Path) -> tuple[pd.DataFrame, dict]:
 
 def read_results(folder: str | os.PathLike, tables: Sequence[str] = RUN_TABLES) -> Results:
     """Read a run folder (``<table>.parquet``), or a sweep folder's reference cell
-    (``<table>/cell=0/part-0.parquet``), with their provenance.
+    (``<table>/cell-0/part-0.parquet``), with their provenance.
 
     Raises
     ------
@@ -354,12 +368,12 @@ def read_sweep_table(folder: str | os.PathLike, table: str) -> pd.DataFrame:
     """A sweep table for all finished cells, with an integer ``cell`` column first."""
     frames = []
     base = Path(folder) / table
-    parts = sorted(
-        base.glob("cell=*/part-0.parquet"), key=lambda p: int(p.parent.name.split("=", 1)[1])
-    )
+    parts = [p for p in base.glob("cell*/part-0.parquet") if cell_of(p.parent) is not None]
+    parts.sort(key=lambda p: cell_of(p.parent))
     for part in parts:
         frame = pd.read_parquet(part)
-        frame.insert(0, "cell", int(part.parent.name.split("=", 1)[1]))
+        if "cell" not in frame.columns:  # written before the part files carried their cell
+            frame.insert(0, "cell", cell_of(part.parent))
         frames.append(frame)
     if not frames:
         raise ResultsError(f"{base} holds no cells")

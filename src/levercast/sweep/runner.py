@@ -10,8 +10,8 @@ Dataset layout (one folder per sweep)::
     _sweep.json                      manifest: design, seed, N, scenario hash, versions
     _reference_outcomes.npy          outcome code of every reference trajectory (for pairing)
     cells.parquet                    cell id and its lever values, one column per lever
-    summary/cell=<id>/part-0.parquet per-cell summary with paired differences
-    bands/cell=<id>/part-0.parquet   per-cell weekly bands
+    summary/cell-<id>/part-0.parquet per-cell summary with paired differences (and its cell)
+    bands/cell-<id>/part-0.parquet   per-cell weekly bands (and its cell)
 
 Every file is written by :func:`levercast.results.store.atomic_file` (a temporary name,
 renamed into place), and read back by the readers of :mod:`levercast.results.store`. A cell is
@@ -218,8 +218,17 @@ def run_sweep(
 
 def _write_cell(root: Path, cell: int, summary, bands, meta) -> None:
     meta = dict(meta, cell=cell)
+    summary, bands = (_with_cell(f, cell) for f in (summary, bands))
     store.write_parquet(bands, store.cell_path(root, "bands", cell), meta)
     store.write_parquet(summary, store.cell_path(root, "summary", cell), meta)
+
+
+def _with_cell(frame: pd.DataFrame, cell: int) -> pd.DataFrame:
+    """``frame`` with its ``cell`` (int64) as the first column: each part file carries its
+    cell, so a reader does not depend on its guess of a folder name's type."""
+    frame = frame.copy()
+    frame.insert(0, "cell", np.int64(cell))
+    return frame
 
 
 def _prepare_folder(out_dir: Path, meta: dict, resume: bool, force: bool) -> None:
@@ -258,8 +267,8 @@ def _clean_partials(root: Path) -> None:
         if not base.exists():
             continue
         for cell_dir in base.iterdir():
-            cell = int(cell_dir.name.split("=", 1)[1])
-            if not cell_done(root, cell):
+            cell = store.cell_of(cell_dir)
+            if cell is not None and not cell_done(root, cell):
                 for t in TABLES:
                     store.cell_path(root, t, cell).unlink(missing_ok=True)
 
