@@ -344,3 +344,48 @@ def test_bryant_pasting_with_the_workbench_rules(bryant):
     peeled = res.boxes[res.chosen]
     assert res.box.density >= peeled.density and res.box.n >= peeled.n
     np.testing.assert_array_equal(res.box.contains(X), evaluate(X, y, res.box.limits).contains(X))
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    """A mostly-zero 0/1 column beside continuous ones (as ``u_nato_accession`` among the
+    drawn uncertainties): the cases are x1 > 0.7 and x2 < 0.4, plus half the rare b = 1."""
+    rng = np.random.default_rng(17)
+    n = 5000
+    X = pd.DataFrame(rng.random((n, 3)), columns=["x1", "x2", "x3"])
+    X["b"] = (rng.random(n) < 0.06).astype(float)
+    y = ((X["x1"] > 0.7) & (X["x2"] < 0.4)) | ((X["b"] == 1) & (rng.random(n) < 0.5))
+    return X, y.to_numpy()
+
+
+def test_a_tied_peel_may_not_remove_most_of_the_box(mixed):
+    X, y = mixed
+    res = prim(X, y)
+    box = res.box
+    # the zeros of b (94% of the points) are never peeled in one step ...
+    assert all(b.mass > 0.5 for b in res.boxes[:2])
+    assert (X["b"] == 0).sum() / len(X) > 0.9
+    # ... so the known box is recovered, and it is far denser than the base rate
+    assert box.limits["x1"][0] == pytest.approx(0.7, abs=0.03)
+    assert box.limits["x2"][1] == pytest.approx(0.4, abs=0.03)
+    assert {"x1", "x2"} <= set(box.restricted) and "x3" not in box.restricted
+    assert box.density > 0.9 > 4 * y.mean() and box.coverage > 0.7
+    # without the bound the first peel removes every zero of b and the box found is all
+    # of the space
+    unbounded = prim(X, y, max_peel=1.0)
+    assert unbounded.boxes[1].limits["b"] == (1.0, 1.0)
+    assert unbounded.box.restricted == () and unbounded.box.coverage == 1.0
+
+
+def test_baseline_stable_front_box_restricts_something(shipped):
+    from levercast.analysis import sensitivity
+    from levercast.engine import simulate
+
+    n = 20_000
+    result = simulate.run(shipped["baseline"], n, 0, keep=n)
+    frame = result.trajectories
+    X = sensitivity.discovery_inputs(frame)
+    y = (frame["outcome"].astype(str) == "stable_front").to_numpy()
+    box = prim(X, y).box
+    assert len(box.restricted) >= 1
+    assert box.density > 2.5 * y.mean() and box.coverage >= 0.5

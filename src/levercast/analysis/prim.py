@@ -13,9 +13,12 @@ box's points with the lowest values, or with the highest; for a categorical or b
 column all points of one category. The slice whose removal leaves the highest density is
 removed (ties: the one that removes fewest points, then one on a column already restricted,
 then the first column, lower end first), even when that lowers the density a little: a
-patient peel can cross a plateau. Peeling stops when no peel would leave at least
-``mass_min`` of all points. Coverage never rises along the trajectory; density rises
-overall, not necessarily at every step.
+patient peel can cross a plateau. When values are tied the slice widens to the whole tied
+value, and a continuous peel may remove at most ``max_peel`` (default half) of the box: the
+zeros of a mostly-zero 0/1 column would otherwise go in one step, since removing most of the
+box is what raises the density most, and peeling would end before any other column is cut.
+Peeling stops when no peel would leave at least ``mass_min`` of all points. Coverage never
+rises along the trajectory; density rises overall, not necessarily at every step.
 
 **The EMA Workbench's rules.** ``objective="lenient1"`` and ``cuts="midpoint"`` reproduce
 the peeling trajectory of the EMA Workbench's PRIM (Kwakkel), itself modelled on RAND's
@@ -200,9 +203,20 @@ def _midpoint_cuts(v: np.ndarray, alpha: float) -> tuple[float, float]:
     return float(lower), float(upper)
 
 
-def _peel_candidates(data: _Data, lims, idx: np.ndarray, alpha: float, cuts: str = "data"):
-    """Yield ``(dim, new_limit, keep)`` for every allowed peel of the box holding ``idx``."""
+def _peel_candidates(
+    data: _Data,
+    lims,
+    idx: np.ndarray,
+    alpha: float,
+    cuts: str = "data",
+    max_peel: float = 1.0,
+):
+    """Yield ``(dim, new_limit, keep)`` for every allowed peel of the box holding ``idx``.
+
+    With ``cuts="data"`` a continuous peel that would remove more than ``max_peel`` of the
+    box's points (the ``alpha`` slice widened to a whole tied value) is not allowed."""
     m = idx.size
+    min_keep = m - max_peel * m
     for j, (kind, values) in enumerate(zip(data.kinds, data.values, strict=True)):
         v = values[idx]
         if kind == CATEGORICAL:
@@ -233,11 +247,15 @@ def _peel_candidates(data: _Data, lims, idx: np.ndarray, alpha: float, cuts: str
         cut = np.partition(v, k)[k]
         if cut == lo:  # ties at the minimum: drop the whole tied value
             cut = v[v > lo].min()
-        yield j, (float(cut), lims[j][1]), v >= cut
+        keep = v >= cut
+        if keep.sum() >= min_keep:  # (not most of the box because of ties)
+            yield j, (float(cut), lims[j][1]), keep
         cut = np.partition(v, m - 1 - k)[m - 1 - k]
         if cut == hi:
             cut = v[v < hi].max()
-        yield j, (lims[j][0], float(cut)), v <= cut
+        keep = v <= cut
+        if keep.sum() >= min_keep:
+            yield j, (lims[j][0], float(cut)), keep
 
 
 def _restricted_flags(data: _Data, lims) -> list[bool]:
@@ -253,6 +271,7 @@ def _peel(
     mass_min: float,
     objective: str = "density",
     cuts: str = "data",
+    max_peel: float = 1.0,
 ) -> list[tuple[list, np.ndarray]]:
     lims = _copy(data.full)
     idx = np.arange(data.n)
@@ -264,7 +283,7 @@ def _peel(
         density = data.y[idx].sum() / m
         restricted = _restricted_flags(data, lims)
         best = None
-        for j, new, keep in _peel_candidates(data, lims, idx, alpha, cuts):
+        for j, new, keep in _peel_candidates(data, lims, idx, alpha, cuts, max_peel):
             n_keep = int(keep.sum())
             if n_keep < min_points or n_keep == 0:
                 continue
@@ -473,6 +492,7 @@ def prim(
     paste: bool = True,
     objective: str = "density",
     cuts: str = "data",
+    max_peel: float = 0.5,
 ) -> PrimResult:
     """Find a box of ``X`` where ``y`` is dense (Friedman & Fisher 1999).
 
@@ -505,6 +525,12 @@ def prim(
         Where a continuous peel cuts: on a data value, ``int(peel_alpha * m)`` points in
         (the default), or half-way between two data values as sdtoolkit and the EMA
         Workbench do (see the module docstring).
+    max_peel : float in [peel_alpha, 1]
+        With ``cuts="data"``: the largest share of the box one continuous peel may remove.
+        Ties widen a ``peel_alpha`` slice to a whole value; on a mostly-zero 0/1 column that
+        would remove most of the box in one step (which the density objective favours), so
+        such a peel is not allowed (the column can still be peeled at its rare end). The
+        midpoint cuts of the EMA rules are not bounded (their objective is).
 
     Returns
     -------
@@ -520,8 +546,11 @@ def prim(
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if cuts not in CUTS:
         raise ValueError(f"cuts must be one of {CUTS}, got {cuts!r}")
+    if not peel_alpha <= max_peel <= 1:
+        raise ValueError(f"max_peel must be in [peel_alpha, 1], got {max_peel}")
     data = _Data(X, y)
-    steps = _peel(data, float(peel_alpha), float(mass_min), objective, cuts)
+    bound = float(max_peel) if cuts == "data" else 1.0
+    steps = _peel(data, float(peel_alpha), float(mass_min), objective, cuts, bound)
     lims = [s[0] for s in steps]
     boxes = []
     for lim, idx in steps:
