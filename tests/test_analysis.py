@@ -346,3 +346,21 @@ def test_analyze_then_report_on_the_command_line(oat_sweep, tmp_path):
     assert (folder / "report" / "tornado.png").is_file()
     res = runner.invoke(app, ["analyze", str(tmp_path / "nowhere")])
     assert res.exit_code == 1 and "no _sweep.json" in res.output
+
+
+def test_analyze_names_the_metrics_a_sweep_has_and_checks_prim_first(oat_sweep, tmp_path):
+    from typer.testing import CliRunner
+
+    from levercast.cli import app
+
+    runner = CliRunner()
+    folder = tmp_path / "oat"
+    shutil.copytree(oat_sweep, folder, ignore=shutil.ignore_patterns("analysis", "report"))
+    res = runner.invoke(app, ["analyze", str(folder), "--metric", "stable_front"])
+    assert res.exit_code == 1
+    assert "did you mean 'outcome_stable_front'" in res.output
+    assert "outcome_brest_litovsk" in res.output  # the names that exist
+    res = runner.invoke(app, ["analyze", str(folder), "--prim", str(tmp_path / "MISSING")])
+    assert res.exit_code == 1 and "MISSING does not exist" in res.output
+    assert "artillery_rounds_per_year" not in res.output  # no tornado printed before failing
+    assert not (folder / "analysis").exists()

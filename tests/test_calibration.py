@@ -374,3 +374,13 @@ def test_cli_bad_file_is_one_error_line(tmp_path):
 def test_trajectories_out_of_range_is_a_clear_error():
     res = runner.invoke(app, ["calibrate", "-n", "1"])
     assert res.exit_code == 1 and "--trajectories/-n" in res.output
+
+
+def test_cli_prints_no_nan_in_mc_error():
+    # (already so on main when issue 17 was worked: a regression test) a row without a
+    # Monte Carlo error (the weekly series, a count of weeks) shows a dash, never "nan"
+    for extra in ([], ["--markdown"]):
+        res = runner.invoke(app, ["calibrate", "-n", "50", "--scenario", "summer-2024", *extra])
+        assert res.exit_code in (0, 2), res.output
+        assert "nan" not in res.output.lower()
+        assert "–" in res.output

@@ -545,3 +545,27 @@ def test_pit_of_synthetic_truths_from_the_model_is_uniform(kept_run):
     for rate, lo, hi in ((0.5, q[1], q[2]), (0.9, q[0], q[3])):
         inside = np.mean((lo <= y) & (y <= hi))
         assert abs(inside - rate) < 3 * np.sqrt(rate * (1 - rate) / len(y))
+
+
+def test_scoring_a_sweep_folder_says_how_to_score_a_cell(tmp_path):
+    folder = tmp_path / "sweep"
+    store.write_manifest(folder, {"design": {"kind": "grid"}})
+    obs = tmp_path / "obs.csv"
+    obs.write_text("date,metric,value\n2024-11-01,territory_lost_km2,100\n")
+    with pytest.raises(ScoreError, match="is a sweep folder; score one cell") as info:
+        score.score_results(folder, obs)
+    assert "levercast run CONFIG --out RUN" in str(info.value)
+    assert "cells.parquet" in str(info.value)
+
+
+def test_normal_helpers_are_scipys():
+    import tomllib
+
+    from scipy import special
+
+    x = np.linspace(-8, 8, 101)
+    np.testing.assert_array_equal(score.norm_cdf(x), special.ndtr(x))
+    np.testing.assert_array_equal(score._Z, special.ndtri(LEVELS))
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    assert any(d.startswith("scipy") for d in deps), deps

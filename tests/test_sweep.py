@@ -227,3 +227,12 @@ def test_dask_backend_on_two_local_workers_is_identical(tmp_path, baseline):
     sw.run_sweep(baseline, design, settings, local)
     sw.run_sweep(baseline, design, settings, distributed, backend="dask", workers=2)
     _same_dataset(local, distributed)
+
+
+def test_a_grid_typo_is_blamed_on_the_option(tmp_path):
+    res = _sweep_cli("baseline.toml", tmp_path / "s", "interceptr_drones_per_day=50,150")
+    assert res.exit_code == 1
+    assert "--grid 'interceptr_drones_per_day=50,150'" in res.output
+    assert "did you mean 'interceptor_drones_per_day'" in res.output
+    assert "baseline.toml" not in res.output  # not the config's fault
+    assert not (tmp_path / "s").exists()

@@ -7,13 +7,17 @@ Every command is registered with :func:`_command`, the one place that turns a
 
 from __future__ import annotations
 
+import difflib
+import enum
 import functools
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperCommand
 
 from levercast import __version__
 from levercast.errors import LevercastError
@@ -29,11 +33,101 @@ app = typer.Typer(
 out = Console(width=None if Console().is_terminal else 160)
 err = Console(stderr=True)
 
+
+# ----------------------------------------------------------------------------- help and values
+
+
+class _Command(TyperCommand):
+    """Every command's help: a ``[default: ...]`` written in an option's help text is shown
+    as its default (rich would read it as markup and drop it, leaving "Weeks to simulate ."),
+    and flags show no ``<bool>`` value."""
+
+    _DEFAULT = re.compile(r"\s*\[default: ([^\]]+)\]")
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for p in params:
+            found = self._DEFAULT.search(p.help or "") if hasattr(p, "help") else None
+            if found:
+                p.help = self._DEFAULT.sub("", p.help, count=1)
+                p.show_default = found.group(1)
+            if getattr(p, "is_flag", False) and p.metavar is None:
+                p.metavar = ""
+        return params
+
+
+def _count(value) -> int:
+    """A count given as an integer or in scientific notation (``1e6``, ``1.5e6``,
+    ``1_000_000``), as configs accept."""
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().replace("_", "")
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a count (expected a whole number such as 100000 or 1e5)"
+        ) from None
+    if not number.is_integer():
+        raise typer.BadParameter(f"{value!r} is not a whole number")
+    return int(number)
+
+
+class Backend(enum.StrEnum):
+    """Where the cells or draws run."""
+
+    local = "local"
+    dask = "dask"
+
+
+class DesignKind(enum.StrEnum):
+    """Designs over --range levers."""
+
+    sobol = "sobol"
+    oat = "oat"
+
+
+Outcome = enum.StrEnum("Outcome", {o: o for o in names.OUTCOMES})
+Outcome.__doc__ = "Outcome classes (results/names.py)."
+DEFAULT_PRIM_OUTCOME = Outcome(names.OUTCOMES[names.OUT_BREST_LITOVSK])
+
+
+def _choice(kind: type[enum.Enum]):
+    """A parser of one of ``kind``'s values that suggests the closest on a typo."""
+    values = [m.value for m in kind]
+
+    def parse(value):
+        if isinstance(value, kind):
+            return value
+        if value in values:
+            return kind(value)
+        close = difflib.get_close_matches(str(value), values, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(map(repr, values))}{hint}")
+
+    return parse
+
+
+def _metavar(kind: type[enum.Enum]) -> str:
+    return "[" + "|".join(m.value for m in kind) + "]"
+
+
 ConfigArg = Annotated[
     Path, typer.Argument(help="Scenario TOML file (see configs/).", show_default=False)
 ]
 TrajectoriesOpt = Annotated[
-    int, typer.Option("--trajectories", "-n", help="Number of simulated trajectories.")
+    int,
+    typer.Option(
+        "--trajectories",
+        "-n",
+        help="Number of simulated trajectories (1e6 accepted).",
+        parser=_count,
+        metavar="<int>",
+    ),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", "-s", help="Random seed (same seed, same result).")]
 HorizonOpt = Annotated[
@@ -68,10 +162,20 @@ KeepOpt = Annotated[
         "--keep-trajectories",
         "-k",
         help="Also write trajectories.parquet with the first K trajectories.",
+        parser=_count,
+        metavar="<int>",
     ),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing results folder.")]
-BackendOpt = Annotated[str, typer.Option("--backend", help="local (numba threads) or dask.")]
+BackendOpt = Annotated[
+    Backend,
+    typer.Option(
+        "--backend",
+        help="local (numba threads on this machine) or dask (a dask.distributed cluster).",
+        parser=_choice(Backend),
+        metavar=_metavar(Backend),
+    ),
+]
 SchedulerOpt = Annotated[
     str | None,
     typer.Option(
@@ -128,7 +232,7 @@ def _command(name: str | None = None):
             except (LevercastError, OSError) as exc:
                 _fail(_message(exc))
 
-        app.command(name)(guarded)
+        app.command(name, cls=_Command)(guarded)
         return func
 
     return register
@@ -287,6 +391,8 @@ def sweep(
             "--lhs",
             help="Latin hypercube with this many cells over the --range levers.",
             show_default=False,
+            parser=_count,
+            metavar="<int>",
         ),
     ] = None,
     ranges: Annotated[
@@ -298,12 +404,14 @@ def sweep(
         ),
     ] = None,
     design_kind: Annotated[
-        str | None,
+        DesignKind | None,
         typer.Option(
             "--design",
             help="Design over the --range levers: sobol (Sobol' indices, N x (levers + 2) "
             "cells) or oat (each lever to low and high alone, for a tornado).",
             show_default=False,
+            parser=_choice(DesignKind),
+            metavar=_metavar(DesignKind),
         ),
     ] = None,
     samples: Annotated[
@@ -312,6 +420,8 @@ def sweep(
             "--samples",
             help="Base samples N of --design sobol (a power of 2).",
             show_default=False,
+            parser=_count,
+            metavar="<int>",
         ),
     ] = None,
     trajectories: TrajectoriesOpt = 100_000,
@@ -331,7 +441,7 @@ def sweep(
         bool, typer.Option("--resume", help="Continue an interrupted sweep in --out.")
     ] = False,
     force: ForceOpt = False,
-    backend: BackendOpt = "local",
+    backend: BackendOpt = Backend.local,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
@@ -349,7 +459,7 @@ def sweep(
     design = designs.from_options(
         grid=grid or (),
         lhs=lhs,
-        kind=design_kind,
+        kind=None if design_kind is None else design_kind.value,
         ranges=ranges or (),
         samples=samples,
         table=scenario.sweep,
@@ -370,7 +480,7 @@ def sweep(
                 target,
                 resume=resume,
                 force=force,
-                backend=backend,
+                backend=backend.value,
                 scheduler=scheduler,
                 workers=workers,
                 progress=tick,
@@ -394,7 +504,7 @@ def analyze(
         list[str] | None,
         typer.Option(
             "--metric",
-            help="Summary metric for Sobol' indices (repeatable; default: every outcome).",
+            help="Summary metric for Sobol' indices (repeatable) [default: every outcome].",
             show_default=False,
         ),
     ] = None,
@@ -403,6 +513,8 @@ def analyze(
         typer.Option(
             "--bootstrap",
             help="Bootstrap resamples for the 95% intervals of Sobol' indices.",
+            parser=_count,
+            metavar="<int>",
         ),
     ] = 1000,
     prim_path: Annotated[
@@ -415,9 +527,14 @@ def analyze(
         ),
     ] = None,
     outcome: Annotated[
-        str,
-        typer.Option("--outcome", help="Outcome the PRIM boxes isolate (with --prim)."),
-    ] = names.OUTCOMES[names.OUT_BREST_LITOVSK],
+        Outcome,
+        typer.Option(
+            "--outcome",
+            help="Outcome the PRIM boxes isolate (with --prim).",
+            parser=_choice(Outcome),
+            metavar=_metavar(Outcome),
+        ),
+    ] = DEFAULT_PRIM_OUTCOME,
     seed: Annotated[
         int,
         typer.Option("--seed", "-s", help="Seed of the bootstrap (same seed, same result)."),
@@ -434,14 +551,14 @@ def analyze(
         bootstrap=bootstrap,
         seed=seed,
         prim_path=prim_path,
-        outcome=outcome,
+        outcome=outcome.value,
     )
     if "sobol" in found:
         tables.print_sobol(found["sobol"], out, err)
     if "tornado" in found:
         tables.print_tornado(found["tornado"], out)
     if "prim" in found:
-        tables.print_prim(found["prim"], outcome, out)
+        tables.print_prim(found["prim"], outcome.value, out)
     sensitivity.write_analysis(sweep_dir, found)
     out.print(f"Analysis written to {Path(sweep_dir) / 'analysis'}/")
 
@@ -523,10 +640,23 @@ def fit_command(
         "seeds/targets.toml"
     ),
     draws: Annotated[
-        int, typer.Option("--draws", help="Posterior draws written (resampled, equal weight).")
+        int,
+        typer.Option(
+            "--draws",
+            help="Posterior draws written (resampled, equal weight).",
+            parser=_count,
+            metavar="<int>",
+        ),
     ] = 4000,
     trajectories: Annotated[
-        int, typer.Option("--trajectories", "-n", help="Prior draws (one trajectory each).")
+        int,
+        typer.Option(
+            "--trajectories",
+            "-n",
+            help="Prior draws (one trajectory each).",
+            parser=_count,
+            metavar="<int>",
+        ),
     ] = 200_000,
     seed: SeedOpt = 0,
     threads: ThreadsOpt = None,
@@ -538,7 +668,7 @@ def fit_command(
             "--loto", help="Also predict each target from a fit to the others (PIT, CRPS)."
         ),
     ] = False,
-    backend: BackendOpt = "local",
+    backend: BackendOpt = Backend.local,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
 ):
@@ -565,7 +695,7 @@ def fit_command(
         draws=draws,
         threads=threads,
         loto=loto,
-        backend=backend,
+        backend=backend.value,
         scheduler=scheduler,
         workers=workers,
     )

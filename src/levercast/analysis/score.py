@@ -13,7 +13,7 @@ A results folder holds, per week, the exact histogram of each continuous metric
 * with a history of pre-start values, a naive random walk with drift gives ``crps_naive`` and
   the skill score ``1 - crps / crps_naive``.
 
-Only numpy, pandas and the standard library are used (no scipy).
+The normal CDF and quantile function are scipy's (``scipy.special.ndtr``, ``ndtri``).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr, ndtri
 
 from levercast.errors import LevercastError
 from levercast.results import names, store
@@ -74,8 +74,7 @@ SCORE_COLUMNS = [
     "n",
 ]
 
-_N = NormalDist()
-_Z = np.array([_N.inv_cdf(float(t)) for t in LEVELS])
+_Z = ndtri(np.asarray(LEVELS, dtype=float))
 
 
 class ScoreError(LevercastError, ValueError):
@@ -84,13 +83,9 @@ class ScoreError(LevercastError, ValueError):
 
 
 # ----------------------------------------------------------------------------- normal helpers
-_erfc = np.frompyfunc(math.erfc, 1, 1)
-
-
 def norm_cdf(x) -> np.ndarray:
-    """Standard normal CDF (vectorised, via ``math.erfc``)."""
-    x = np.asarray(x, dtype=float)
-    return np.asarray(0.5 * _erfc(-x / math.sqrt(2.0)), dtype=float)
+    """Standard normal CDF (``scipy.special.ndtr``)."""
+    return ndtr(np.asarray(x, dtype=float))
 
 
 def norm_pdf(x) -> np.ndarray:
@@ -115,7 +110,7 @@ def crps_normal(mu, sigma, y):
 def _grid(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Midpoints of ``n`` equal cells of (0, 1) and their standard normal quantiles."""
     tau = (np.arange(n) + 0.5) / n
-    z = np.array([_N.inv_cdf(float(t)) for t in tau])
+    z = ndtri(tau)
     return tau, z
 
 
@@ -161,7 +156,7 @@ class QuantileForecast:
         """Quantile function at levels ``tau`` (``z``: their normal quantiles, if known)."""
         tau = np.asarray(tau, dtype=float)
         if z is None:
-            z = np.array([_N.inv_cdf(float(t)) for t in tau.ravel()]).reshape(tau.shape)
+            z = ndtri(np.asarray(tau, dtype=float))
         q = np.interp(tau, LEVELS, self.values)
         lo = tau < LEVELS[0]
         hi = tau > LEVELS[-1]
@@ -459,8 +454,20 @@ class Bands:
         return (1.0 - t) * rows[k] + t * rows[k + 1]
 
 
+def _refuse_sweep(results_dir) -> None:
+    """A sweep folder keeps no weekly histograms: say how to score one of its cells."""
+    if store.is_sweep(results_dir):
+        raise ScoreError(
+            f"{results_dir} is a sweep folder; score one cell by running it alone: "
+            f"`levercast run CONFIG --out RUN` with the cell's lever values (from "
+            f"{Path(results_dir) / store.CELLS}, cell 0 is the scenario as written), then "
+            "`levercast score RUN --observed FILE`"
+        )
+
+
 def read_bands(results_dir) -> Bands:
     """Load ``bands.parquet`` of a results folder and its provenance metadata."""
+    _refuse_sweep(results_dir)
     try:
         results = store.read_results(results_dir, tables=("bands",))
     except store.ResultsError as exc:

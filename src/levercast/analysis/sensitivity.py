@@ -80,7 +80,7 @@ def _design_of(sweep_dir, kind: str) -> dict:
 def _metric_rows(summary: pd.DataFrame, metric: str, cells: Sequence[int], where) -> pd.DataFrame:
     rows = summary[summary["metric"] == metric].set_index("cell")
     if rows.empty:
-        raise AnalysisError(f"{where}: the summary has no metric {metric!r}")
+        raise AnalysisError(_unknown_metric(where, metric, summary["metric"].unique()))
     missing = sorted(set(cells) - set(rows.index))
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
@@ -89,6 +89,28 @@ def _metric_rows(summary: pd.DataFrame, metric: str, cells: Sequence[int], where
             "`levercast sweep ... --resume`"
         )
     return rows.loc[list(cells)]
+
+
+def _unknown_metric(where, metric: str, known) -> str:
+    """No such metric: the message names the closest and every metric the summary has."""
+    import difflib
+
+    known = [str(k) for k in known]
+    close = difflib.get_close_matches(metric, known, n=1, cutoff=0.5)
+    close = close or [k for k in known if metric in k][:1]
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{where}: the summary has no metric {metric!r}{hint}; its metrics: {', '.join(known)}"
+
+
+def check_metrics(sweep_dir, metric) -> None:
+    """Raise before any analysis if a ``--metric`` is not a summary metric of the sweep."""
+    if metric is None:
+        return
+    summary = _summary(sweep_dir)
+    known = summary["metric"].unique()
+    for m in _metrics(metric):
+        if m not in set(known):
+            raise AnalysisError(_unknown_metric(f"--metric {m}", m, known))
 
 
 def _metrics(metric) -> list[str]:
@@ -355,6 +377,10 @@ def analyze(
             f"{sweep_dir} holds a {kind!r} sweep: analyze needs one run with "
             "--design sobol or --design oat (or --prim RUN/trajectories.parquet)"
         )
+    check_metrics(sweep_dir, metric)
+    if prim_path is not None and not Path(prim_path).is_file():
+        with _reading():  # fails before any analysis is printed or written
+            store.read_trajectories(prim_path)
     out: dict = {}
     if kind == "sobol":
         out["sobol"] = sobol_indices(sweep_dir, metric, bootstrap=bootstrap, seed=seed)

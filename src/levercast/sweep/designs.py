@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from levercast.errors import LevercastError
+from levercast.scenario import registry
 
 KINDS = ("grid", "lhs", "sobol", "oat")
 
@@ -59,8 +60,24 @@ def parse_grid(items: Sequence[str]) -> dict[str, list]:
         name, sep, values = item.partition("=")
         if not sep or not name.strip() or not values.strip():
             raise SweepError(f"--grid {item!r}: expected lever=value1,value2,...")
+        _check_name("--grid", item, name.strip())
         grid[name.strip()] = [parse_value(v) for v in values.split(",") if v.strip()]
     return grid
+
+
+def _check_name(option: str, item: str, name: str) -> None:
+    """Blame an unknown parameter on the option that names it (not on the scenario file the
+    cells are built from), with the closest names."""
+    import difflib
+
+    bare = name.rpartition(".")[2]
+    if bare in registry.PARAM_BY_NAME:
+        return
+    close = difflib.get_close_matches(bare, [p.name for p in registry.PARAMS], n=3)
+    hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+    raise SweepError(
+        f"{option} {item!r}: unknown parameter {name!r}{hint}; `levercast params` lists them"
+    )
 
 
 def parse_ranges(items: Sequence[str]) -> dict[str, tuple[float, float]]:
@@ -75,6 +92,7 @@ def parse_ranges(items: Sequence[str]) -> dict[str, tuple[float, float]]:
             lo = hi = float("nan")
         if not sep or not sep2 or not np.isfinite([lo, hi]).all() or not lo < hi:
             raise SweepError(f"--range {item!r}: expected lever=low:high with low < high")
+        _check_name("--range", item, name.strip())
         ranges[name.strip()] = (lo, hi)
     return ranges
 
