@@ -88,5 +88,7 @@ def test_counts_accept_scientific_notation(tmp_path):
 
 def test_threads_zero_names_the_option(tmp_path):
     config = str(CONFIGS / "baseline.toml")
-    res = runner.invoke(app, ["run", config, "-n", "100", "--threads", "0", "-o", str(tmp_path / "r")])
+    res = runner.invoke(
+        app, ["run", config, "-n", "100", "--threads", "0", "-o", str(tmp_path / "r")]
+    )
     assert res.exit_code == 1 and "--threads" in res.output
