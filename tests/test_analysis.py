@@ -364,3 +364,58 @@ def test_analyze_names_the_metrics_a_sweep_has_and_checks_prim_first(oat_sweep, 
     assert res.exit_code == 1 and "MISSING does not exist" in res.output
     assert "artillery_rounds_per_year" not in res.output  # no tornado printed before failing
     assert not (folder / "analysis").exists()
+
+
+def _printed(fn, first, *args, **kwargs) -> str:
+    from rich.console import Console
+
+    console = Console(record=True, width=250)
+    fn(first, console, *args, **kwargs)
+    return console.export_text()
+
+
+def test_tornado_marks_a_range_end_equal_to_the_scenario_value(oat_sweep):
+    from levercast.present import tables
+
+    table = an.tornado(oat_sweep)
+    drones = table.set_index("parameter").loc["interceptor_drones_per_day"]
+    assert drones["reference_value"] == drones["low"] == 50  # the range starts at the value
+    assert drones["stable_low_diff"] == 0 and "low end = the scenario's value" in drones["note"]
+    art = table.set_index("parameter").loc["artillery_rounds_per_year"]
+    assert art["note"] == ""
+    text = _printed(tables.print_tornado, table)
+    # the headers say what the cells hold: paired differences in percentage points
+    assert "Δ P(stable) at low, pp" in text and "swing, pp" in text
+    assert "P(stable) low" not in text
+    assert "interceptor_drones_per_day: low end = the scenario's value" in text
+
+
+def test_sweep_prints_the_top_cells_and_all_on_request(sobol_sweep):
+    from levercast.present import tables
+
+    table = sw.ranked(sobol_sweep)
+    assert len(table) > 10
+    text = _printed(tables.print_sweep, table, sobol_sweep, N, top=5)
+    assert f"{len(table) - 6} more cells not shown: `--all` prints every cell" in text
+    assert "reference" in text  # cell 0 is always shown
+    rows = [line for line in text.splitlines() if line.startswith("│")]
+    assert len(rows) == 6
+    text = _printed(tables.print_sweep, table, sobol_sweep, N, top=None)
+    assert "not shown" not in text
+    assert len([line for line in text.splitlines() if line.startswith("│")]) == len(table)
+
+
+def test_sobol_warns_when_an_interval_is_wider_than_its_index():
+    table = pd.DataFrame(
+        {
+            "metric": ["outcome_stable_front"] * 2,
+            "parameter": ["a", "b"],
+            "S1": [0.316, 0.5],
+            "S1_conf": [0.409, 0.1],
+            "ST": [0.119, 0.6],
+            "ST_conf": [0.05, 0.1],
+        }
+    )
+    warned = an.precision_warnings(table, 64)
+    assert len(warned) == 1 and "outcome_stable_front a: S1 0.316 ± 0.409" in warned[0]
+    assert "--samples 128" in warned[0]  # 64 * (0.409 / 0.316)**2 = 107, a power of 2 up

@@ -445,6 +445,10 @@ def sweep(
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
+    show_all: Annotated[
+        bool,
+        typer.Option("--all", help="Print every cell, not only the top ones and the reference."),
+    ] = False,
 ):
     """Run a scenario over a grid, Latin hypercube, Sobol' or one-at-a-time design of levers
     with common random numbers."""
@@ -488,7 +492,7 @@ def sweep(
     except KeyboardInterrupt:
         err.print("interrupted: finished cells are kept; rerun with --resume")
         raise typer.Exit(code=130) from None
-    tables.print_sweep(table, out, target, trajectories)
+    tables.print_sweep(table, out, target, trajectories, top=None if show_all else tables.SWEEP_TOP)
 
 
 @_command()

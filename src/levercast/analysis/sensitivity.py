@@ -274,11 +274,34 @@ def sobol_indices(
         "cells": n_cells - 1,
         "trajectories": int(read_manifest(sweep_dir).get("trajectories", 0)),
         "ranges": {k: list(v) for k, v in spec["ranges"].items()},
-        "warnings": collected,
+        "warnings": collected + precision_warnings(table, int(spec["samples"])),
     }
     if second:
         table.attrs["second_order"] = second_rows
     return table
+
+
+def precision_warnings(table: pd.DataFrame, samples: int) -> list[str]:
+    """A warning for every index whose 95% half-width is wider than the index itself, with
+    the base samples that would make it narrower: the half-width falls as 1/sqrt(N), so
+    ``N * (conf / index)**2``, rounded up to a power of 2 (Saltelli's design wants one)."""
+    out = []
+    for r in table.itertuples():
+        for key in ("S1", "ST"):
+            value, conf = abs(getattr(r, key)), getattr(r, f"{key}_conf")
+            if not (np.isfinite(value) and np.isfinite(conf)) or conf <= value:
+                continue
+            if value > 0:
+                need = samples * (conf / value) ** 2
+                fix = f"about --samples {2 ** int(np.ceil(np.log2(max(need, 2 * samples)))):,}"
+            else:
+                fix = "more --samples (the index is zero at this precision)"
+            out.append(
+                f"{r.metric} {r.parameter}: {key} {getattr(r, key):.3f} ± {conf:.3f}, the 95% "
+                f"interval is wider than the index with {samples:,} base samples; {fix} "
+                "would make it narrower"
+            )
+    return out
 
 
 # ----------------------------------------------------------------------------- tornado
@@ -288,6 +311,16 @@ TORNADO_OUTCOMES = (
     ("stable", names.STABLE_FRONT_METRIC),
     (names.OUTCOMES[names.OUT_BREST_LITOVSK], names.BREST_LITOVSK_METRIC),
 )
+
+
+def _reference_ends(row: dict) -> str:
+    """Which range end equals the scenario's own value: that cell is the reference again, so
+    its bar is empty by construction (not because the lever does nothing)."""
+    ref = row["reference_value"]
+    same = [end for end in ("low", "high") if np.isfinite(ref) and row[end] == ref]
+    if not same:
+        return ""
+    return f"{' and '.join(same)} end = the scenario's value (no change from the reference)"
 
 
 def tornado(sweep_dir: str | os.PathLike) -> pd.DataFrame:
@@ -340,6 +373,7 @@ def tornado(sweep_dir: str | os.PathLike) -> pd.DataFrame:
                 row[f"{o}_{end}_diff_ci_low"] = float(r["diff_ci_low"])
                 row[f"{o}_{end}_diff_ci_high"] = float(r["diff_ci_high"])
             row[f"{o}_swing"] = row[f"{o}_high"] - row[f"{o}_low"]
+        row["note"] = _reference_ends(row)
         rows.append(row)
     table = pd.DataFrame(rows)
     order = table["stable_swing"].abs().sort_values(ascending=False, kind="stable").index

@@ -6,6 +6,7 @@ import datetime as dt
 from contextlib import contextmanager
 
 import numpy as np
+import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -222,11 +223,24 @@ def print_params(console: Console) -> None:
     console.print(t)
 
 
-def print_sweep(table, console: Console, folder, n: int) -> None:
-    """Print the cells ranked by P(stable front) with paired differences from cell 0."""
+SWEEP_TOP = 15  # cells printed by `levercast sweep` without --all
+
+
+def print_sweep(table, console: Console, folder, n: int, top: int | None = SWEEP_TOP) -> None:
+    """Print the cells ranked by P(stable front) with paired differences from cell 0: the
+    ``top`` first and the reference (every cell when ``top`` is None)."""
+    total = len(table)
+    if top is not None and total > top + 1:
+        shown = table.iloc[:top]
+        if 0 not in shown.index:
+            shown = pd.concat([shown, table.loc[[0]]])
+        table, hidden = shown, total - len(shown)
+    else:
+        hidden = 0
     t = Table(
         title=f"Cells ranked by P(stable front), {n:,} trajectories each; differences "
-        "are paired with cell 0 (common random numbers)",
+        "are paired with cell 0 (common random numbers)"
+        + (f"; top {top} of {total:,} cells and the reference" if hidden else ""),
         title_justify="left",
     )
     levers = [c for c in table.columns if not c.startswith(("stable_", "brest_litovsk_"))]
@@ -252,6 +266,11 @@ def print_sweep(table, console: Console, folder, n: int) -> None:
             _pct(r.brest_litovsk_probability),
         )
     console.print(t)
+    if hidden:
+        console.print(
+            f"{hidden:,} more cells not shown: `--all` prints every cell; "
+            f"`levercast report {folder}` shows them all"
+        )
     console.print(f"Sweep written to {folder}/")
 
 
@@ -297,10 +316,10 @@ def print_tornado(table, console: Console) -> None:
     for c in (
         "lever",
         "low -> high",
-        "P(stable) low",
-        "P(stable) high",
-        "swing",
-        "P(B-L) high",
+        "Δ P(stable) at low, pp",
+        "Δ P(stable) at high, pp",
+        "swing, pp",
+        "Δ P(B-L) at high, pp",
     ):
         t.add_column(c, justify="left" if c == "lever" else "right")
 
@@ -322,6 +341,9 @@ def print_tornado(table, console: Console) -> None:
             diff(r, brest_litovsk, "high"),
         )
     console.print(t)
+    for r in table.itertuples():
+        if getattr(r, "note", ""):
+            console.print(f"{r.parameter}: {r.note}", highlight=False)
 
 
 def print_prim(found, outcome: str, console: Console) -> None:
