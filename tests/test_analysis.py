@@ -419,3 +419,40 @@ def test_sobol_warns_when_an_interval_is_wider_than_its_index():
     warned = an.precision_warnings(table, 64)
     assert len(warned) == 1 and "outcome_stable_front a: S1 0.316 ± 0.409" in warned[0]
     assert "--samples 128" in warned[0]  # 64 * (0.409 / 0.316)**2 = 107, a power of 2 up
+
+
+def test_sweep_report_shows_the_sweep_ranked_cells_and_prim_boxes(
+    oat_sweep, trajectories, tmp_path
+):
+    folder = tmp_path / "oat"
+    shutil.copytree(oat_sweep, folder, ignore=shutil.ignore_patterns("analysis", "report"))
+    found = an.analyze(folder, prim_path=trajectories, outcome="collapse")
+    an.write_analysis(folder, found)
+    text = build_report(folder, tmp_path / "r").read_text(encoding="utf-8")
+    title = text.split("<h1>", 1)[1].split("</h1>", 1)[0]
+    assert title.startswith("levercast sweep report: baseline-prior, oat design over 5 cells")
+    assert "<h2>Cells ranked by P(stable front)</h2>" in text
+    assert text.count("<tr>") >= 5  # the five cells (and other tables)
+    assert "paired diff vs cell 0, pp [95% CI]" in text
+    assert "<h2>Scenario discovery (PRIM)</h2>" in text
+    box = found["prim"].box
+    assert f"Box for collapse: coverage {100 * box.coverage:.1f}%" in text
+    for dimension in box.restricted:
+        assert dimension in text
+    # a run's report is not titled as a sweep and has neither section
+    run_text = build_report(trajectories.parent, tmp_path / "run").read_text(encoding="utf-8")
+    assert "sweep report" not in run_text and "Cells ranked" not in run_text
+
+
+def test_every_outcome_class_is_labelled_in_the_stacked_bar():
+    from levercast.present.page import stack_labels
+
+    shares = [0.03, 0.55, 0.13, 0.29]  # a 3% stable front at the bottom
+    labels = stack_labels(shares)
+    assert [t for _, _, t in labels] == ["3.0%", "55.0%", "13.0%", "29.0%"]
+    ys = [y for y, _, _ in labels]
+    assert all(b - a >= 6.0 - 1e-9 for a, b in zip(ys, ys[1:], strict=False))
+    assert 0 <= min(ys) and max(ys) <= 100
+    assert labels[0][1] == pytest.approx(1.5)  # anchored at the 3% segment's middle
+    tiny = stack_labels([0.01, 0.01, 0.01, 0.97])
+    assert len(tiny) == 4 and max(y for y, _, _ in tiny) <= 100

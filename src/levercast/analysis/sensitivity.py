@@ -425,6 +425,15 @@ def analyze(
         out["prim"] = found
         out["prim_trajectory"] = found.trajectory()
         out["prim_box"] = found.box_table()
+        box = found.box
+        out["prim_box"].attrs.update(
+            outcome=outcome,
+            coverage=box.coverage,
+            density=box.density,
+            mass=box.mass,
+            base_density=found.boxes[0].density,
+            trajectories=str(prim_path),
+        )
     return out
 
 

@@ -352,6 +352,25 @@ def _chart_decided(data: RunData, out: Path) -> Section | list:
     return Section("Outcomes over time", _save(fig, out / "outcomes_over_time.png"), caption)
 
 
+def stack_labels(shares, gap: float = 6.0) -> list[tuple[float, float, str]]:
+    """Where to write the share of each class of a 100% stacked bar: ``(text_y, anchor_y,
+    text)`` in percent. Every class is labelled, a 3% class too: a label sits in its segment,
+    or beside it with a leader line when labels would be closer than ``gap`` points."""
+    centres, bottom = [], 0.0
+    for p in shares:
+        centres.append(100 * (bottom + p / 2))
+        bottom += p
+    ys = list(centres)
+    for i in range(1, len(ys)):  # push labels up until they are gap apart ...
+        ys[i] = max(ys[i], ys[i - 1] + gap)
+    overflow = ys[-1] - 100 + gap / 2 if ys else 0.0
+    if overflow > 0:  # ... and back down below the top
+        ys[-1] -= overflow
+        for i in range(len(ys) - 2, -1, -1):
+            ys[i] = min(ys[i], ys[i + 1] - gap)
+    return [(y, c, f"{100 * p:.1f}%") for y, c, p in zip(ys, centres, shares, strict=True)]
+
+
 def _chart_outcomes(data: RunData, out: Path) -> Section:
     rows = []
     for name, key in zip(names.OUTCOMES, names.OUTCOME_METRICS, strict=True):
@@ -375,16 +394,17 @@ def _chart_outcomes(data: RunData, out: Path) -> Section:
             linewidth=0.8,
             label=OUTCOME_LABELS[name],
         )
-        if p >= 0.04:
-            ax_stack.text(
-                0.34,
-                100 * (bottom + p / 2),
-                f"{100 * p:.1f}%",
-                va="center",
-                ha="left",
-                fontsize="small",
-            )
         bottom += p
+    for text_y, anchor_y, text in stack_labels([p for _, p, _, _ in rows]):
+        ax_stack.annotate(
+            text,
+            xy=(0.3, anchor_y),
+            xytext=(0.36, text_y),
+            va="center",
+            ha="left",
+            fontsize="small",
+            arrowprops=None if text_y == anchor_y else {"arrowstyle": "-", "linewidth": 0.6},
+        )
     ax_stack.set_xlim(-0.45, 0.95)
     ax_stack.set_ylim(0, 100)
     ax_stack.set_xticks([])
@@ -677,7 +697,7 @@ def _chart_sobol(data: RunData, out: Path, indices: pd.DataFrame) -> Section:
     """First- and total-order Sobol' indices per lever, with bootstrap intervals."""
     ranges = indices.attrs.get("ranges", {})
     params = list(dict.fromkeys(indices["parameter"]))
-    fig, axes = _new_figure(9.5, 4.6, ncols=2, sharey=True)
+    fig, axes = _new_figure(max(9.5, 2.2 * len(params) + 3), 5.6, ncols=2, sharey=True)
     x = np.arange(len(params), dtype=float)
     top = 1.05
     bottom = 0.0
@@ -714,7 +734,7 @@ def _chart_sobol(data: RunData, out: Path, indices: pd.DataFrame) -> Section:
             rng = f"\n{_num(span[0])}–{_num(span[1])}" if span else ""
             unit = _unit(p)
             ticks.append(f"{p}{rng}" + (f"\n{unit}" if unit else ""))
-        ax.set_xticks(x, ticks, fontsize="x-small")
+        ax.set_xticks(x, ticks, fontsize="x-small", rotation=30, ha="right")
         ax.grid(True, axis="y", color="0.85", linewidth=0.6)
         ax.set_axisbelow(True)
     axes[0].set_ylim(bottom, top)
@@ -931,6 +951,106 @@ code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0
 """
 
 
+SWEEP_TOP_CELLS = 15  # ranked cells shown in a sweep report
+
+
+def _sweep_html(data: RunData) -> list[str]:
+    """A sweep's ranked cells (the top ones and the reference), before anything else."""
+    if data.manifest is None:
+        return []
+    from levercast.sweep.runner import ranked
+
+    try:
+        table = ranked(data.folder)
+    except (store.ResultsError, KeyError, OSError) as exc:
+        raise ReportError(f"cannot rank the cells of {data.folder}: {exc}") from exc
+    total = len(table)
+    shown = table.iloc[:SWEEP_TOP_CELLS]
+    if 0 not in shown.index:
+        shown = pd.concat([shown, table.loc[[0]]])
+    levers = [c for c in table.columns if not c.startswith(("stable_", "brest_litovsk_"))]
+    header = [
+        "cell",
+        *map(_esc, levers),
+        "P(stable front)",
+        "95% Wilson",
+        "paired diff vs cell 0, pp [95% CI]",
+        "P(Brest-Litovsk)",
+    ]
+    rows = []
+    for cell, r in shown.iterrows():
+        diff = (
+            "reference"
+            if cell == 0
+            else f"{100 * r.stable_diff:+.2f} [{100 * r.stable_diff_ci_low:+.2f}, "
+            f"{100 * r.stable_diff_ci_high:+.2f}]"
+        )
+        rows.append(
+            [
+                _td(str(cell), "num"),
+                *(
+                    _td(_esc(_num(r[c]) if isinstance(r[c], float) else r[c]), "num")
+                    for c in levers
+                ),
+                _td(_pct(r.stable_probability), "num"),
+                _td(f"{_pct(r.stable_ci_low)}–{_pct(r.stable_ci_high)}", "num"),
+                _td(diff, "num"),
+                _td(_pct(r.brest_litovsk_probability), "num"),
+            ]
+        )
+    more = (
+        f" The top {SWEEP_TOP_CELLS} of {total:,} cells and the reference; every cell is in "
+        f"summary/ of the sweep folder (`levercast sweep ... --all` prints them)."
+        if total > len(shown)
+        else ""
+    )
+    return [
+        "<h2>Cells ranked by P(stable front)</h2>",
+        f"<p>Differences are paired with cell 0, the scenario as written (common random "
+        f"numbers), in percentage points.{_esc(more)} The tables and charts after this one "
+        "describe the reference cell.</p>",
+        _table(header, rows),
+    ]
+
+
+def _prim_html(data: RunData) -> list[str]:
+    """The PRIM box `levercast analyze --prim` found, when it did."""
+    if data.manifest is None:
+        return []
+    found = store.read_analysis(data.folder, "prim_box")
+    if found is None:
+        return []
+    box, _meta = found
+    a = box.attrs
+    head = (
+        f"Box for {a.get('outcome', '?')}: coverage {_pct(a['coverage'])}, density "
+        f"{_pct(a['density'])} (overall {_pct(a['base_density'])}), mass {_pct(a['mass'])}."
+        if {"coverage", "density", "base_density", "mass"} <= set(a)
+        else ""
+    )
+    rows = []
+    for r in box.itertuples():
+        kept = r.categories or f"{_num(r.low)} to {_num(r.high)}"
+        span = "" if r.categories else f"{_num(r.data_low)} to {_num(r.data_high)}"
+        rows.append(
+            [
+                _td(_esc(r.dimension)),
+                _td(_esc(kept), "num"),
+                _td(_esc(span), "num"),
+                _td(_pct(r.density_without), "num"),
+                _td(_pct(r.coverage_without), "num"),
+            ]
+        )
+    header = ["uncertainty", "kept", "data range", "density without", "coverage without"]
+    return [
+        "<h2>Scenario discovery (PRIM)</h2>",
+        f"<p>{_esc(head)} The drawn uncertainties that mark the trajectories ending in this "
+        "outcome, as `levercast analyze --prim` found them; “without”: the box's density and "
+        "coverage if that one restriction were lifted.</p>",
+        _table(header, rows) if rows else "<p>The box restricts nothing.</p>",
+    ]
+
+
 def _figure_html(section: Section) -> str:
     if section.png is None:
         return f'<h2>{_esc(section.title)}</h2><p class="note">{_esc(section.caption)}</p>'
@@ -949,6 +1069,13 @@ def _render_html(data: RunData, sections: list[Section]) -> str:
     seed, n = meta.get("seed", "?"), data.n
     version = meta.get("levercast_version", "?")
     title = f"levercast report: {sc.name} (seed {seed}, N = {n:,}, levercast {version})"
+    if data.manifest is not None:
+        design = data.manifest.get("design", {})
+        title = (
+            f"levercast sweep report: {sc.name}, {design.get('kind', '?')} design over "
+            f"{len(design.get('cells', [])):,} cells (seed {seed}, N = {n:,} per cell, "
+            f"levercast {version})"
+        )
     end = sc.start_date + dt.timedelta(weeks=data.horizon)
     facts = (
         ("scenario", f"{sc.name}: {sc.description}"),
@@ -983,12 +1110,16 @@ def _render_html(data: RunData, sections: list[Section]) -> str:
         f"<h1>{_esc(title)}</h1>",
         f'<dl class="meta">{dl}</dl>',
         f'<p class="note">{_esc(note)}</p>',
-        "<h2>Outcome and event probabilities</h2>",
+        *_sweep_html(data),
+        "<h2>Outcome and event probabilities"
+        + (" of the reference (cell 0)" if data.manifest is not None else "")
+        + "</h2>",
         _probability_table(data),
         "<h2>Distributions</h2>",
         _distribution_table(data),
     ]
     parts += [_figure_html(s) for s in sections]
+    parts += _prim_html(data)
     parts += [
         "<h2>Levers of this scenario</h2>",
         "<p>Value in this scenario, the status quo (registry default: levers as they stood in "
