@@ -53,6 +53,11 @@ def test_help_shows_every_default_and_no_stray_text(name):
     assert shown == len(expected), (name, expected, shown)
 
 
+def test_the_group_help_shows_no_bool_values():
+    res = runner.invoke(app, ["--help"], terminal_width=250)
+    assert res.exit_code == 0 and "<bool>" not in res.output and "--version" in res.output
+
+
 def test_help_defaults_that_depend_on_the_scenario_or_machine_are_named():
     flat = " ".join(_help("run").split())
     assert "Weeks to simulate. [default: (the scenario's horizon_weeks)]" in flat
@@ -92,3 +97,23 @@ def test_threads_zero_names_the_option(tmp_path):
         app, ["run", config, "-n", "100", "--threads", "0", "-o", str(tmp_path / "r")]
     )
     assert res.exit_code == 1 and "--threads" in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["sweep", "C", "--lhs", "0", "--range", "ew_support=0:1"], "--lhs"),
+        (
+            ["sweep", "C", "--design", "sobol", "--samples", "3", "--range", "ew_support=0:1"],
+            "--samples",
+        ),
+        (["sweep", "C", "--grid", "ew_support=0.1,0.2", "--workers", "0"], "--workers"),
+        (["analyze", "SWEEP", "--bootstrap", "0"], "--bootstrap"),
+    ],
+)
+def test_every_error_names_its_option(args, option, tmp_path):
+    args = [str(CONFIGS / "baseline.toml") if a == "C" else a for a in args]
+    args = [str(tmp_path) if a == "SWEEP" else a for a in args]
+    res = runner.invoke(app, [*args, "-o", str(tmp_path / "out")] if args[0] == "sweep" else args)
+    assert res.exit_code in (1, 2) and option in _flat(res.output), res.output
+    assert "Traceback" not in res.output and not (tmp_path / "out").exists()

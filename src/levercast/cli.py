@@ -17,30 +17,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from levercast import __version__
 from levercast.errors import LevercastError
 from levercast.results import names
 
-app = typer.Typer(
-    help="levercast: Monte Carlo odds of a stable front versus Brest-Litovsk-style talks.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-# Rich falls back to 80 columns when output is not a terminal; tables need a little more.
-out = Console(width=None if Console().is_terminal else 160)
-err = Console(stderr=True)
 
-
-# ----------------------------------------------------------------------------- help and values
-
-
-class _Command(TyperCommand):
-    """Every command's help: a ``[default: ...]`` written in an option's help text is shown
-    as its default (rich would read it as markup and drop it, leaving "Weeks to simulate ."),
-    and flags show no ``<bool>`` value."""
+class _HelpParams:
+    """Every command's (and the group's) help: a ``[default: ...]`` written in an option's
+    help text is shown as its default (rich would read it as markup and drop it, leaving
+    "Weeks to simulate ."), and flags show no ``<bool>`` value."""
 
     _DEFAULT = re.compile(r"\s*\[default: ([^\]]+)\]")
 
@@ -54,6 +41,41 @@ class _Command(TyperCommand):
             if getattr(p, "is_flag", False) and p.metavar is None:
                 p.metavar = ""
         return params
+
+
+class _Command(_HelpParams, TyperCommand):
+    """A levercast command (registered by :func:`_command`)."""
+
+
+class _Group(_HelpParams, TyperGroup):
+    """The levercast group (``levercast --help``)."""
+
+
+app = typer.Typer(
+    help="levercast: Monte Carlo odds of a stable front versus Brest-Litovsk-style talks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    cls=_Group,
+)
+# Rich falls back to 80 columns when output is not a terminal; tables need a little more.
+out = Console(width=None if Console().is_terminal else 160)
+err = Console(stderr=True)
+
+
+# ----------------------------------------------------------------------------- help and values
+
+
+def _count_min(low: int):
+    """A :func:`_count` parser that refuses counts below ``low`` (naming the option)."""
+
+    def parse(value) -> int:
+        n = _count(value)
+        if n < low:
+            raise typer.BadParameter(f"must be at least {low}, got {n}")
+        return n
+
+    return parse
 
 
 def _count(value) -> int:
@@ -190,6 +212,8 @@ WorkersOpt = Annotated[
         "--workers",
         help="Start a local dask cluster with this many worker processes.",
         show_default=False,
+        parser=_count_min(1),
+        metavar="<int>",
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -517,7 +541,7 @@ def analyze(
         typer.Option(
             "--bootstrap",
             help="Bootstrap resamples for the 95% intervals of Sobol' indices.",
-            parser=_count,
+            parser=_count_min(1),
             metavar="<int>",
         ),
     ] = 1000,

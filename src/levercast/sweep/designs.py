@@ -321,12 +321,20 @@ def from_options(
     if grid:
         return make_design("grid", grid=parse_grid(grid), where="--grid")
     if lhs is not None:
+        if lhs < 1:
+            raise SweepError(f"--lhs must be at least 1 cell, got {lhs}")
         return make_design("lhs", ranges=parse_ranges(ranges), samples=lhs, seed=seed)
     if kind is not None:
         if kind not in ("sobol", "oat"):
             raise SweepError(f"--design must be 'sobol' or 'oat', got {kind!r}")
         if kind == "sobol" and samples is None:
             raise SweepError("--design sobol needs --samples N (a power of 2)")
+        if kind == "sobol" and (samples < 2 or samples & (samples - 1)):
+            below = 2 ** max(1, int(samples).bit_length() - 1)
+            raise SweepError(
+                f"--samples must be a power of 2 (at least 2), got {samples} (try {below} or "
+                f"{2 * below})"
+            )
         return make_design(kind, ranges=parse_ranges(ranges), samples=samples, seed=seed)
     if table:
         return design_from_table(table, seed)
