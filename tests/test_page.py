@@ -138,3 +138,18 @@ def test_unreadable_parquet_is_named(results, tmp_path):
 def test_text_never_contains_a_url():
     assert "://" not in _esc("see https://example.org and http://x <b>")
     assert "&lt;b&gt;" in _esc("<b>")
+
+
+def test_outcomes_over_time_show_a_small_class_on_a_log_panel(results):
+    from levercast.present import page
+
+    data = page.load_run(results)
+    layers = [
+        (m, m, "0.5", None)
+        for m in ("p_decided_collapse", "p_decided_brest_litovsk", "p_decided_stable_front")
+    ]
+    fig = page._decided_figure(data, layers)
+    stacked, alone = fig.axes[:2]
+    assert stacked.get_yscale() == "linear" and alone.get_yscale() == "log"
+    assert alone.get_ylim()[0] == pytest.approx(page.DECIDED_FLOOR)
+    assert len(alone.get_lines()) == 3  # each class alone, however small

@@ -307,7 +307,26 @@ def _chart_decided(data: RunData, out: Path) -> Section | list:
     )
     if any(metric not in data.bands["metric"].unique() for metric, *_ in layers):
         return []  # results written before these curves existed
-    fig, (ax,) = _new_figure(8.0, 4.4)
+    fig = _decided_figure(data, layers)
+    caption = (
+        "Cumulative share of trajectories whose outcome has been decided by each week: collapse "
+        "(Russia advancing with impunity before any talks), talks opened while the front "
+        "unravels (Brest-Litovsk) and talks opened from a stable front. The rest are still "
+        "undecided; at the horizon they count as grinding, or as a stable front if the advance "
+        "has stalled by then. Left: stacked; right: each outcome alone on a log scale, so a "
+        f"class of a few per cent is as readable as a large one. N = {data.n:,}."
+    )
+    return Section("Outcomes over time", _save(fig, out / "outcomes_over_time.png"), caption)
+
+
+DECIDED_FLOOR = 0.1  # per cent: the bottom of the log panel of the outcomes over time
+
+
+def _decided_figure(data: RunData, layers):
+    """The outcomes decided by week: stacked (left), and each alone on a log axis (right)."""
+    from matplotlib.ticker import FuncFormatter
+
+    fig, (ax, ax_log) = _new_figure(10.0, 4.4, ncols=2, width_ratios=(1.6, 1))
     bottom = None
     dates = None
     for metric, label, grey, hatch in layers:
@@ -342,14 +361,28 @@ def _chart_decided(data: RunData, out: Path) -> Section | list:
         ax, "share of trajectories (%)", "Outcomes decided by week (cumulative, stacked)", dates[0]
     )
     ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
-    caption = (
-        "Cumulative share of trajectories whose outcome has been decided by each week: collapse "
-        "(Russia advancing with impunity before any talks), talks opened while the front "
-        "unravels (Brest-Litovsk) and talks opened from a stable front. The rest are still "
-        "undecided; at the horizon they count as grinding, or as a stable front if the advance "
-        f"has stalled by then. N = {data.n:,}."
-    )
-    return Section("Outcomes over time", _save(fig, out / "outcomes_over_time.png"), caption)
+    styles = ("-", "--", ":")
+    for (metric, label, _grey, _hatch), ls in zip(layers, styles, strict=True):
+        frame = data.band(metric)
+        p = 100 * frame["mean"].to_numpy(float)
+        shown = np.where(p > 0, p, np.nan)
+        ax_log.plot(frame["date"].to_numpy(), shown, color="black", linestyle=ls, label=label)
+        if np.isfinite(shown[-1]):
+            ax_log.annotate(
+                f"{shown[-1]:.1f}%",
+                (dates[-1], shown[-1]),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize="small",
+            )
+    ax_log.set_yscale("log")
+    ax_log.set_ylim(DECIDED_FLOOR, 100)
+    ax_log.set_xlim(dates[0], dates[-1])
+    _style_axes(ax_log, "share of trajectories (%, log scale)", "Each outcome alone", dates[0])
+    ax_log.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax_log.legend(loc="upper left", fontsize="x-small", framealpha=0.9)
+    return fig
 
 
 def stack_labels(shares, gap: float = 6.0) -> list[tuple[float, float, str]]:
