@@ -10,6 +10,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from levercast.analysis import sensitivity
 from levercast.engine import simulate
 from levercast.results import names, schema, store
 from levercast.sweep import designs
@@ -25,6 +26,10 @@ def folders(tmp_path_factory, baseline):
     store.write_run(result, root / "run")
     design = designs.oat_design({"interceptor_drones_per_day": (0.0, 400.0)})
     sw.run_sweep(baseline, design, sw.SweepSettings(800, 0, 20, None), root / "sweep")
+    found = sensitivity.analyze(
+        root / "sweep", prim_path=root / "run" / "trajectories.parquet", outcome="collapse"
+    )
+    sensitivity.write_analysis(root / "sweep", found)
     return root
 
 
@@ -47,7 +52,7 @@ def _expected(relative: str, columns) -> dict:
 
 
 def test_every_file_has_the_documented_type_in_every_reader(folders):
-    files = sorted(p for p in folders.rglob("*.parquet"))
+    files = sorted(p for p in folders.rglob("*.parquet") if "analysis" not in p.parts)
     assert len(files) == 4 + 1 + 2 * 3  # a run's four, a sweep's cells and 3 cells x 2 tables
     con = duckdb.connect()
     for path in files:
@@ -109,3 +114,30 @@ def test_sweep_folder_reads_as_one_table_with_int64_cells(folders):
 def test_results_doc_is_generated_from_the_schema():
     doc = Path(__file__).resolve().parents[1] / "docs" / "results.md"
     assert doc.read_text() == schema.markdown() + "\n", "run `python docs/generate.py`"
+
+
+def test_analysis_tables_have_one_type_in_every_reader(folders):
+    files = sorted((folders / "sweep" / "analysis").glob("*.parquet"))
+    assert {p.stem for p in files} == {"tornado", "prim_trajectory", "prim_box"}
+    con = duckdb.connect()
+    for path in files:
+        arrow = pq.read_schema(path)
+        frame = pd.read_parquet(path)
+        duck = {r[0]: r[1] for r in con.execute(f"describe from read_parquet('{path}')").fetchall()}
+        polars = pl.read_parquet(path).schema
+        for field in arrow:
+            kind = schema.column_type(field.name, field.type)
+            assert kind is not None, f"{path.name}:{field.name} has type {field.type}"
+            got = (
+                field.type,
+                str(frame[field.name].dtype),
+                duck[field.name],
+                str(polars[field.name]),
+            )
+            want = (
+                schema.ARROW[kind],
+                schema.PANDAS[kind],
+                schema.DUCKDB[kind],
+                schema.POLARS[kind],
+            )
+            assert got == want, f"{path.name}:{field.name}"
