@@ -303,6 +303,10 @@ def test_report_of_an_oat_sweep(oat_sweep, tmp_path):
     _check_png(html.parent / "tornado.png")
     assert not (html.parent / "sweep_levers.png").exists()
     assert "Tornado: one lever at a time" in html.read_text(encoding="utf-8")
+    # interceptor_drones_per_day's range starts at the scenario's value: the page says so
+    assert "interceptor_drones_per_day: low end = the scenario&#x27;s value" in html.read_text(
+        encoding="utf-8"
+    )
 
 
 def test_report_of_a_grid_sweep_with_a_choice_lever(tmp_path, baseline):

@@ -705,7 +705,9 @@ def _chart_tornado(data: RunData, out: Path, table: pd.DataFrame) -> Section:
         ax.set_axisbelow(True)
     labels = [
         f"{r.parameter}\n{_num(r.low)} → {_num(r.high)} {_unit(r.parameter)}".rstrip()
-        + f"\n(reference {_num(r.reference_value)})"
+        + f"\n(reference {_num(r.reference_value)}"
+        + ("; an end = reference: no bar" if getattr(r, "note", "") else "")
+        + ")"
         for r in table.itertuples()
     ]
     axes[0].set_yticks(y, labels, fontsize="small")
@@ -723,6 +725,12 @@ def _chart_tornado(data: RunData, out: Path, table: pd.DataFrame) -> Section:
         "cannot show interactions: a lever that matters only together with another looks "
         "inert here (see the Sobol' total-order indices)."
     )
+    notes = [f"{r.parameter}: {r.note}" for r in table.itertuples() if getattr(r, "note", "")]
+    if notes:
+        caption += (
+            " A range end equal to the scenario's own value makes that cell the reference "
+            "again, so its bar is empty by construction: " + "; ".join(notes) + "."
+        )
     return Section("Tornado: one lever at a time", _save(fig, out / "tornado.png"), caption)
 
 
