@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 from numba import prange
 
+from levercast.engine import front as fr
 from levercast.engine import lanes as LN
 from levercast.engine import layout as L
 from levercast.engine._jit import jit
-from levercast.engine._rng import stream_key, uniform
+from levercast.engine._rng import normal, stream_key, uniform
 from levercast.engine.kernels import (
     aggregate_week,
     any_power_branch,
@@ -61,6 +62,11 @@ DAYS_PER_MONTH = 365.25 / 12.0
 # is impossible under the model: the run stops instead of following a handful of outliers
 IMPOSSIBLE_Z = 8.0
 LOW_ESS = 1000.0  # a run warns when an observation week leaves fewer effective particles
+# parameter rejuvenation (Liu and West 2001) after each resampling, with discount factor
+# DISCOUNT: shrink a = (3 DISCOUNT - 1) / (2 DISCOUNT), spread h = sqrt(1 - a^2)
+DISCOUNT = 0.98
+JITTER_COUNTER = 1 << 20  # past any week's counter of the weekly noise stream
+CLOCK_COUNTER = JITTER_COUNTER - 16  # the fresh event clocks of a copy
 
 
 class ConditioningError(LevercastError, ValueError):
@@ -329,7 +335,8 @@ def _log_likelihood(
 def _gather(B, power, anc, n, seed, stream, copy, B_new, keys_new):
     """Particle ``j`` of the new set is a copy of particle ``anc[j]`` of the old one (the slots
     listed in ``copy``; the others hold the same value in every particle), with a weekly noise
-    stream of its own: ``(seed, j, stream)``."""
+    stream of its own, ``(seed, j, stream)``, and fresh event clocks where the event has not
+    happened yet."""
     n_groups = B.shape[0]
     for g in prange(n_groups):
         nl = min(LANES, n - g * LANES)
@@ -344,7 +351,18 @@ def _gather(B, power, anc, n, seed, stream, copy, B_new, keys_new):
             for i in range(nl):
                 dst[base + i] = flat[src[i] + base]
         for i in range(nl):
-            keys_new[g, i] = stream_key(seed, g * LANES + i, stream)
+            key = stream_key(seed, g * LANES + i, stream)
+            keys_new[g, i] = key
+            # the event clocks not yet run out are memoryless: given that the event has not
+            # happened, the clock's remainder is a fresh Exp(1) whatever was observed, so
+            # every copy draws its own (and an unused cease-fire draw likewise)
+            if dst[LN.TALKS_OPEN * LANES + i] < 0.5:
+                e = -math.log(uniform(key, CLOCK_COUNTER))
+                dst[LN.TALKS_CLOCK * LANES + i] = dst[LN.TALKS_HAZARD * LANES + i] + e
+                dst[LN.U_CEASEFIRE * LANES + i] = uniform(key, CLOCK_COUNTER + 1)
+            if dst[LN.CF_BROKEN * LANES + i] < 0.0:
+                e = -math.log(uniform(key, CLOCK_COUNTER + 2))
+                dst[LN.BREAK_CLOCK * LANES + i] = dst[LN.BREAK_HAZARD * LANES + i] + e
         power[g] = any_power_branch(dst, nl)
 
 
@@ -361,6 +379,60 @@ def _varying(B, n, upto, out):
                 x = B[g, s * LANES + i]
                 differs = differs or not (x == v or (x != x and v != v))
         out[s] = differs
+
+
+@jit
+def _cloud(B, n, slots, out):
+    """Mean, standard deviation, minimum and maximum over the particles of each parameter slot
+    in ``slots`` (``out[k] = mean, sd, min, max``); serial, in particle order, so the sums
+    never depend on threads."""
+    n_groups = B.shape[0]
+    for k in range(slots.shape[0]):
+        base = slots[k] * LANES
+        total = 0.0
+        lo = math.inf
+        hi = -math.inf
+        for g in range(n_groups):
+            nl = min(LANES, n - g * LANES)
+            for i in range(nl):
+                x = B[g, base + i]
+                total += x
+                lo = min(lo, x)
+                hi = max(hi, x)
+        mean = total / n
+        ss = 0.0
+        for g in range(n_groups):
+            nl = min(LANES, n - g * LANES)
+            for i in range(nl):
+                d = B[g, base + i] - mean
+                ss += d * d
+        out[k, 0] = mean
+        out[k, 1] = math.sqrt(ss / n)
+        out[k, 2] = lo
+        out[k, 3] = hi
+
+
+@jit(parallel=True)
+def _rejuvenate(B, power, n, slots, cloud, shrink, spread, seed, stream, sq):
+    """Liu and West (2001) move of the parameters ``slots`` of every particle: ``a x + (1 - a)
+    mean + h sd z``, ``z`` standard normal (counters ``JITTER_COUNTER + k`` of the particle's
+    new stream), clipped to the range the particles span; then the values derived from the
+    parameters once are derived again and the lever terms recomputed in the next week."""
+    n_groups = B.shape[0]
+    for g in prange(n_groups):
+        b = B[g]
+        nl = min(LANES, n - g * LANES)
+        for i in range(nl):
+            key = stream_key(seed, g * LANES + i, stream)
+            for k in range(slots.shape[0]):
+                at = slots[k] * LANES + i
+                z = normal(key, JITTER_COUNTER + k)
+                x = shrink * b[at] + (1.0 - shrink) * cloud[k, 0] + spread * cloud[k, 1] * z
+                b[at] = min(max(x, cloud[k, 2]), cloud[k, 3])
+            fr.trajectory_constants(b, i)
+            fr.normalisers(b, i, sq)
+            b[LN.G_PREV * LANES + i] = -1.0
+        power[g] = any_power_branch(b, nl)
 
 
 @jit(parallel=True)
@@ -424,10 +496,25 @@ def _systematic(log_w, top, u, anc):
 
 
 def run_filter(
-    rows, post, slots, sq, seed, n, horizon, bins, steps, model: ObservationModel, keep, blocks
+    rows,
+    post,
+    slots,
+    sq,
+    seed,
+    n,
+    horizon,
+    bins,
+    steps,
+    model: ObservationModel,
+    keep,
+    blocks,
+    rejuvenate=(),
+    discount: float = DISCOUNT,
 ) -> FilterOutput:
     """Run ``n`` particles to ``horizon``, conditioned on ``steps`` (sorted by week, every
-    week in ``1 .. horizon``)."""
+    week in ``1 .. horizon``). After each resampling the parameter slots ``rejuvenate`` that
+    differ between particles are moved by the Liu-West kernel with ``discount`` (0: no
+    move)."""
     if n > MAX_PARTICLES:
         raise ConditioningError(
             f"a conditioned run holds every particle in memory: at most {MAX_PARTICLES:,} "
@@ -456,6 +543,12 @@ def run_filter(
     varying = np.ones(LN.N_SLOTS, dtype=np.bool_)
     _varying(B, n, LN.G_PREV, varying)
     copy = np.flatnonzero(varying).astype(np.int64)
+    jitter = np.array(
+        [p for p in (rejuvenate if discount > 0 else ()) if varying[p]], dtype=np.int64
+    )
+    cloud = np.empty((jitter.shape[0], 4))
+    shrink = (3.0 * discount - 1.0) / (2.0 * discount) if discount > 0 else 1.0
+    spread = math.sqrt(max(0.0, 1.0 - shrink * shrink))
     B_new[:] = B  # the slots not copied hold their common value in both buffers
     ll = np.empty(n)
     x_now = np.zeros(n)
@@ -492,6 +585,11 @@ def run_filter(
         _gather(B, power, anc, n, seed, L.STREAM_OFFSPRING + k, copy, B_new, keys_new)
         B, B_new = B_new, B
         keys, keys_new = keys_new, keys
+        if jitter.shape[0]:
+            _cloud(B, n, jitter, cloud)
+            _rejuvenate(
+                B, power, n, jitter, cloud, shrink, spread, seed, L.STREAM_OFFSPRING + k, sq
+            )
         eve = eve[anc]
         territory = step.kinds == OBS_TERRITORY
         if territory.any():

@@ -494,7 +494,19 @@ def _run_conditioned(scenario, n, seed, horizon, threads, keep, cond, outcomes_o
     sq = lowering.status_quo(scenario)
     steps = [s for s in cond.steps if s.week <= horizon]
     out = run_filter(
-        rows, post, slots, sq, seed, n, horizon, N.bin_scales(), steps, cond.model, keep, threads
+        rows,
+        post,
+        slots,
+        sq,
+        seed,
+        n,
+        horizon,
+        N.bin_scales(),
+        steps,
+        cond.model,
+        keep,
+        threads,
+        rejuvenate=lowering.rejuvenated(rows, slots),
     )
     if np.any(out.status != STATUS_OK):
         # the particle's own index does not name a trajectory of an unconditioned run
@@ -555,20 +567,20 @@ def _indicators(rec) -> dict:
 
 
 def effective_size(flags: np.ndarray, eve: np.ndarray) -> float:
-    """Effective sample size of the share of ``flags`` among a filter's final particles, from
-    the Chan and Lai (2013) estimate of its Monte Carlo variance: the particles descending
-    from one initial particle (same ``eve``) are not independent, so the variance is
-    ``sum over eves of (sum of (flag - p) over its descendants)**2 / n**2``, and the
-    effective size ``p (1 - p) / variance``, at most the number of distinct eves. A share of
-    0 or 1 has no variance to estimate: the number of distinct eves then."""
+    """Effective sample size of the share ``p`` of ``flags`` among a filter's final particles,
+    from the Chan and Lai (2013) estimate of its Monte Carlo variance: particles descending
+    from one initial particle (same ``eve``) are not independent, so the variance is ``sum
+    over eves of (sum of (flag - p) over its descendants)**2 / n**2``, and the effective size
+    ``p (1 - p) / variance``, between 1 and ``n``. Measured against the spread of 16 seeds
+    (docs/assimilation.md): within the sampling error of that spread. A share of 0 or 1 has
+    no variance to estimate: the number of distinct eves."""
     n = flags.shape[0]
-    distinct = float(np.unique(eve).shape[0])
     p = float(flags.mean())
     dev = np.bincount(eve, weights=flags - p, minlength=n)
     var = float(np.sum(dev * dev)) / (n * n)
     if var <= 0.0 or p in (0.0, 1.0):
-        return distinct
-    return float(min(distinct, max(1.0, p * (1.0 - p) / var)))
+        return float(np.unique(eve).shape[0])
+    return float(min(n, max(1.0, p * (1.0 - p) / var)))
 
 
 class _Totals:
