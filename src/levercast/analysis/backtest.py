@@ -416,14 +416,14 @@ def summarise(pairs: pd.DataFrame) -> pd.DataFrame:
     events the mean Brier and log scores."""
     out = []
     for (metric, lead), sub in pairs.groupby(["metric", "lead_weeks"], sort=True):
-        ref = sub[sub["forecast"] == "persistence"].set_index("origin")
+        ref = sub[sub["forecast"] == "persistence"][["origin", "crps"]]
         for f in FORECASTS:
             s = sub[sub["forecast"] == f]
             if not len(s):
                 continue
             row = {"metric": metric, "lead_weeks": int(lead), "forecast": f, "pairs": len(s)}
             if s["kind"].iloc[0] == "continuous":
-                both = s.set_index("origin").join(ref[["crps"]], rsuffix="_ref", how="inner")
+                both = s.merge(ref, on="origin", suffixes=("", "_ref"), how="inner")
                 skill = (
                     1.0 - both["crps"].mean() / both["crps_ref"].mean()
                     if len(both) and both["crps_ref"].mean() > 0
