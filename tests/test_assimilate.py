@@ -60,13 +60,14 @@ def fitted():
 def test_systematic_resampling_keeps_each_particle_floor_or_ceil_of_its_share():
     rng = np.random.default_rng(3)
     log_w = rng.normal(0, 2, 500)
-    anc, ess = A.systematic(log_w, 0.37)
+    anc, ess, weights = A.systematic(log_w, 0.37)
     w = np.exp(log_w - log_w.max())
     w /= w.sum()
     counts = np.bincount(anc, minlength=500)
     assert np.all(counts >= np.floor(500 * w) - 1e-9) and np.all(counts <= np.ceil(500 * w))
     assert np.all(np.diff(anc) >= 0)
     assert ess == pytest.approx(1.0 / np.sum(w * w), rel=1e-12)
+    assert np.allclose(weights, w, rtol=1e-12)
     assert A.systematic(np.full(5, -np.inf), 0.5)[1] == 0.0
 
 
@@ -232,7 +233,7 @@ def test_run_observed_writes_a_conditioned_forecast_with_its_provenance(fitted, 
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (["--as-of", "2024-12-06"], "--as-of and --obs-error need --observed"),
+        (["--as-of", "2024-12-06"], "--as-of, --obs-error and --rejuvenate need --observed"),
         (["--observed", "{obs}", "--obs-error", "x"], "--obs-error"),
         (["--observed", "{obs}", "--as-of", "2024-13-01"], "--as-of"),
         (["--observed", "{obs}", "--as-of", "2024-10-30"], "before the first observation"),
@@ -312,3 +313,20 @@ def test_a_misspecified_drift_scores_worse_in_the_backtest(tmp_path):
         true = np.mean([c.xs(forecast).mean() for c in crps["true"]])
         wrong_ = np.mean([c.xs(forecast).mean() for c in crps["wrong"]])
         assert wrong_ > 1.2 * true, (forecast, true, wrong_)
+
+
+def test_rejuvenation_moves_the_uncertain_parameters_within_their_range(fitted):
+    horizon = 20
+    truth, obs = synthetic(fitted, 0, range(1, 9), horizon)
+    plain = A.conditioning(obs, fitted.start_date, horizon)
+    moved = A.conditioning(obs, fitted.start_date, horizon, rejuvenate=True)
+    a = simulate.run(fitted, 3000, 4, horizon=horizon, conditioning=plain, keep=3000)
+    b = simulate.run(fitted, 3000, 4, horizon=horizon, conditioning=moved, keep=3000)
+    name = "u_advance_noise_sd"
+    prior = simulate.run(fitted, 3000, 4, horizon=horizon, keep=3000).trajectories[name]
+    # without the move every particle carries a value drawn at the start; with it, new ones
+    assert a.trajectories[name].isin(prior).all()
+    assert not b.trajectories[name].isin(prior).all()
+    assert prior.min() <= b.trajectories[name].min() <= b.trajectories[name].max() <= prior.max()
+    lo, _, hi = territory_forecast(b, horizon)
+    assert lo <= truth[horizon] <= hi

@@ -199,6 +199,14 @@ def run(
             show_default=False,
         ),
     ] = None,
+    rejuvenate: Annotated[
+        bool,
+        typer.Option(
+            "--rejuvenate",
+            help="With --observed: move the uncertain parameters after each resampling "
+            "(Liu-West; for a posterior narrower than the particles' spread).",
+        ),
+    ] = False,
 ):
     """Simulate one scenario and print the odds of each outcome with 95% Wilson intervals.
 
@@ -212,13 +220,18 @@ def run(
     horizon = scenario.horizon_weeks if horizon_weeks is None else horizon_weeks
     simulate.check_limits(trajectories, horizon)
     cond = None
-    if observed is None and (as_of is not None or obs_error is not None):
-        _fail("--as-of and --obs-error need --observed FILE")
+    if observed is None and (as_of is not None or obs_error is not None or rejuvenate):
+        _fail("--as-of, --obs-error and --rejuvenate need --observed FILE")
     if observed is not None:
         from levercast.analysis import backtest
 
         cond = backtest.load_conditioning(
-            observed, scenario.start_date, horizon, as_of=as_of, obs_error=obs_error
+            observed,
+            scenario.start_date,
+            horizon,
+            as_of=as_of,
+            obs_error=obs_error,
+            rejuvenate=rejuvenate,
         )
     if keep_trajectories < 0 or keep_trajectories > min(trajectories, simulate.MAX_KEEP):
         _fail(

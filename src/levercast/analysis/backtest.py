@@ -119,7 +119,7 @@ def parse_leads(text: str | None) -> tuple[int, ...]:
 
 
 def load_conditioning(
-    path, start: dt.date, horizon: int, as_of=None, obs_error=None
+    path, start: dt.date, horizon: int, as_of=None, obs_error=None, rejuvenate: bool = False
 ) -> assimilate.Conditioning:
     """Read an observations file (``score.read_observations``) and place it on a run's weeks,
     recording its sha256."""
@@ -128,7 +128,14 @@ def load_conditioning(
     model = model or parse_obs_error(obs_error)
     as_of = None if as_of is None else parse_date(as_of, "--as-of")
     return assimilate.conditioning(
-        obs, start, horizon, as_of, model, sha256=score._sha256(path), source=str(path)
+        obs,
+        start,
+        horizon,
+        as_of,
+        model,
+        sha256=score._sha256(path),
+        source=str(path),
+        rejuvenate=rejuvenate,
     )
 
 

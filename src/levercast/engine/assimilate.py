@@ -62,8 +62,11 @@ DAYS_PER_MONTH = 365.25 / 12.0
 # is impossible under the model: the run stops instead of following a handful of outliers
 IMPOSSIBLE_Z = 8.0
 LOW_ESS = 1000.0  # a run warns when an observation week leaves fewer effective particles
-# parameter rejuvenation (Liu and West 2001) after each resampling, with discount factor
-# DISCOUNT: shrink a = (3 DISCOUNT - 1) / (2 DISCOUNT), spread h = sqrt(1 - a^2)
+# parameter rejuvenation (Liu and West 2001) after each resampling, when asked for
+# (--rejuvenate), with discount factor DISCOUNT: shrink a = (3 DISCOUNT - 1) / (2 DISCOUNT),
+# spread h = sqrt(1 - a^2). Off by default: on the baseline it did not reduce the Monte Carlo
+# error of the outcome probabilities measured over 16 seeds, and tripled the filter's cost
+# (docs/assimilation.md)
 DISCOUNT = 0.98
 JITTER_COUNTER = 1 << 20  # past any week's counter of the weekly noise stream
 CLOCK_COUNTER = JITTER_COUNTER - 16  # the fresh event clocks of a copy
@@ -132,6 +135,7 @@ class Conditioning:
     ignored: pd.DataFrame
     sha256: str = ""
     source: str = ""
+    rejuvenate: bool = False  # move the uncertain parameters after each resampling
 
 
 def conditioning(
@@ -142,6 +146,7 @@ def conditioning(
     model: ObservationModel | None = None,
     sha256: str = "",
     source: str = "observations",
+    rejuvenate: bool = False,
 ) -> Conditioning:
     """Place ``observations`` (``date, metric, value``, as :func:`levercast.analysis.score.
     read_observations` returns them) on the weeks of a run from ``start`` over ``horizon``
@@ -228,6 +233,7 @@ def conditioning(
         ignored=frame.loc[~use, cols].reset_index(drop=True),
         sha256=sha256,
         source=source,
+        rejuvenate=rejuvenate,
     )
 
 
@@ -263,21 +269,124 @@ def _init(rows, post, slots, sq, seed, n, B, keys, power):
         power[g] = setup_lanes(B[g], th, nl, sq, seed, first, keys[g])
 
 
-@jit(parallel=True)
-def _advance(
-    B, keys, power, n, per_block, w0, w1, sq, bins, hist, sums, extrema, events, aggregate_w0
+@jit
+def _gather_group(B, dst, anc, g, nl, copy, src):
+    """Lanes ``0 .. nl - 1`` of group ``g`` of the new set become copies of particles
+    ``anc[g * LANES + i]`` of the old set ``B`` (the slots ``copy``; the others hold the same
+    value in every particle)."""
+    for i in range(nl):
+        a = anc[g * LANES + i]
+        src[i] = (a // LANES) * WIDTH + a % LANES
+    flat = B.reshape(-1)
+    for c in range(copy.shape[0]):
+        base = copy[c] * LANES
+        for i in range(nl):
+            dst[base + i] = flat[src[i] + base]
+
+
+@jit
+def _fresh_streams(b, keys, g, nl, seed, stream):
+    """Each copy's own weekly noise stream ``(seed, j, stream)``, and fresh event clocks where
+    the event has not happened yet: given that it has not, a clock's remainder is a fresh
+    Exp(1) whatever was observed (memoryless), so every copy draws its own, and an unused
+    cease-fire draw likewise."""
+    for i in range(nl):
+        key = stream_key(seed, g * LANES + i, stream)
+        keys[i] = key
+        if b[LN.TALKS_OPEN * LANES + i] < 0.5:
+            e = -math.log(uniform(key, CLOCK_COUNTER))
+            b[LN.TALKS_CLOCK * LANES + i] = b[LN.TALKS_HAZARD * LANES + i] + e
+            b[LN.U_CEASEFIRE * LANES + i] = uniform(key, CLOCK_COUNTER + 1)
+        if b[LN.CF_BROKEN * LANES + i] < 0.0:
+            e = -math.log(uniform(key, CLOCK_COUNTER + 2))
+            b[LN.BREAK_CLOCK * LANES + i] = b[LN.BREAK_HAZARD * LANES + i] + e
+
+
+@jit
+def _rejuvenate_group(b, keys, nl, jitter, cloud, shrink, spread, sq):
+    """Liu and West (2001) move of the parameters ``jitter``: ``a x + (1 - a) mean + h sd z``
+    (``cloud[k]``: weighted mean, sd, min and max before resampling; ``z`` standard normal,
+    counters ``JITTER_COUNTER + k`` of the copy's stream), clipped to the cloud's range; then
+    the values derived once from the parameters are derived again, and the lever terms
+    recomputed in the next week."""
+    for i in range(nl):
+        for k in range(jitter.shape[0]):
+            at = jitter[k] * LANES + i
+            z = normal(keys[i], JITTER_COUNTER + k)
+            x = shrink * b[at] + (1.0 - shrink) * cloud[k, 0] + spread * cloud[k, 1] * z
+            b[at] = min(max(x, cloud[k, 2]), cloud[k, 3])
+        fr.trajectory_constants(b, i)
+        fr.normalisers(b, i, sq)
+        b[LN.G_PREV * LANES + i] = -1.0
+
+
+@jit
+def _likelihood_group(
+    b, nl, g, week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2, rel, ll, x_now
 ):
-    """Advance every particle through weeks ``w0 .. w1 - 1``, adding the week ends to the
-    block aggregates; with ``aggregate_w0``, also add week ``w0`` as it stands (the particles
-    as resampled there)."""
+    """Each lane's log-likelihood of the observations of the end of ``week`` (``ll``), and its
+    territory on the day of the territory observation (``x_now``, for the next change).
+    ``prev_x``: each particle's territory at the previous territory observation, on day
+    ``prev_day``, when ``prev_y`` was observed (0, 0 and 0 at the start)."""
+    for i in range(nl):
+        j = g * LANES + i
+        total = 0.0
+        x_now[j] = prev_x[j]
+        for o in range(kinds.shape[0]):
+            k = kinds[o]
+            y = values[o]
+            if k == OBS_TERRITORY:
+                # territory on the observation's day: linear within the week
+                back = (week * 7 - days[o]) / 7.0
+                x = b[LN.TERRITORY * LANES + i] - back * b[LN.GAIN * LANES + i]
+                x_now[j] = x
+                months = (days[o] - prev_day) / DAYS_PER_MONTH
+                moved = x - prev_x[j]
+                var = sd_month2 * months + (rel * moved) ** 2
+                d = moved - (y - prev_y)
+                total += -0.5 * d * d / var - 0.5 * math.log(2.0 * math.pi * var)
+            else:
+                if k == OBS_TALKS:
+                    flag = b[LN.TALKS_OPEN * LANES + i] > 0.5
+                elif k == OBS_CEASEFIRE:
+                    flag = b[LN.CEASEFIRE * LANES + i] > 0.5
+                elif k == OBS_KURSK_LOST:
+                    flag = b[LN.KURSK * LANES + i] < KURSK_LOST_BELOW
+                else:
+                    flag = b[LN.COLLAPSED * LANES + i] > 0.5
+                if flag != (y > 0.5):
+                    total = -math.inf
+        ll[j] = total
+
+
+@jit(parallel=True)
+def _region(
+    B, B_new, keys, anc, n, per_block, seed, stream, copy, jitter, cloud, shrink, spread, sq,
+    w0, w1, aggregate_w0, bins, hist, sums, extrema, events, power,
+    week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2, rel, ll, x_now,
+):  # fmt: skip
+    """One pass over the particles, group by group while a group's lanes stay in cache:
+    with ``anc`` not empty, a group of the new set ``B_new`` is gathered from ``B``, given its
+    own streams and clocks and (``jitter`` not empty) its parameters moved; the group (``B``
+    itself when ``anc`` is empty) then runs through weeks ``w0 .. w1 - 1`` (adding week
+    ``w0`` first with ``aggregate_w0``) and, with ``week >= 0``, is weighed against the
+    observations of the end of that week."""
     n_groups = B.shape[0]
     n_blocks = hist.shape[0]
+    gather = anc.shape[0] > 0
     no_trace = np.empty((0, 0, 0))
     for blk in prange(n_blocks):
         idx = np.empty(LANES, dtype=np.int64)
+        src = np.empty(LANES, dtype=np.int64)
         for g in range(blk * per_block, min(n_groups, (blk + 1) * per_block)):
             nl = min(LANES, n - g * LANES)
-            b = B[g]
+            b = B_new[g] if gather else B[g]
+            if gather:
+                _gather_group(B, b, anc, g, nl, copy, src)
+                _fresh_streams(b, keys[g], g, nl, seed, stream)
+                if jitter.shape[0] > 0:
+                    _rejuvenate_group(b, keys[g], nl, jitter, cloud, shrink, spread, sq)
+                power[g] = any_power_branch(b, nl)
             if aggregate_w0:
                 aggregate_week(
                     b, nl, w0, bins, hist[blk], sums[blk], extrema[blk], events[blk], idx,
@@ -287,83 +396,41 @@ def _advance(
                 b, nl, w0, w1, sq, keys[g], power[g], bins, hist[blk], sums[blk], extrema[blk],
                 events[blk], idx, no_trace,
             )  # fmt: skip
+            if week >= 0:
+                _likelihood_group(
+                    b, nl, g, week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2,
+                    rel, ll, x_now,
+                )  # fmt: skip
 
 
-@jit(parallel=True)
-def _log_likelihood(
-    B, n, week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2, rel, ll, x_now
-):
-    """Each particle's log-likelihood of one step's observations (``ll``), and its territory
-    on the day of the step's territory observation (``x_now``, for the next increment).
-    ``prev_x``: each particle's territory at the previous territory observation, on day
-    ``prev_day``, when ``prev_y`` was observed (0, 0 and 0 at the start)."""
+@jit
+def _cloud(B, n, slots, w, out):
+    """Weighted mean, standard deviation, minimum and maximum over the particles (weights
+    ``w``, summing to 1) of each parameter slot in ``slots`` (``out[k]``); serial, in particle
+    order, so the sums never depend on threads."""
     n_groups = B.shape[0]
-    for g in prange(n_groups):
-        b = B[g]
-        nl = min(LANES, n - g * LANES)
-        for i in range(nl):
-            j = g * LANES + i
-            total = 0.0
-            for o in range(kinds.shape[0]):
-                k = kinds[o]
-                y = values[o]
-                if k == OBS_TERRITORY:
-                    # territory on the observation's day: linear within the week
-                    back = (week * 7 - days[o]) / 7.0
-                    x = b[LN.TERRITORY * LANES + i] - back * b[LN.GAIN * LANES + i]
-                    x_now[j] = x
-                    months = (days[o] - prev_day) / DAYS_PER_MONTH
-                    moved = x - prev_x[j]
-                    var = sd_month2 * months + (rel * moved) ** 2
-                    d = moved - (y - prev_y)
-                    total += -0.5 * d * d / var - 0.5 * math.log(2.0 * math.pi * var)
-                else:
-                    if k == OBS_TALKS:
-                        flag = b[LN.TALKS_OPEN * LANES + i] > 0.5
-                    elif k == OBS_CEASEFIRE:
-                        flag = b[LN.CEASEFIRE * LANES + i] > 0.5
-                    elif k == OBS_KURSK_LOST:
-                        flag = b[LN.KURSK * LANES + i] < KURSK_LOST_BELOW
-                    else:
-                        flag = b[LN.COLLAPSED * LANES + i] > 0.5
-                    if flag != (y > 0.5):
-                        total = -math.inf
-            ll[j] = total
-
-
-@jit(parallel=True)
-def _gather(B, power, anc, n, seed, stream, copy, B_new, keys_new):
-    """Particle ``j`` of the new set is a copy of particle ``anc[j]`` of the old one (the slots
-    listed in ``copy``; the others hold the same value in every particle), with a weekly noise
-    stream of its own, ``(seed, j, stream)``, and fresh event clocks where the event has not
-    happened yet."""
-    n_groups = B.shape[0]
-    for g in prange(n_groups):
-        nl = min(LANES, n - g * LANES)
-        dst = B_new[g]
-        src = np.empty(LANES, dtype=np.int64)
-        for i in range(nl):
-            a = anc[g * LANES + i]
-            src[i] = (a // LANES) * WIDTH + a % LANES
-        flat = B.reshape(-1)
-        for c in range(copy.shape[0]):
-            base = copy[c] * LANES
+    for k in range(slots.shape[0]):
+        base = slots[k] * LANES
+        mean = 0.0
+        lo = math.inf
+        hi = -math.inf
+        for g in range(n_groups):
+            nl = min(LANES, n - g * LANES)
             for i in range(nl):
-                dst[base + i] = flat[src[i] + base]
-        for i in range(nl):
-            key = stream_key(seed, g * LANES + i, stream)
-            keys_new[g, i] = key
-            # the event clocks not yet run out are memoryless: given that the event has not
-            # happened, the clock's remainder is a fresh Exp(1) whatever was observed, so
-            # every copy draws its own (and an unused cease-fire draw likewise)
-            if dst[LN.TALKS_OPEN * LANES + i] < 0.5:
-                e = -math.log(uniform(key, CLOCK_COUNTER))
-                dst[LN.TALKS_CLOCK * LANES + i] = dst[LN.TALKS_HAZARD * LANES + i] + e
-                dst[LN.U_CEASEFIRE * LANES + i] = uniform(key, CLOCK_COUNTER + 1)
-            if dst[LN.CF_BROKEN * LANES + i] < 0.0:
-                e = -math.log(uniform(key, CLOCK_COUNTER + 2))
-                dst[LN.BREAK_CLOCK * LANES + i] = dst[LN.BREAK_HAZARD * LANES + i] + e
-        power[g] = any_power_branch(dst, nl)
+                x = B[g, base + i]
+                mean += w[g * LANES + i] * x
+                lo = min(lo, x)
+                hi = max(hi, x)
+        ss = 0.0
+        for g in range(n_groups):
+            nl = min(LANES, n - g * LANES)
+            for i in range(nl):
+                d = B[g, base + i] - mean
+                ss += w[g * LANES + i] * d * d
+        out[k, 0] = mean
+        out[k, 1] = math.sqrt(ss)
+        out[k, 2] = lo
+        out[k, 3] = hi
 
 
 @jit(parallel=True)
@@ -379,60 +446,6 @@ def _varying(B, n, upto, out):
                 x = B[g, s * LANES + i]
                 differs = differs or not (x == v or (x != x and v != v))
         out[s] = differs
-
-
-@jit
-def _cloud(B, n, slots, out):
-    """Mean, standard deviation, minimum and maximum over the particles of each parameter slot
-    in ``slots`` (``out[k] = mean, sd, min, max``); serial, in particle order, so the sums
-    never depend on threads."""
-    n_groups = B.shape[0]
-    for k in range(slots.shape[0]):
-        base = slots[k] * LANES
-        total = 0.0
-        lo = math.inf
-        hi = -math.inf
-        for g in range(n_groups):
-            nl = min(LANES, n - g * LANES)
-            for i in range(nl):
-                x = B[g, base + i]
-                total += x
-                lo = min(lo, x)
-                hi = max(hi, x)
-        mean = total / n
-        ss = 0.0
-        for g in range(n_groups):
-            nl = min(LANES, n - g * LANES)
-            for i in range(nl):
-                d = B[g, base + i] - mean
-                ss += d * d
-        out[k, 0] = mean
-        out[k, 1] = math.sqrt(ss / n)
-        out[k, 2] = lo
-        out[k, 3] = hi
-
-
-@jit(parallel=True)
-def _rejuvenate(B, power, n, slots, cloud, shrink, spread, seed, stream, sq):
-    """Liu and West (2001) move of the parameters ``slots`` of every particle: ``a x + (1 - a)
-    mean + h sd z``, ``z`` standard normal (counters ``JITTER_COUNTER + k`` of the particle's
-    new stream), clipped to the range the particles span; then the values derived from the
-    parameters once are derived again and the lever terms recomputed in the next week."""
-    n_groups = B.shape[0]
-    for g in prange(n_groups):
-        b = B[g]
-        nl = min(LANES, n - g * LANES)
-        for i in range(nl):
-            key = stream_key(seed, g * LANES + i, stream)
-            for k in range(slots.shape[0]):
-                at = slots[k] * LANES + i
-                z = normal(key, JITTER_COUNTER + k)
-                x = shrink * b[at] + (1.0 - shrink) * cloud[k, 0] + spread * cloud[k, 1] * z
-                b[at] = min(max(x, cloud[k, 2]), cloud[k, 3])
-            fr.trajectory_constants(b, i)
-            fr.normalisers(b, i, sq)
-            b[LN.G_PREV * LANES + i] = -1.0
-        power[g] = any_power_branch(b, nl)
 
 
 @jit(parallel=True)
@@ -459,24 +472,24 @@ def resample_offset(seed, step):
 # ------------------------------------------------------------------------------ driver
 
 
-def systematic(log_w: np.ndarray, u: float) -> tuple[np.ndarray, float]:
+def systematic(log_w: np.ndarray, u: float) -> tuple[np.ndarray, float, np.ndarray]:
     """Ancestors of a systematic resampling of weights ``exp(log_w)`` with offset ``u`` (in
-    (0, 1)), and the effective sample size ``(sum w)**2 / sum w**2``. Ancestors come out in
-    increasing order. All weights zero: ``(empty, 0.0)``."""
+    (0, 1)), the effective sample size ``(sum w)**2 / sum w**2`` and the normalised weights.
+    Ancestors come out in increasing order. All weights zero: ``(empty, 0.0, empty)``."""
     top = np.max(log_w)
     if not np.isfinite(top):
-        return np.empty(0, dtype=np.int64), 0.0
+        return np.empty(0, dtype=np.int64), 0.0, np.empty(0)
     anc = np.empty(log_w.shape[0], dtype=np.int64)
-    ess = _systematic(log_w, top, u, anc)
-    return anc, ess
+    w = np.empty(log_w.shape[0])
+    ess = _systematic(log_w, top, u, anc, w)
+    return anc, ess, w
 
 
 @jit
-def _systematic(log_w, top, u, anc):
+def _systematic(log_w, top, u, anc, w):
     """(one pass for the weights and their sums, one merge of the sorted positions
     ``(j + u) / n`` with the cumulative weights; serial, so the sums never depend on threads)"""
     n = log_w.shape[0]
-    w = np.empty(n)
     total = 0.0
     total2 = 0.0
     for i in range(n):
@@ -492,6 +505,8 @@ def _systematic(log_w, top, u, anc):
             i += 1
             cum += w[i] / total
         anc[j] = i
+    for i in range(n):
+        w[i] /= total
     return total * total / total2
 
 
@@ -509,7 +524,7 @@ def run_filter(
     keep,
     blocks,
     rejuvenate=(),
-    discount: float = DISCOUNT,
+    discount: float = 0.0,
 ) -> FilterOutput:
     """Run ``n`` particles to ``horizon``, conditioned on ``steps`` (sorted by week, every
     week in ``1 .. horizon``). After each resampling the parameter slots ``rejuvenate`` that
@@ -528,7 +543,6 @@ def run_filter(
     B = np.zeros((n_groups, WIDTH))
     B_new = np.zeros((n_groups, WIDTH))
     keys = np.zeros((n_groups, LANES), dtype=np.uint64)
-    keys_new = np.zeros((n_groups, LANES), dtype=np.uint64)
     power = np.zeros(n_groups, dtype=np.bool_)
     hist = np.zeros((n_blocks, horizon + 1, N.N_BAND_METRICS, N.N_BINS), dtype=np.uint16)
     sums = np.zeros((n_blocks, horizon + 1, N.N_BAND_METRICS), dtype=np.int64)
@@ -546,7 +560,7 @@ def run_filter(
     jitter = np.array(
         [p for p in (rejuvenate if discount > 0 else ()) if varying[p]], dtype=np.int64
     )
-    cloud = np.empty((jitter.shape[0], 4))
+    cloud = np.zeros((jitter.shape[0], 4))
     shrink = (3.0 * discount - 1.0) / (2.0 * discount) if discount > 0 else 1.0
     spread = math.sqrt(max(0.0, 1.0 - shrink * shrink))
     B_new[:] = B  # the slots not copied hold their common value in both buffers
@@ -556,40 +570,42 @@ def run_filter(
     prev_y = 0.0  # the value observed then (0 at the start)
     prev_day = 0
     sd2 = model.km2_per_month**2
+    rel = model.relative
     ess = np.empty(len(steps))
     eve = np.arange(n, dtype=np.int64)
     distinct = np.empty(len(steps), dtype=np.int64)
+    none_i = np.empty(0, dtype=np.int64)
+    none_f = np.empty(0)
+    anc = none_i
+    stream = 0
     w = 0
-    fresh = True  # week w's aggregate is still to be added
-    for k, step in enumerate(steps):
-        _advance(
-            B, keys, power, n, per_block, w, step.week, sq, bins, hist, sums, extrema, events,
-            fresh,
+    for k in range(len(steps) + 1):
+        step = steps[k] if k < len(steps) else None
+        w1 = step.week if step is not None else horizon
+        obs = (step.kinds, step.values, step.days) if step is not None else (none_i, none_f, none_i)
+        _region(
+            B, B_new, keys, anc, n, per_block, seed, stream, copy, jitter, cloud, shrink,
+            spread, sq, w, w1, True, bins, hist, sums, extrema, events, power,
+            w1 if step is not None else -1, *obs, prev_x, prev_y, prev_day, sd2, rel, ll,
+            x_now,
         )  # fmt: skip
-        w = step.week
-        # the week's aggregate is taken again after resampling
+        if anc.shape[0]:
+            B, B_new = B_new, B
+        if step is None:
+            break
+        w = w1
+        # the week's aggregate is taken again after resampling, by the next region
         hist[:, w] = 0
         sums[:, w] = 0
         extrema[:, w, :, 0] = np.inf
         extrema[:, w, :, 1] = -np.inf
         events[:, w] = 0
-        x_now[:] = prev_x
-        _log_likelihood(
-            B, n, w, step.kinds, step.values, step.days, prev_x, prev_y, prev_day, sd2,
-            model.relative,
-            ll, x_now,
-        )  # fmt: skip
         _check_possible(step, ll, x_now, prev_x, prev_y, prev_day, model)
-        anc, ess[k] = systematic(ll, float(resample_offset(seed, k)))
+        anc, ess[k], weights = systematic(ll, float(resample_offset(seed, k)))
         distinct[k] = int(np.count_nonzero(np.diff(anc))) + 1
-        _gather(B, power, anc, n, seed, L.STREAM_OFFSPRING + k, copy, B_new, keys_new)
-        B, B_new = B_new, B
-        keys, keys_new = keys_new, keys
         if jitter.shape[0]:
-            _cloud(B, n, jitter, cloud)
-            _rejuvenate(
-                B, power, n, jitter, cloud, shrink, spread, seed, L.STREAM_OFFSPRING + k, sq
-            )
+            _cloud(B, n, jitter, weights, cloud)
+        stream = L.STREAM_OFFSPRING + k
         eve = eve[anc]
         territory = step.kinds == OBS_TERRITORY
         if territory.any():
@@ -598,10 +614,6 @@ def run_filter(
             prev_day = int(step.days[territory][0])
         else:
             prev_x = prev_x[anc]
-        fresh = True
-    _advance(
-        B, keys, power, n, per_block, w, horizon, sq, bins, hist, sums, extrema, events, fresh
-    )  # fmt: skip
     records = np.empty((n, N.N_RECORD))
     status = np.empty(n, dtype=np.int8)
     theta_keep = np.empty((min(keep, n), L.N_PARAMS))

@@ -12,7 +12,7 @@ import pandas as pd
 
 from levercast.engine import layout as L
 from levercast.engine import lowering
-from levercast.engine.assimilate import LOW_ESS, Conditioning, run_filter
+from levercast.engine.assimilate import DISCOUNT, LOW_ESS, Conditioning, run_filter
 from levercast.engine.kernels import FIXED_POINT, STATUS_OK, simulate_chunk
 from levercast.engine.sampling import sample_params
 from levercast.errors import LevercastError
@@ -507,6 +507,7 @@ def _run_conditioned(scenario, n, seed, horizon, threads, keep, cond, outcomes_o
         keep,
         threads,
         rejuvenate=lowering.rejuvenated(rows, slots),
+        discount=DISCOUNT if cond.rejuvenate else 0.0,
     )
     if np.any(out.status != STATUS_OK):
         # the particle's own index does not name a trajectory of an unconditioned run

@@ -230,6 +230,7 @@ def write_run(result, out_dir: Path, force: bool = False) -> Path:
             obs_error_relative=cond.model.relative,
             observations_used=len(cond.used),
             observations_ignored=len(cond.ignored),
+            rejuvenate=cond.rejuvenate,
         )
     with atomic_dir(out_dir, force=force) as tmp:
         if cond is not None:
