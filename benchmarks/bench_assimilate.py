@@ -8,17 +8,15 @@ likelihood) and its memory per particle. The observations are synthetic: a traje
 the model itself observed with the default trackers' error.
 """
 
-import datetime as dt
 import functools
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from levercast.analysis import backtest
 from levercast.engine import assimilate as A
 from levercast.engine import simulate
-from levercast.results import names as N
 from levercast.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,14 +29,7 @@ def _plain(request) -> bool:
 
 
 def _observations(scenario) -> pd.DataFrame:
-    paths = simulate.weekly_paths(scenario, 1, 4242, HORIZON)
-    truth = paths.territory[0]
-    weeks = np.arange(1, OBS_WEEKS + 1)
-    change = np.diff(np.r_[0.0, truth[weeks]])
-    sd = np.sqrt(15.0**2 * 7 / A.DAYS_PER_MONTH + (0.05 * change) ** 2)
-    y = np.cumsum(change + np.random.default_rng(0).normal(0.0, sd))
-    dates = [scenario.start_date + dt.timedelta(weeks=int(w)) for w in weeks]
-    return pd.DataFrame({"date": pd.to_datetime(dates), "metric": N.BAND_METRICS[0], "value": y})
+    return backtest.synthetic_observations(scenario, 0, range(1, OBS_WEEKS + 1), HORIZON, 4242)[1]
 
 
 @functools.cache

@@ -27,20 +27,9 @@ runner = CliRunner()
 
 
 def synthetic(scenario, k: int, weeks, horizon: int, seed: int = 12345, model=MODEL):
-    """Trajectory ``k`` of the scenario's own model (seed ``seed``) as the truth, and its
-    territory observed at ``weeks`` through the observation model (Gaussian error on each
-    change, variance ``a^2 months + (r change)^2``)."""
-    paths = simulate.weekly_paths(scenario, k + 1, seed, horizon)
-    truth = paths.territory[k]
-    rng = np.random.default_rng([seed, k])
-    weeks = np.asarray(weeks)
-    change = np.diff(np.r_[0.0, truth[weeks]])
-    months = np.diff(np.r_[0, weeks]) * 7 / A.DAYS_PER_MONTH
-    sd = np.sqrt(model.km2_per_month**2 * months + (model.relative * change) ** 2)
-    observed = np.cumsum(change + rng.normal(0.0, sd))
-    dates = [scenario.start_date + dt.timedelta(weeks=int(w)) for w in weeks]
-    frame = pd.DataFrame({"date": pd.to_datetime(dates), "metric": TERRITORY, "value": observed})
-    return truth, frame
+    """Trajectory ``k`` of the scenario's own model as the truth, and its territory observed
+    at ``weeks`` through the observation model."""
+    return bt.synthetic_observations(scenario, k, weeks, horizon, seed=seed, model=model)
 
 
 def territory_forecast(result, week):

@@ -139,6 +139,29 @@ def load_conditioning(
     )
 
 
+def synthetic_observations(
+    scenario, trajectory: int, weeks, horizon: int, seed: int = 12345, model=None
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """A synthetic truth and its observations: trajectory ``trajectory`` of the scenario's own
+    model (seed ``seed``) as the truth (its territory lost at every week end, ``float64[horizon
+    + 1]``), and that territory observed at the week ends ``weeks`` through the observation
+    model (a Gaussian error on each change between observations, of variance ``a^2 months +
+    (r change)^2``), as ``date, metric, value``. The error draws are keyed by ``(seed,
+    trajectory)``."""
+    model = model or assimilate.ObservationModel()
+    paths = simulate.weekly_paths(scenario, trajectory + 1, seed, horizon)
+    truth = paths.territory[trajectory]
+    rng = np.random.default_rng([seed, trajectory])
+    weeks = np.asarray(list(weeks), dtype=np.int64)
+    change = np.diff(np.r_[0.0, truth[weeks]])
+    months = np.diff(np.r_[0, weeks]) * 7 / assimilate.DAYS_PER_MONTH
+    sd = np.sqrt(model.km2_per_month**2 * months + (model.relative * change) ** 2)
+    observed = np.cumsum(change + rng.normal(0.0, sd))
+    dates = [scenario.start_date + dt.timedelta(weeks=int(w)) for w in weeks]
+    frame = pd.DataFrame({"date": pd.to_datetime(dates), "metric": TERRITORY, "value": observed})
+    return truth, frame
+
+
 # ------------------------------------------------------------------------------ naive forecasts
 
 

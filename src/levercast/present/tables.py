@@ -119,9 +119,11 @@ def print_conditioning(result, console: Console) -> tuple[int, ...]:
         ess = f"{r.ess:,.0f}" + (" (low)" if r.low else "")
         table.add_row(str(r.week), f"{r.date:%Y-%m-%d}", ess, f"{r.distinct:,}")
     console.print(table)
+    eff = [result.effective[m] for m in names.OUTCOME_METRICS if m in result.effective]
     console.print(
-        f"Monte Carlo errors above use the smallest effective sample size, "
-        f"{result.n_effective:,.0f} of {result.n:,} (docs/assimilation.md)."
+        "Monte Carlo errors above allow for the trajectories' shared ancestry after "
+        f"resampling: the outcomes count as {min(eff):,.0f} to {max(eff):,.0f} independent "
+        f"trajectories of {result.n:,} (docs/assimilation.md)."
     )
     last = int(steps["week"].iloc[-1]) if len(steps) else 0
     leads = [last + k for k in (0, 4, 13, 26, 52) if last + k < result.horizon]
