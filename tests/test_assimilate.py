@@ -319,3 +319,13 @@ def test_rejuvenation_moves_the_uncertain_parameters_within_their_range(fitted):
     assert prior.min() <= b.trajectories[name].min() <= b.trajectories[name].max() <= prior.max()
     lo, _, hi = territory_forecast(b, horizon)
     assert lo <= truth[horizon] <= hi
+
+
+def test_the_shipped_synthetic_observations_are_what_the_script_writes(fitted):
+    """docs/examples/synthetic-observed.csv (the worked example) is trajectory 3 of the
+    baseline's model, seed 2024, observed weekly for 26 weeks: no real observation."""
+    shipped = pd.read_csv("docs/examples/synthetic-observed.csv")
+    _, obs = bt.synthetic_observations(fitted, 3, range(1, 27), 104, seed=2024)
+    assert list(shipped["date"]) == list(obs["date"].dt.strftime("%Y-%m-%d"))
+    assert np.allclose(shipped["value"], obs["value"].round(1), atol=0.051)
+    assert (shipped["metric"] == TERRITORY).all()
