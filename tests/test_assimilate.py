@@ -329,3 +329,28 @@ def test_the_shipped_synthetic_observations_are_what_the_script_writes(fitted):
     assert list(shipped["date"]) == list(obs["date"].dt.strftime("%Y-%m-%d"))
     assert np.allclose(shipped["value"], obs["value"].round(1), atol=0.051)
     assert (shipped["metric"] == TERRITORY).all()
+
+
+def test_summer_observations_are_derived_from_the_deepstate_series():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "seeds/derive_observed.py", "--check"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    obs = pd.read_csv("seeds/data/summer-2024-observed.csv")
+    assert pd.to_datetime(obs["date"]).max() <= pd.Timestamp("2024-10-25")  # evidence rule
+
+
+def test_conditioning_on_the_summer_2024_series_beats_the_unconditioned_hindcast():
+    """Real data dated before 2024-10-25: the summer-2024 hindcast conditioned on the DeepState
+    weekly series forecasts the next weeks far better than the same hindcast unconditioned
+    (measured at 100,000 trajectories and weekly origins: CRPS 16-110 km2 against 102-165)."""
+    scenario = load_scenario("configs/hindcast/summer-2024.toml")
+    res = bt.run_backtest(
+        scenario, "seeds/data/summer-2024-observed.csv", leads=(2, 4), n=3000, seed=1
+    )
+    s = res.summary.set_index(["forecast", "lead_weeks"])["crps"]
+    for lead in (2, 4):
+        assert s[("model", lead)] < 0.7 * s[("unconditioned", lead)], s
