@@ -354,3 +354,27 @@ def test_conditioning_on_the_summer_2024_series_beats_the_unconditioned_hindcast
     s = res.summary.set_index(["forecast", "lead_weeks"])["crps"]
     for lead in (2, 4):
         assert s[("model", lead)] < 0.7 * s[("unconditioned", lead)], s
+
+
+def test_bands_up_to_the_last_observation_are_smoothed(fitted, monkeypatch):
+    """Up to the last observation week the bands describe the final trajectories' own past
+    (smoothed): the share with talks opened (or in collapse) by week w equals the share of
+    final trajectories whose recorded talks (collapse) week is at most w, exactly. The
+    filtered bands (smoothing turned off) do not."""
+    horizon, last = 40, 20
+    _, obs = synthetic(fitted, 4, range(1, last + 1), horizon)
+    cond = A.conditioning(obs, fitted.start_date, horizon)
+    r = simulate.run(fitted, 4000, 2, horizon=horizon, conditioning=cond, keep=4000)
+    assert r.smoothed
+    t = r.trajectories
+    for w in range(last + 1):
+        talks = ((t["talks_week"] >= 0) & (t["talks_week"] <= w)).sum()
+        collapse = ((t["collapse_week"] >= 0) & (t["collapse_week"] <= w)).sum()
+        assert r.events[w, N.E_TALKS_OPENED] == talks, w
+        assert r.events[w, N.E_COLLAPSE] == collapse, w
+    assert r.events[last, N.E_TALKS_OPENED] > 0  # the check has something to count
+    monkeypatch.setattr(A, "SMOOTH_MAX_BYTES", 0)
+    f = simulate.run(fitted, 4000, 2, horizon=horizon, conditioning=cond, keep=4000)
+    assert not f.smoothed
+    assert np.array_equal(f.hist[last:], r.hist[last:])  # the same run from the last week on
+    assert not np.array_equal(f.events[:last], r.events[:last])

@@ -35,6 +35,7 @@ from levercast.engine import layout as L
 from levercast.engine._jit import jit
 from levercast.engine._rng import normal, stream_key, uniform
 from levercast.engine.kernels import (
+    METRIC_SLOTS,
     aggregate_week,
     any_power_branch,
     finish_lanes,
@@ -61,6 +62,8 @@ DAYS_PER_MONTH = 365.25 / 12.0
 # a continuous observation further than this many standard deviations from every particle
 # is impossible under the model: the run stops instead of following a handful of outliers
 IMPOSSIBLE_Z = 8.0
+N_TRACED = N.N_BAND_METRICS + N.N_EVENTS  # what a particle keeps of each week for smoothing
+SMOOTH_MAX_BYTES = 4e9  # beyond, the bands up to the last observation stay filtered
 LOW_ESS = 1000.0  # a run warns when an observation week leaves fewer effective particles
 # parameter rejuvenation (Liu and West 2001) after each resampling, when asked for
 # (--rejuvenate), with discount factor DISCOUNT: shrink a = (3 DISCOUNT - 1) / (2 DISCOUNT),
@@ -249,6 +252,7 @@ class FilterOutput:
     ess: np.ndarray  # float64[n_steps]: effective sample size of each step's weights
     distinct: np.ndarray  # int64[n_steps]: distinct particles kept by each resampling
     eve: np.ndarray  # int64[n]: the initial particle each final particle descends from
+    smoothed: bool = False  # the weeks up to the last observation show the smoothed distribution
 
 
 # ------------------------------------------------------------------------------ kernels
@@ -362,14 +366,16 @@ def _likelihood_group(
 @jit(parallel=True)
 def _region(
     B, B_new, keys, anc, n, per_block, seed, stream, copy, jitter, cloud, shrink, spread, sq,
-    w0, w1, aggregate_w0, bins, hist, sums, extrema, events, power,
+    w0, w1, aggregate_w0, bins, hist, sums, extrema, events, power, trace_w0, trace_run,
     week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2, rel, ll, x_now,
 ):  # fmt: skip
     """One pass over the particles, group by group while a group's lanes stay in cache:
     with ``anc`` not empty, a group of the new set ``B_new`` is gathered from ``B``, given its
     own streams and clocks and (``jitter`` not empty) its parameters moved; the group (``B``
     itself when ``anc`` is empty) then runs through weeks ``w0 .. w1 - 1`` (adding week
-    ``w0`` first with ``aggregate_w0``) and, with ``week >= 0``, is weighed against the
+    ``w0`` first with ``aggregate_w0``; with a non-empty ``trace_w0``/``trace_run``, the
+    lanes' banded metrics and event flags of those weeks are kept in ``trace[g]``) and, with
+    ``week >= 0``, is weighed against the
     observations of the end of that week."""
     n_groups = B.shape[0]
     n_blocks = hist.shape[0]
@@ -387,20 +393,58 @@ def _region(
                 if jitter.shape[0] > 0:
                     _rejuvenate_group(b, keys[g], nl, jitter, cloud, shrink, spread, sq)
                 power[g] = any_power_branch(b, nl)
+            t0 = trace_w0[g] if trace_w0.shape[0] > 0 else no_trace
+            t1 = trace_run[g] if trace_run.shape[0] > 0 else no_trace
             if aggregate_w0:
                 aggregate_week(
-                    b, nl, w0, bins, hist[blk], sums[blk], extrema[blk], events[blk], idx,
-                    no_trace,
+                    b, nl, w0, bins, hist[blk], sums[blk], extrema[blk], events[blk], idx, t0
                 )  # fmt: skip
             run_weeks(
                 b, nl, w0, w1, sq, keys[g], power[g], bins, hist[blk], sums[blk], extrema[blk],
-                events[blk], idx, no_trace,
+                events[blk], idx, t1,
             )  # fmt: skip
             if week >= 0:
                 _likelihood_group(
                     b, nl, g, week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2,
                     rel, ll, x_now,
                 )  # fmt: skip
+
+
+@jit(parallel=True)
+def _smooth_week(trace, lineage, n, per_block, w, bins, hist, sums, extrema, events):
+    """Add week ``w`` of the final particles' ancestors to the block aggregates: final
+    particle ``j`` descends from particle ``lineage[j]`` of the set whose week ``w`` is in
+    ``trace``. Each ancestor's kept metrics and flags are put back into a lane buffer and
+    aggregated as any week is (``aggregate_week``), so the counts stay exact."""
+    n_groups = -(-n // LANES)
+    n_blocks = hist.shape[0]
+    no_trace = np.empty((0, 0, 0))
+    for blk in prange(n_blocks):
+        b = np.zeros(LN.N_SLOTS * LANES)
+        idx = np.empty(LANES, dtype=np.int64)
+        for g in range(blk * per_block, min(n_groups, (blk + 1) * per_block)):
+            nl = min(LANES, n - g * LANES)
+            for i in range(nl):
+                a = lineage[g * LANES + i]
+                row = trace[a // LANES, w]
+                ia = a % LANES
+                for m in range(N.N_BAND_METRICS):
+                    b[METRIC_SLOTS[m] * LANES + i] = row[m, ia]
+                e = N.N_BAND_METRICS
+                b[LN.TALKS_OPEN * LANES + i] = row[e + N.E_TALKS_OPENED, ia]
+                b[LN.CEASEFIRE * LANES + i] = row[e + N.E_CEASEFIRE, ia]
+                b[LN.COLLAPSED * LANES + i] = row[e + N.E_COLLAPSE, ia]
+                outcome = -1.0
+                if row[e + N.E_DECIDED_STABLE, ia] > 0.5:
+                    outcome = np.float64(N.OUT_STABLE_FRONT)
+                elif row[e + N.E_DECIDED_BREST, ia] > 0.5:
+                    outcome = np.float64(N.OUT_BREST_LITOVSK)
+                elif row[e + N.E_DECIDED_COLLAPSE, ia] > 0.5:
+                    outcome = np.float64(N.OUT_COLLAPSE)
+                b[LN.OUTCOME * LANES + i] = outcome
+            aggregate_week(
+                b, nl, w, bins, hist[blk], sums[blk], extrema[blk], events[blk], idx, no_trace
+            )
 
 
 @jit
@@ -576,6 +620,14 @@ def run_filter(
     distinct = np.empty(len(steps), dtype=np.int64)
     none_i = np.empty(0, dtype=np.int64)
     none_f = np.empty(0)
+    no_trace = np.empty((0, 0, 0, 0))
+    # the bands up to the last observation week are smoothed: each particle's metrics and
+    # flags are kept for every week up to it, and the final particles' ancestors are looked
+    # up in them at the end
+    last = steps[-1].week if steps else -1
+    smooth = bool(steps) and n * (last + 1) * N_TRACED * 8 <= SMOOTH_MAX_BYTES
+    trace = np.empty((n_groups, last + 1, N_TRACED, LANES)) if smooth else no_trace
+    ancestors = []
     anc = none_i
     stream = 0
     w = 0
@@ -586,6 +638,7 @@ def run_filter(
         _region(
             B, B_new, keys, anc, n, per_block, seed, stream, copy, jitter, cloud, shrink,
             spread, sq, w, w1, True, bins, hist, sums, extrema, events, power,
+            trace, trace if step is not None else no_trace,
             w1 if step is not None else -1, *obs, prev_x, prev_y, prev_day, sd2, rel, ll,
             x_now,
         )  # fmt: skip
@@ -595,13 +648,10 @@ def run_filter(
             break
         w = w1
         # the week's aggregate is taken again after resampling, by the next region
-        hist[:, w] = 0
-        sums[:, w] = 0
-        extrema[:, w, :, 0] = np.inf
-        extrema[:, w, :, 1] = -np.inf
-        events[:, w] = 0
+        _clear_weeks(hist, sums, extrema, events, w, w + 1)
         _check_possible(step, ll, x_now, prev_x, prev_y, prev_day, model)
         anc, ess[k], weights = systematic(ll, float(resample_offset(seed, k)))
+        ancestors.append(anc)
         distinct[k] = int(np.count_nonzero(np.diff(anc))) + 1
         if jitter.shape[0]:
             _cloud(B, n, jitter, weights, cloud)
@@ -614,6 +664,17 @@ def run_filter(
             prev_day = int(step.days[territory][0])
         else:
             prev_x = prev_x[anc]
+    if smooth:
+        # week w was last written by the set after the resamplings of the weeks <= w; the
+        # final particles' ancestors in that set, from the last resampling back
+        _clear_weeks(hist, sums, extrema, events, 0, last + 1)
+        lineage = np.arange(n, dtype=np.int64)
+        g = len(steps)
+        for wk in range(last, -1, -1):
+            while g > 0 and steps[g - 1].week > wk:
+                g -= 1
+                lineage = ancestors[g][lineage]
+            _smooth_week(trace, lineage, n, per_block, wk, bins, hist, sums, extrema, events)
     records = np.empty((n, N.N_RECORD))
     status = np.empty(n, dtype=np.int8)
     theta_keep = np.empty((min(keep, n), L.N_PARAMS))
@@ -629,7 +690,17 @@ def run_filter(
         ess=ess,
         distinct=distinct,
         eve=eve,
+        smoothed=smooth,
     )
+
+
+def _clear_weeks(hist, sums, extrema, events, w0, w1) -> None:
+    """Empty the block aggregates of weeks ``w0 .. w1 - 1``."""
+    hist[:, w0:w1] = 0
+    sums[:, w0:w1] = 0
+    extrema[:, w0:w1, :, 0] = np.inf
+    extrema[:, w0:w1, :, 1] = -np.inf
+    events[:, w0:w1] = 0
 
 
 def _check_possible(step, ll, x_now, prev_x, prev_y, prev_day, model) -> None:

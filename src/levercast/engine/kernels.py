@@ -70,7 +70,7 @@ STATUS_OK = 0
 STATUS_NONFINITE = 1
 
 # the slot of each banded metric, in M_* order
-_METRIC_SLOTS = (TERRITORY, KURSK, INF, GAIN)
+METRIC_SLOTS = (TERRITORY, KURSK, INF, GAIN)
 
 # the levers that ramp from the status quo to their scenario value in ``_refresh_levers``
 _RAMPED = tuple(k for k, p in enumerate(registry.PARAMS) if p.kind == registry.LEVER and p.ramps)
@@ -277,7 +277,7 @@ def aggregate_week(b, nl, w, bins, hist, sums, extrema, events, idx, trace):
     n_bins = hist.shape[2]
     top = np.float64(n_bins - 1)
     for m in range(N.N_BAND_METRICS):
-        base = _METRIC_SLOTS[m] * LANES
+        base = METRIC_SLOTS[m] * LANES
         scale = bins[m]
         s = np.int64(0)
         for i in range(nl):
@@ -320,7 +320,7 @@ def aggregate_week(b, nl, w, bins, hist, sums, extrema, events, idx, trace):
     if trace.shape[0] > 0:
         for i in range(nl):
             for m in range(N.N_BAND_METRICS):
-                trace[w, m, i] = b[_METRIC_SLOTS[m] * LANES + i]
+                trace[w, m, i] = b[METRIC_SLOTS[m] * LANES + i]
             outcome = b[OUTCOME * LANES + i]
             trace[w, N.N_BAND_METRICS + N.E_TALKS_OPENED, i] = b[TALKS_OPEN * LANES + i]
             trace[w, N.N_BAND_METRICS + N.E_CEASEFIRE, i] = b[CEASEFIRE * LANES + i]

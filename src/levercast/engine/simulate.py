@@ -59,6 +59,7 @@ class RunResult:
     chunk_size: int = DEFAULT_CHUNK
     conditioning: Conditioning | None = None  # the observations a conditioned run followed
     steps: pd.DataFrame | None = None  # per observation week: date, ESS, ... (conditioned)
+    smoothed: bool = False  # conditioned: weeks up to the last observation are smoothed
     effective: dict | None = None  # conditioned: probability metric -> effective sample size
 
     @property
@@ -550,6 +551,7 @@ def _run_conditioned(scenario, n, seed, horizon, threads, keep, cond, outcomes_o
         conditioning=cond,
         steps=table,
         effective=effective,
+        smoothed=out.smoothed,
         **totals.fields(),
     )
 

@@ -231,6 +231,7 @@ def write_run(result, out_dir: Path, force: bool = False) -> Path:
             observations_used=len(cond.used),
             observations_ignored=len(cond.ignored),
             rejuvenate=cond.rejuvenate,
+            bands_to_as_of="smoothed" if result.smoothed else "filtered",
         )
     with atomic_dir(out_dir, force=force) as tmp:
         if cond is not None:
