@@ -378,3 +378,26 @@ def test_bands_up_to_the_last_observation_are_smoothed(fitted, monkeypatch):
     assert not f.smoothed
     assert np.array_equal(f.hist[last:], r.hist[last:])  # the same run from the last week on
     assert not np.array_equal(f.events[:last], r.events[:last])
+
+
+def test_event_observations_hold_in_every_conditioned_trajectory(fitted):
+    """Events are observed without error: conditioned on talks not open by week 10 and a
+    cease-fire agreed by week 30, every final trajectory agrees, and the smoothed bands say so."""
+    start = fitted.start_date
+    obs = pd.DataFrame(
+        {
+            "date": pd.to_datetime(
+                [start + dt.timedelta(weeks=10), start + dt.timedelta(weeks=30)]
+            ),
+            "metric": [N.TALKS_OPENED, N.CEASEFIRE_AGREED],
+            "value": [0.0, 1.0],
+        }
+    )
+    cond = A.conditioning(obs, start, 40)
+    r = simulate.run(fitted, 4000, 3, horizon=40, conditioning=cond, keep=4000)
+    t = r.trajectories
+    assert ((t["talks_week"] > 10) & (t["talks_week"] <= 30)).all()
+    assert (t["ceasefire"] == 1).all()
+    assert r.events[10, N.E_TALKS_OPENED] == 0 and r.events[30, N.E_TALKS_OPENED] == r.n
+    # the prior probability of that history, about the first step's ESS share
+    assert 0 < r.steps["ess"].iloc[1] < 4000

@@ -65,6 +65,8 @@ PAIR_COLUMNS = [
 
 
 _STD = NormalDist()
+# what an observations file may hold: what score reads, and what a run can be conditioned on
+OBSERVABLE = tuple(dict.fromkeys((*score.KNOWN_METRICS, *assimilate.CONDITIONABLE)))
 _EVENT_INDEX = {name: e for e, name in names.EVENT_METRICS.items()}
 
 
@@ -123,7 +125,7 @@ def load_conditioning(
 ) -> assimilate.Conditioning:
     """Read an observations file (``score.read_observations``) and place it on a run's weeks,
     recording its sha256."""
-    obs = score.read_observations(path)
+    obs = score.read_observations(path, OBSERVABLE)
     model = obs_error if isinstance(obs_error, assimilate.ObservationModel) else None
     model = model or parse_obs_error(obs_error)
     as_of = None if as_of is None else parse_date(as_of, "--as-of")
@@ -307,7 +309,7 @@ def run_backtest(
     horizon = int(scenario.horizon_weeks if horizon is None else horizon)
     model = obs_error if isinstance(obs_error, assimilate.ObservationModel) else None
     model = model or parse_obs_error(obs_error)
-    obs = score.read_observations(observed_path)
+    obs = score.read_observations(observed_path, OBSERVABLE)
     leads = tuple(leads)
     origins = default_origins(obs, start, leads) if origins is None else list(origins)
     origins = [parse_date(o, "--origins") for o in origins]
@@ -366,6 +368,9 @@ def run_backtest(
                 continue
             t_ts = pd.Timestamp(target)
             near = obs[(obs["date"] - t_ts).abs() <= pd.Timedelta(days=MATCH_DAYS)]
+            # (an observation the run can follow but not score, such as ceasefire_agreed, is
+            # conditioned on only)
+            near = near[near["metric"].isin(score.KNOWN_METRICS)]
             for metric, sub in near.groupby("metric", sort=True):
                 i = (sub["date"] - t_ts).abs().idxmin()
                 y = float(sub.loc[i, "value"])

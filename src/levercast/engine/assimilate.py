@@ -57,6 +57,7 @@ OBS_TALKS = 1  # talks have opened by the date (0/1)
 OBS_CEASEFIRE = 2  # a cease-fire is in force on the date (0/1)
 OBS_KURSK_LOST = 3  # Kursk area held below KURSK_LOST_BELOW on the date (0/1)
 OBS_COLLAPSE = 4  # the front is in the collapse regime on the date (0/1)
+OBS_CEASEFIRE_AGREED = 5  # a cease-fire has been agreed by the date (0/1; it may have broken)
 KURSK_LOST_BELOW = 0.5  # km2, as ``levercast score`` reads ``kursk_lost``
 DAYS_PER_MONTH = 365.25 / 12.0
 # a continuous observation further than this many standard deviations from every particle
@@ -119,6 +120,7 @@ CONDITIONABLE = {
     "ceasefire": OBS_CEASEFIRE,
     "kursk_lost": OBS_KURSK_LOST,
     N.OUTCOMES[N.OUT_COLLAPSE]: OBS_COLLAPSE,
+    N.CEASEFIRE_AGREED: OBS_CEASEFIRE_AGREED,
 }
 
 
@@ -356,6 +358,8 @@ def _likelihood_group(
                     flag = b[LN.CEASEFIRE * LANES + i] > 0.5
                 elif k == OBS_KURSK_LOST:
                     flag = b[LN.KURSK * LANES + i] < KURSK_LOST_BELOW
+                elif k == OBS_CEASEFIRE_AGREED:
+                    flag = b[LN.CF_AGREED * LANES + i] > 0.5
                 else:
                     flag = b[LN.COLLAPSED * LANES + i] > 0.5
                 if flag != (y > 0.5):
