@@ -1,4 +1,5 @@
-"""Derive the observations of the summer-2024 backtest from the daily DeepState series.
+"""Derive the observations of the summer-2024 backtest, and the baseline's pre-start history,
+from the daily DeepState series.
 
 ``seeds/data/summer-2024-observed.csv`` holds, for every week end of the summer-2024 hindcast
 (``configs/hindcast/summer-2024.toml``, from 2024-07-08) up to 2024-10-21 and for the last
@@ -9,8 +10,13 @@ occupied area of ``seeds/data/deepstate_occupied_area_pre_start.csv`` minus its 
 are interpolated linearly in time, as ``derive_targets.py`` does. Every date is on or before
 2024-10-25.
 
-    python seeds/derive_observed.py            # write the file
-    python seeds/derive_observed.py --check    # exit 1 if the file disagrees with the data
+``seeds/data/baseline-history.csv`` is the same quantity at the week ends counted back from
+2024-10-25 (the baseline's start) to 2024-07-12: the pre-start history ``levercast backtest
+configs/baseline.toml --history`` and ``levercast score --history`` read (only its changes
+are used, so its zero, 2024-07-08, does not matter).
+
+    python seeds/derive_observed.py            # write the files
+    python seeds/derive_observed.py --check    # exit 1 if a file disagrees with the data
 """
 
 from __future__ import annotations
@@ -24,16 +30,14 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 CSV = HERE / "data" / "deepstate_occupied_area_pre_start.csv"
 OUT = HERE / "data" / "summer-2024-observed.csv"
+HISTORY = HERE / "data" / "baseline-history.csv"
 START = pd.Timestamp("2024-07-08")
 END = pd.Timestamp("2024-10-25")
 
 
-def derive() -> pd.DataFrame:
+def _lost(dates) -> pd.DataFrame:
     raw = pd.read_csv(CSV, parse_dates=["date"]).set_index("date")["occupied_km2"]
     daily = raw.reindex(pd.date_range(START, END, freq="D")).interpolate(method="time")
-    dates = list(pd.date_range(START + pd.Timedelta(weeks=1), END, freq="7D"))
-    if dates[-1] != END:
-        dates.append(END)
     lost = (daily.loc[dates] - daily.loc[START]).round(1)
     return pd.DataFrame(
         {"date": [d.strftime("%Y-%m-%d") for d in dates], "metric": "territory_lost_km2",
@@ -41,19 +45,29 @@ def derive() -> pd.DataFrame:
     )  # fmt: skip
 
 
+def derive() -> dict:
+    """Every file this script writes, as ``{path: frame}``."""
+    summer = list(pd.date_range(START + pd.Timedelta(weeks=1), END, freq="7D"))
+    if summer[-1] != END:
+        summer.append(END)
+    history = sorted(pd.date_range(end=END, periods=16, freq="7D"))
+    return {OUT: _lost(summer), HISTORY: _lost(history)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    frame = derive()
-    if args.check:
-        shipped = pd.read_csv(OUT)
-        same = shipped.astype(str).equals(frame.astype(str))
-        print(f"{OUT.name}: {'matches' if same else 'DIFFERS FROM'} the DeepState series")
-        return 0 if same else 1
-    frame.to_csv(OUT, index=False)
-    print(f"wrote {OUT} ({len(frame)} rows, last {frame['value'].iloc[-1]:,.1f} km2)")
-    return 0
+    failed = 0
+    for path, frame in derive().items():
+        if args.check:
+            same = path.is_file() and pd.read_csv(path).astype(str).equals(frame.astype(str))
+            print(f"{path.name}: {'matches' if same else 'DIFFERS FROM'} the DeepState series")
+            failed += not same
+        else:
+            frame.to_csv(path, index=False)
+            print(f"wrote {path} ({len(frame)} rows)")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
