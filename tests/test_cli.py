@@ -172,6 +172,7 @@ MISSING_INPUT = {
     "analyze": ["analyze", "{missing}"],
     "report": ["report", "{missing}"],
     "score": ["score", "{missing}", "--observed", "{missing}.csv"],
+    "backtest": ["backtest", "{missing}.toml", "--observed", "{missing}.csv"],
 }
 
 

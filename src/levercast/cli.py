@@ -300,8 +300,46 @@ def run(
     keep_trajectories: KeepOpt = 0,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
+    observed: Annotated[
+        Path | None,
+        typer.Option(
+            "--observed",
+            help="Condition the run on these observations (CSV or Parquet: date, metric, "
+            "value; see docs/assimilation.md).",
+            show_default=False,
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="With --observed: condition on the observations dated on or before this "
+            "date (YYYY-MM-DD; default: the last one).",
+            show_default=False,
+        ),
+    ] = None,
+    obs_error: Annotated[
+        str | None,
+        typer.Option(
+            "--obs-error",
+            help="With --observed: the trackers' error on territory, KM2_PER_MONTH[,RELATIVE] "
+            "(default: 15,0.05).",
+            show_default=False,
+        ),
+    ] = None,
+    rejuvenate: Annotated[
+        bool,
+        typer.Option(
+            "--rejuvenate",
+            help="With --observed: move the uncertain parameters after each resampling "
+            "(Liu-West; for a posterior narrower than the particles' spread).",
+        ),
+    ] = False,
 ):
-    """Simulate one scenario and print the odds of each outcome with 95% Wilson intervals."""
+    """Simulate one scenario and print the odds of each outcome with 95% Wilson intervals.
+
+    With --observed, the trajectories are conditioned on what has been observed since the
+    start (a particle filter) and the forecast runs on from the last observation."""
     from levercast.engine import simulate
     from levercast.present import tables
     from levercast.results import store
@@ -309,6 +347,20 @@ def run(
     scenario = _load(config)
     horizon = scenario.horizon_weeks if horizon_weeks is None else horizon_weeks
     simulate.check_limits(trajectories, horizon)
+    cond = None
+    if observed is None and (as_of is not None or obs_error is not None or rejuvenate):
+        _fail("--as-of, --obs-error and --rejuvenate need --observed FILE")
+    if observed is not None:
+        from levercast.analysis import backtest
+
+        cond = backtest.load_conditioning(
+            observed,
+            scenario.start_date,
+            horizon,
+            as_of=as_of,
+            obs_error=obs_error,
+            rejuvenate=rejuvenate,
+        )
     if keep_trajectories < 0 or keep_trajectories > min(trajectories, simulate.MAX_KEEP):
         _fail(
             f"--keep-trajectories must be between 0 and "
@@ -328,12 +380,22 @@ def run(
                 threads=threads,
                 keep=keep_trajectories,
                 progress=tick,
+                conditioning=cond,
             )
         store.write_run(result, target, force=force)
     except KeyboardInterrupt:
         err.print("interrupted: nothing written")
         raise typer.Exit(code=130) from None
     tables.print_run(result, out, target)
+    if result.steps is not None:
+        for r in result.steps[result.steps["low"]].itertuples():
+            err.print(
+                f"warning: effective sample size {r.ess:,.0f} after the observations of "
+                f"{r.date:%Y-%m-%d} (< 1,000): the conditioned forecast rests on few "
+                "trajectories; raise --trajectories",
+                highlight=False,
+                markup=False,
+            )
 
 
 @_command()
@@ -596,7 +658,7 @@ def report_command(
     results: Annotated[
         Path,
         typer.Argument(
-            help="Results folder of `levercast run`, `levercast sweep` or `levercast fit`.",
+            help="Results folder of `levercast run`, `sweep`, `fit` or `backtest`.",
             show_default=False,
         ),
     ],
@@ -611,10 +673,12 @@ def report_command(
     ] = None,
 ):
     """Write a self-contained HTML report (charts embedded) and its PNG charts."""
-    from levercast.present import fitpage, page
+    from levercast.present import backtestpage, fitpage, page
 
     if fitpage.is_fit(results):
         html_path = fitpage.build_fit_report(results, out_dir)
+    elif backtestpage.is_backtest(results):
+        html_path = backtestpage.build_backtest_report(results, out_dir)
     else:
         html_path = page.build_report(results, out_dir)
     out.print(f"Report written to {html_path}")
@@ -659,6 +723,100 @@ def score_command(
     if out_file is not None:
         score.write_scores(table, out_file)
     out.print(score.format_table(table), highlight=False, markup=False, soft_wrap=True)
+
+
+@_command("backtest")
+def backtest_command(
+    config: ConfigArg,
+    observed: Annotated[
+        Path,
+        typer.Option(
+            "--observed",
+            help="Observations after the start: CSV or Parquet with columns date, metric, value.",
+            show_default=False,
+        ),
+    ],
+    origins: Annotated[
+        str | None,
+        typer.Option(
+            "--origins",
+            help="Comma-separated origin dates (YYYY-MM-DD) [default: every 4 weeks from the "
+            "start while the shortest lead has observations].",
+            show_default=False,
+        ),
+    ] = None,
+    leads: Annotated[
+        str,
+        typer.Option("--leads", help="Comma-separated leads in weeks [default: 4,13,26,52]."),
+    ] = "4,13,26,52",
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            help="Pre-start values (date, metric, value) for the naive forecasts.",
+            show_default=False,
+        ),
+    ] = None,
+    obs_error: Annotated[
+        str | None,
+        typer.Option(
+            "--obs-error",
+            help="Trackers' error on territory, KM2_PER_MONTH[,RELATIVE] [default: 15,0.05].",
+            show_default=False,
+        ),
+    ] = None,
+    trajectories: TrajectoriesOpt = 100_000,
+    seed: SeedOpt = 0,
+    horizon_weeks: HorizonOpt = None,
+    threads: ThreadsOpt = None,
+    out_dir: OutOpt = None,
+    force: ForceOpt = False,
+):
+    """Rolling-origin backtest: the model conditioned at each origin against persistence, the
+    unconditioned model and climatology; writes and prints the skill table."""
+    from levercast.analysis import backtest
+    from levercast.engine import simulate
+
+    scenario = _load(config)
+    horizon = scenario.horizon_weeks if horizon_weeks is None else horizon_weeks
+    simulate.check_limits(trajectories, horizon)
+    lead_list = backtest.parse_leads(leads)
+    origin_list = None
+    if origins is not None:
+        origin_list = [backtest.parse_date(o, "--origins") for o in origins.split(",") if o.strip()]
+    model = backtest.parse_obs_error(obs_error)
+    target = out_dir or Path("results") / f"backtest-{scenario.name}-seed{seed}-n{trajectories}"
+    from levercast.results import store
+
+    store.check_target(target, force)
+    try:
+        result = backtest.run_backtest(
+            scenario,
+            observed,
+            origins=origin_list,
+            leads=lead_list,
+            history_path=history,
+            n=trajectories,
+            seed=seed,
+            horizon=horizon,
+            obs_error=model,
+            threads=threads,
+        )
+        backtest.write_backtest(result, target, force=force)
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing written")
+        raise typer.Exit(code=130) from None
+    out.print(backtest.format_summary(result.summary), highlight=False, markup=False)
+    low = result.origins[result.origins["min_ess"] < 1000]
+    if len(low):
+        err.print(
+            f"warning: {len(low)} of {len(result.origins)} origins kept an effective sample "
+            f"size below 1,000 (smallest {low['min_ess'].min():,.0f}, from "
+            f"{low['origin'].min()}): raise --trajectories",
+            highlight=False,
+            markup=False,
+        )
+    out.print(f"Backtest written to {target}/")
 
 
 @_command("fit")

@@ -62,13 +62,16 @@ def print_run(result, console: Console, folder) -> None:
             )
         odds.add_section()
     console.print(odds)
+    weeks = (*[w for w in REPORT_WEEKS if w < result.horizon], result.horizon)
+    if result.conditioning is not None:
+        weeks = print_conditioning(result, console)
 
     terr = Table(
         title="Territory lost since the start (km2, trackers' definition)", title_justify="left"
     )
     for col in ("week", "date", "mean", "median", "90% interval"):
         terr.add_column(col, justify="right")
-    for week in (*[w for w in REPORT_WEEKS if w < result.horizon], result.horizon):
+    for week in weeks:
         b = result.band_stats(names.M_TERRITORY, week)
         date = result.start_date + dt.timedelta(weeks=week)
         terr.add_row(
@@ -93,6 +96,38 @@ def print_run(result, console: Console, folder) -> None:
     else:
         console.print("Talks never opened within the horizon.")
     console.print(f"Results written to {folder}/")
+
+
+def print_conditioning(result, console: Console) -> tuple[int, ...]:
+    """Print what a conditioned run followed and its effective sample sizes; returns the weeks
+    its territory table shows (the last observation week, then leads after it)."""
+    cond, steps = result.conditioning, result.steps
+    shown = steps if len(steps) <= 8 else pd.concat([steps.head(4), steps.tail(4)])
+    table = Table(
+        title=(
+            f"Conditioned on {len(cond.used):,} observations in {len(steps):,} weeks up to "
+            f"{cond.as_of.isoformat()} ({cond.source}, sha256 {cond.sha256[:12]}); "
+            f"{len(cond.ignored):,} left out"
+        ),
+        title_justify="left",
+    )
+    for col in ("week", "date", "effective sample size", "distinct kept"):
+        table.add_column(col, justify="right")
+    for i, r in enumerate(shown.itertuples()):
+        if len(steps) > 8 and i == 4:
+            table.add_row("...", "", "", "")
+        ess = f"{r.ess:,.0f}" + (" (low)" if r.low else "")
+        table.add_row(str(r.week), f"{r.date:%Y-%m-%d}", ess, f"{r.distinct:,}")
+    console.print(table)
+    eff = [result.effective[m] for m in names.OUTCOME_METRICS if m in result.effective]
+    console.print(
+        "Monte Carlo errors above allow for the trajectories' shared ancestry after "
+        f"resampling: the outcomes count as {min(eff):,.0f} to {max(eff):,.0f} independent "
+        f"trajectories of {result.n:,} (docs/assimilation.md)."
+    )
+    last = int(steps["week"].iloc[-1]) if len(steps) else 0
+    leads = [last + k for k in (0, 4, 13, 26, 52) if last + k < result.horizon]
+    return (*leads, result.horizon)
 
 
 def print_scenario(scenario, console: Console) -> None:

@@ -232,10 +232,10 @@ def files() -> tuple[File, ...]:
     """Every Parquet file of a run and a sweep folder with its columns."""
     from levercast.results import store  # (store writes through to_arrow: imported late)
 
-    return _files(store.CELLS)
+    return _files(store.CELLS, store.CONDITIONING)
 
 
-def _files(cells: str) -> tuple[File, ...]:
+def _files(cells: str, conditioning: str) -> tuple[File, ...]:
     return (
         File("summary.parquet", "one row per outcome, event and distribution summary", _SUMMARY),
         File("bands.parquet", "per week and metric: mean, standard error and quantiles", _BANDS),
@@ -269,6 +269,18 @@ def _files(cells: str) -> tuple[File, ...]:
             "(and each parameter a posterior sets) as the trajectory drew it",
         ),
         File(
+            conditioning,
+            "a run conditioned on observations (`run --observed`): one row per observation week",
+            (
+                Column("week", INT32, "weeks", "week whose end the observations are assessed at"),
+                Column("date", DATE, "date", "date of the latest observation of the week"),
+                Column("observations", STRING, "", "the observations (`metric on date`; ...)"),
+                Column("ess", FLOAT64, "particles", "effective sample size of the week's weights"),
+                Column("distinct", INT64, "particles", "distinct particles kept by resampling"),
+                Column("low", BOOL, "", "the effective sample size is below the warning level"),
+            ),
+        ),
+        File(
             cells,
             "a sweep's cells and their lever values",
             (_CELL,),
@@ -294,7 +306,8 @@ def markdown() -> str:
         "their types against this list.",
         "",
         "A run folder holds `summary.parquet`, `bands.parquet`, `histograms.parquet`, and with",
-        "`--keep-trajectories K` `trajectories.parquet`, plus `scenario.toml`. A sweep folder",
+        "`--keep-trajectories K` `trajectories.parquet` (with `--observed`, also",
+        "`conditioning.parquet`), plus `scenario.toml`. A sweep folder",
         "holds `_sweep.json` (the manifest), `cells.parquet`, `summary/cell-<id>/part-0.parquet`",
         "and `bands/cell-<id>/part-0.parquet` per cell, `_reference_outcomes.npy` (the outcome",
         "class, int8, of every trajectory of cell 0: it pairs the other cells with the",

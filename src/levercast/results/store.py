@@ -42,6 +42,7 @@ TMP_PREFIX = ".tmp-"  # temporary files: .tmp-<name>-<random>.tmp
 TMP_SUFFIX = ".tmp"
 MANIFEST = "_sweep.json"  # what makes a folder a sweep folder
 CELLS = "cells.parquet"  # a sweep's cell ids and lever values
+CONDITIONING = "conditioning.parquet"  # a conditioned run's observation weeks and their ESS
 RUN_TABLES = ("summary", "bands")  # <table>.parquet in a run, <table>/cell-<id>/ in a sweep
 # A sweep cell's folder: cell-<id>, not hive-style cell=<id>; each part file carries its cell
 # column (int64), which a hive partition would contradict (pyarrow infers it as a dictionary of
@@ -218,9 +219,27 @@ def atomic_dir(final: Path, force: bool = False):
 
 def write_run(result, out_dir: Path, force: bool = False) -> Path:
     """Write ``summary.parquet``, ``bands.parquet``, ``histograms.parquet`` (the exact weekly
-    distributions, for scoring) and, when kept, ``trajectories.parquet``."""
+    distributions, for scoring), when kept ``trajectories.parquet`` and, for a run conditioned
+    on observations, ``conditioning.parquet`` (one row per observation week: its effective
+    sample size); a conditioned run's metadata records the observations' file, sha256 and
+    the as-of date."""
     meta = run_metadata(result.scenario, result.seed, result.n, result.horizon)
+    cond = result.conditioning
+    if cond is not None:
+        meta.update(
+            observed_path=cond.source,
+            observed_sha256=cond.sha256,
+            as_of=cond.as_of.isoformat(),
+            obs_error_km2_per_month=cond.model.km2_per_month,
+            obs_error_relative=cond.model.relative,
+            observations_used=len(cond.used),
+            observations_ignored=len(cond.ignored),
+            rejuvenate=cond.rejuvenate,
+            bands_to_as_of="smoothed" if result.smoothed else "filtered",
+        )
     with atomic_dir(out_dir, force=force) as tmp:
+        if cond is not None:
+            write_table(result.steps, tmp / CONDITIONING, meta)
         write_table(result.summary(), tmp / "summary.parquet", meta)
         write_table(result.bands(), tmp / "bands.parquet", meta)
         write_table(result.histograms(), tmp / "histograms.parquet", meta)
