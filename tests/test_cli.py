@@ -172,6 +172,14 @@ MISSING_INPUT = {
     "analyze": ["analyze", "{missing}"],
     "report": ["report", "{missing}"],
     "score": ["score", "{missing}", "--observed", "{missing}.csv"],
+    "optimize": [
+        "optimize",
+        "{missing}.toml",
+        "--range",
+        "ew_support=0.1:0.5",
+        "--objective",
+        "max:outcome_stable_front",
+    ],
 }
 
 

@@ -571,3 +571,89 @@ def fit_command(
     )
     fit.write(result, target, force=force)
     tables.print_fit(result, out, target)
+
+
+@_command()
+def optimize(
+    config: ConfigArg,
+    ranges: Annotated[
+        list[str],
+        typer.Option(
+            "--range",
+            help="A lever to search and its range: lever=low:high (repeatable).",
+            show_default=False,
+        ),
+    ],
+    objectives: Annotated[
+        list[str],
+        typer.Option(
+            "--objective",
+            help="max:METRIC or min:METRIC, a summary metric (e.g. max:outcome_stable_front, "
+            "min:cost, min:territory_lost_km2_at_horizon); repeatable.",
+            show_default=False,
+        ),
+    ],
+    constraints: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--constraint",
+            help="METRIC<=NUMBER or METRIC>=NUMBER (e.g. outcome_collapse<=0.1); repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    trajectories: TrajectoriesOpt = 20_000,
+    max_trajectories: Annotated[
+        int,
+        typer.Option(
+            "--max-trajectories", help="Most trajectories a racing round gives a candidate."
+        ),
+    ] = 320_000,
+    population: Annotated[int, typer.Option("--population", help="NSGA-II population.")] = 16,
+    generations: Annotated[int, typer.Option("--generations", help="NSGA-II generations.")] = 6,
+    seed: SeedOpt = 0,
+    horizon_weeks: HorizonOpt = None,
+    threads: ThreadsOpt = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Optimize folder [default: results/optimize-<scenario>-seed<S>].",
+            show_default=False,
+        ),
+    ] = None,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
+):
+    """Search lever ranges for the packages on the frontier of the objectives (NSGA-II, common
+    random numbers), racing those near it with more trajectories until they are resolved."""
+    from levercast.present import tables
+    from levercast.sweep import designs
+    from levercast.sweep import optimize as opt
+
+    scenario = _load(config)
+    space = designs.parse_ranges(ranges)
+    objs = [opt.parse_objective(o) for o in objectives]
+    cons = [opt.parse_constraint(c) for c in constraints or ()]
+    target = out_dir or Path("results") / f"optimize-{scenario.name}-seed{seed}"
+    try:
+        result = opt.run_optimize(
+            scenario,
+            space,
+            objs,
+            cons,
+            target,
+            n_start=trajectories,
+            n_max=max_trajectories,
+            pop_size=population,
+            generations=generations,
+            seed=seed,
+            horizon=horizon_weeks,
+            threads=threads,
+            force=force,
+            progress=None if quiet else (lambda text: err.print(text, highlight=False)),
+        )
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing written")
+        raise typer.Exit(code=130) from None
+    tables.print_frontier(result.frontier, objs, cons, list(space), out, target)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from levercast.engine import layout as L
 from levercast.engine import lowering
+from levercast.engine.costs import pricing, summary_rows
 from levercast.engine.kernels import FIXED_POINT, STATUS_OK, simulate_chunk
 from levercast.engine.sampling import sample_params
 from levercast.errors import LevercastError
@@ -56,6 +57,7 @@ class RunResult:
     joint: np.ndarray | None = None  # int64[N_OUTCOMES, N_OUTCOMES]: (reference, this run)
     threads: int = 1
     chunk_size: int = DEFAULT_CHUNK
+    cost_rows: list | None = None  # the package's cost (engine/costs.py), summary rows
 
     # ------------------------------------------------------------------ tables
     def summary(self) -> pd.DataFrame:
@@ -91,6 +93,7 @@ class RunResult:
                     "q95": b["q"][6],
                 }
             )
+        rows.extend(self.cost_rows or [])
         return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
     def paired(self) -> pd.DataFrame:
@@ -333,9 +336,11 @@ def run(
     previous = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        return _run(
+        result = _run(
             scenario, n, seed, horizon, threads, chunk_size, keep, progress, outcomes_out, pair_with
         )
+        result.cost_rows = summary_rows(pricing(scenario, horizon), seed, n)
+        return result
     finally:
         numba.set_num_threads(previous)
 

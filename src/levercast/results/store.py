@@ -44,6 +44,8 @@ MANIFEST = "_sweep.json"  # what makes a folder a sweep folder
 CELLS = "cells.parquet"  # a sweep's cell ids and lever values
 RUN_TABLES = ("summary", "bands")  # <table>.parquet in a run, <table>/cell=<id>/ in a sweep
 ANALYSIS_DIRNAME = "analysis"
+OPTIMIZE_MANIFEST = "_optimize.json"  # what makes a folder an optimize folder
+OPTIMIZE_TABLES = ("candidates", "frontier", "rounds")  # <table>.parquet of an optimize folder
 
 
 class OutputExistsError(LevercastError, FileExistsError):
@@ -171,7 +173,10 @@ def check_target(final: Path, force: bool = False) -> None:
         raise OutputExistsError(
             f"{final} already exists; pass --force to replace it or --out to choose another"
         )
-    ours = any((final / name).is_file() for name in ("summary.parquet", "posterior.parquet"))
+    ours = any(
+        (final / name).is_file()
+        for name in ("summary.parquet", "posterior.parquet", OPTIMIZE_MANIFEST)
+    )
     if not final.is_dir() or (any(final.iterdir()) and not ours):
         raise OutputExistsError(
             f"{final} is not a levercast results folder; --force replaces only those "
@@ -224,6 +229,43 @@ def write_run(result, out_dir: Path, force: bool = False) -> Path:
             write_table(result.trajectories, tmp / "trajectories.parquet", meta)
         (tmp / "scenario.toml").write_text(result.scenario.resolved_toml(), encoding="utf-8")
     return Path(out_dir)
+
+
+def write_optimize(
+    out_dir: Path, frames: dict, manifest: dict, metadata: dict, force: bool = False
+) -> Path:
+    """Write an optimize folder at once: ``<table>.parquet`` for each of
+    :data:`OPTIMIZE_TABLES` and the manifest ``_optimize.json``."""
+    with atomic_dir(out_dir, force=force) as tmp:
+        for name in OPTIMIZE_TABLES:
+            write_table(frames[name], tmp / f"{name}.parquet", metadata)
+        (tmp / OPTIMIZE_MANIFEST).write_text(
+            json.dumps(manifest, sort_keys=True, indent=1), encoding="utf-8"
+        )
+    return Path(out_dir)
+
+
+def is_optimize(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / OPTIMIZE_MANIFEST).is_file()
+
+
+def read_optimize(folder: str | os.PathLike) -> tuple[dict, dict]:
+    """The tables (name -> frame) and the manifest of an optimize folder."""
+    folder = Path(folder)
+    path = folder / OPTIMIZE_MANIFEST
+    if not path.is_file():
+        raise ResultsError(f"{folder} is not an optimize folder: it has no {OPTIMIZE_MANIFEST}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"cannot read {path}: {exc}") from exc
+    frames = {}
+    for name in OPTIMIZE_TABLES:
+        table = folder / f"{name}.parquet"
+        if not table.is_file():
+            raise ResultsError(f"{folder} is an optimize folder without {table.name}")
+        frames[name] = _read_parquet(table)[0]
+    return frames, manifest
 
 
 def write_manifest(folder: Path, manifest: dict) -> Path:
