@@ -451,7 +451,7 @@ def report_command(
     results: Annotated[
         Path,
         typer.Argument(
-            help="Results folder of `levercast run`, `levercast sweep` or `levercast fit`.",
+            help="Results folder of `levercast run`, `sweep`, `fit`, `optimize` or `robust`.",
             show_default=False,
         ),
     ],
@@ -466,10 +466,12 @@ def report_command(
     ] = None,
 ):
     """Write a self-contained HTML report (charts embedded) and its PNG charts."""
-    from levercast.present import fitpage, page
+    from levercast.present import decidepage, fitpage, page
 
     if fitpage.is_fit(results):
         html_path = fitpage.build_fit_report(results, out_dir)
+    elif decidepage.is_decision(results):
+        html_path = decidepage.build_decision_report(results, out_dir)
     else:
         html_path = page.build_report(results, out_dir)
     out.print(f"Report written to {html_path}")

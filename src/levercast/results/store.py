@@ -46,6 +46,8 @@ RUN_TABLES = ("summary", "bands")  # <table>.parquet in a run, <table>/cell=<id>
 ANALYSIS_DIRNAME = "analysis"
 OPTIMIZE_MANIFEST = "_optimize.json"  # what makes a folder an optimize folder
 OPTIMIZE_TABLES = ("candidates", "frontier", "rounds")  # <table>.parquet of an optimize folder
+ROBUST_MANIFEST = "_robust.json"  # what makes a folder a robustness folder
+ROBUST_TABLES = ("scenarios", "results", "robustness", "prim")
 
 
 class OutputExistsError(LevercastError, FileExistsError):
@@ -175,7 +177,7 @@ def check_target(final: Path, force: bool = False) -> None:
         )
     ours = any(
         (final / name).is_file()
-        for name in ("summary.parquet", "posterior.parquet", OPTIMIZE_MANIFEST)
+        for name in ("summary.parquet", "posterior.parquet", OPTIMIZE_MANIFEST, ROBUST_MANIFEST)
     )
     if not final.is_dir() or (any(final.iterdir()) and not ours):
         raise OutputExistsError(
@@ -231,18 +233,42 @@ def write_run(result, out_dir: Path, force: bool = False) -> Path:
     return Path(out_dir)
 
 
+def _write_folder(out_dir, frames, tables, manifest_file, manifest, metadata, force) -> Path:
+    with atomic_dir(out_dir, force=force) as tmp:
+        for name in tables:
+            write_table(frames[name], tmp / f"{name}.parquet", metadata)
+        (tmp / manifest_file).write_text(
+            json.dumps(manifest, sort_keys=True, indent=1), encoding="utf-8"
+        )
+    return Path(out_dir)
+
+
+def _read_folder(folder, tables, manifest_file, what) -> tuple[dict, dict]:
+    folder = Path(folder)
+    path = folder / manifest_file
+    if not path.is_file():
+        raise ResultsError(f"{folder} is not {what} folder: it has no {manifest_file}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"cannot read {path}: {exc}") from exc
+    frames = {}
+    for name in tables:
+        table = folder / f"{name}.parquet"
+        if not table.is_file():
+            raise ResultsError(f"{folder} is {what} folder without {table.name}")
+        frames[name] = _read_parquet(table)[0]
+    return frames, manifest
+
+
 def write_optimize(
     out_dir: Path, frames: dict, manifest: dict, metadata: dict, force: bool = False
 ) -> Path:
     """Write an optimize folder at once: ``<table>.parquet`` for each of
     :data:`OPTIMIZE_TABLES` and the manifest ``_optimize.json``."""
-    with atomic_dir(out_dir, force=force) as tmp:
-        for name in OPTIMIZE_TABLES:
-            write_table(frames[name], tmp / f"{name}.parquet", metadata)
-        (tmp / OPTIMIZE_MANIFEST).write_text(
-            json.dumps(manifest, sort_keys=True, indent=1), encoding="utf-8"
-        )
-    return Path(out_dir)
+    return _write_folder(
+        out_dir, frames, OPTIMIZE_TABLES, OPTIMIZE_MANIFEST, manifest, metadata, force
+    )
 
 
 def is_optimize(folder: str | os.PathLike) -> bool:
@@ -251,21 +277,24 @@ def is_optimize(folder: str | os.PathLike) -> bool:
 
 def read_optimize(folder: str | os.PathLike) -> tuple[dict, dict]:
     """The tables (name -> frame) and the manifest of an optimize folder."""
-    folder = Path(folder)
-    path = folder / OPTIMIZE_MANIFEST
-    if not path.is_file():
-        raise ResultsError(f"{folder} is not an optimize folder: it has no {OPTIMIZE_MANIFEST}")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ResultsError(f"cannot read {path}: {exc}") from exc
-    frames = {}
-    for name in OPTIMIZE_TABLES:
-        table = folder / f"{name}.parquet"
-        if not table.is_file():
-            raise ResultsError(f"{folder} is an optimize folder without {table.name}")
-        frames[name] = _read_parquet(table)[0]
-    return frames, manifest
+    return _read_folder(folder, OPTIMIZE_TABLES, OPTIMIZE_MANIFEST, "an optimize")
+
+
+def write_robust(
+    out_dir: Path, frames: dict, manifest: dict, metadata: dict, force: bool = False
+) -> Path:
+    """Write a robustness folder at once: ``<table>.parquet`` for each of
+    :data:`ROBUST_TABLES` and the manifest ``_robust.json``."""
+    return _write_folder(out_dir, frames, ROBUST_TABLES, ROBUST_MANIFEST, manifest, metadata, force)
+
+
+def is_robust(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / ROBUST_MANIFEST).is_file()
+
+
+def read_robust(folder: str | os.PathLike) -> tuple[dict, dict]:
+    """The tables (name -> frame) and the manifest of a robustness folder."""
+    return _read_folder(folder, ROBUST_TABLES, ROBUST_MANIFEST, "a robustness")
 
 
 def write_manifest(folder: Path, manifest: dict) -> Path:
