@@ -180,6 +180,7 @@ MISSING_INPUT = {
         "--objective",
         "max:outcome_stable_front",
     ],
+    "robust": ["robust", "{missing}.toml", "--packages", "{missing}.toml", "--lhs", "4"],
 }
 
 

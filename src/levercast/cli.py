@@ -659,3 +659,93 @@ def optimize(
         err.print("interrupted: nothing written")
         raise typer.Exit(code=130) from None
     tables.print_frontier(result.frontier, objs, cons, list(space), out, target)
+
+
+@_command()
+def robust(
+    config: ConfigArg,
+    packages: Annotated[
+        Path,
+        typer.Option(
+            "--packages",
+            help="Packages: a TOML file of [packages.<name>] lever = value tables, or the "
+            "frontier.parquet of `levercast optimize`.",
+            show_default=False,
+        ),
+    ],
+    cases: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--case",
+            help="A named scenario: NAME:uncertainty=value[,uncertainty=value...] (repeatable), "
+            "e.g. us-support-ends:us_support_after_election=0.",
+            show_default=False,
+        ),
+    ] = None,
+    lhs: Annotated[
+        int,
+        typer.Option("--lhs", help="Latin hypercube of this many scenarios over the --range."),
+    ] = 0,
+    ranges: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--range",
+            help="Range of an uncertainty for --lhs: uncertainty=low:high (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    threshold: Annotated[
+        str,
+        typer.Option(
+            "--threshold", help="What a package must reach in a scenario: METRIC>=X or <=X."
+        ),
+    ] = "outcome_stable_front>=0.5",
+    trajectories: TrajectoriesOpt = 20_000,
+    seed: SeedOpt = 0,
+    horizon_weeks: HorizonOpt = None,
+    threads: ThreadsOpt = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Robustness folder [default: results/robust-<scenario>-seed<S>].",
+            show_default=False,
+        ),
+    ] = None,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
+):
+    """Evaluate packages across deep-uncertainty scenarios: regret against the best package
+    per scenario, satisficing share, and PRIM boxes of where each package fails."""
+    from levercast.analysis import robust as rb
+    from levercast.present import tables
+    from levercast.results import store
+    from levercast.sweep import designs
+
+    scenario = _load(config)
+    packs = rb.read_packages(packages)
+    thr = rb.parse_threshold(threshold)
+    table = rb.scenario_table(lhs, designs.parse_ranges(ranges or ()), cases or (), seed)
+    target = out_dir or Path("results") / f"robust-{scenario.name}-seed{seed}"
+    store.check_target(target, force)
+    try:
+        with tables.progress_bar(
+            len(table) * len(packs), enabled=not quiet, console=err, label="runs"
+        ) as tick:
+            frames = rb.run_robust(
+                scenario,
+                packs,
+                table,
+                thr,
+                n=trajectories,
+                seed=seed,
+                horizon=horizon_weeks,
+                threads=threads,
+                progress=tick,
+            )
+        rb.write(target, frames, scenario, packs, table, thr, trajectories, seed, force)
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing written")
+        raise typer.Exit(code=130) from None
+    tables.print_robustness(frames["robustness"], frames["prim"], thr, out, target)

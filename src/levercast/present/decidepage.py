@@ -268,9 +268,10 @@ def _robust_report(folder: Path, out: Path) -> str:
         "Satisficing and regret across scenarios",
         png,
         "Left: the share of scenarios in which each package meets the threshold, with a 95% "
-        "interval (Wilson over scenarios, widened by the Monte Carlo error of each scenario's "
-        "estimate: docs/robust.md). Right: its largest regret, the shortfall from the best "
-        "package of the same scenario, with the 95% interval of the paired difference there.",
+        "Wilson interval over the scenarios (the table of the command also counts the "
+        "scenarios where the threshold lies inside the estimate's Monte Carlo interval). "
+        "Right: its largest regret, the shortfall from the best package of the same "
+        "scenario, with the 95% interval of the paired difference there.",
     )
     boxes = frames["prim"]
     prim_rows = [

@@ -470,3 +470,37 @@ def print_frontier(frontier, objectives, constraints, levers, console: Console, 
         table.add_row(*cells)
     console.print(table)
     console.print(f"Results written to {folder}/")
+
+
+def print_robustness(summary, boxes, threshold, console: Console, folder) -> None:
+    """Print each package's satisficing share and regret, and where it fails (PRIM)."""
+    table = Table(
+        title=f"Robustness across {int(summary['n_scenarios'].iloc[0])} scenarios "
+        f"(satisficing: {threshold})",
+        title_justify="left",
+    )
+    cols = ("package", "satisficing (95% CI)", "undecided", "max regret (95% CI)", "in", "mean")
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("package", "in") else "right")
+    for r in summary.itertuples():
+        table.add_row(
+            str(r.package),
+            f"{r.n_satisficing}/{r.n_scenarios} = {_pct(r.satisficing, 0)} "
+            f"({_pct(r.satisficing_ci_low, 0)} - {_pct(r.satisficing_ci_high, 0)})",
+            str(r.n_undecided),
+            f"{100 * r.max_regret:.2f} pp ({100 * r.max_regret_ci_low:.2f} - "
+            f"{100 * r.max_regret_ci_high:.2f})",
+            str(r.max_regret_scenario),
+            f"{100 * r.mean_regret:.2f} pp",
+        )
+    console.print(table)
+    for package, g in boxes.groupby("package", sort=False):
+        limits = ", ".join(
+            f"{r.uncertainty} in [{r.low:,.4g}, {r.high:,.4g}]" for r in g.itertuples()
+        )
+        first = g.iloc[0]
+        console.print(
+            f"{package} fails ({int(first.n_failures)} scenarios) mostly where {limits} "
+            f"(coverage {first.coverage:.2f}, density {first.density:.2f})"
+        )
+    console.print(f"Results written to {folder}/")
