@@ -5,6 +5,7 @@ model's evaluations (common random numbers, bit-identical across threads)."""
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from levercast.results import names
@@ -155,3 +156,12 @@ def test_model_evaluations_pair_and_do_not_depend_on_threads():
     base = one({}, 3000)
     d, se = opt.difference(a, base, names.COST)
     assert d > 0 and se < 0.05 * d  # paired: the unit-cost draws cancel for unchanged levers
+
+
+def test_the_same_seed_gives_the_same_search():
+    objectives = [opt.Objective("f1", "min"), opt.Objective("f2", "min")]
+    kwargs = dict(pop_size=8, generations=3, n_start=400, n_max=800, seed=2)
+    a = opt.search(_zdt, {"a": (0.0, 1.0), "b": (0.0, 1.0)}, objectives, **kwargs)
+    b = opt.search(_zdt, {"a": (0.0, 1.0), "b": (0.0, 1.0)}, objectives, **kwargs)
+    pd.testing.assert_frame_equal(a.candidates, b.candidates)
+    pd.testing.assert_frame_equal(a.frontier, b.frontier)
