@@ -165,3 +165,44 @@ def test_the_same_seed_gives_the_same_search():
     b = opt.search(_zdt, {"a": (0.0, 1.0), "b": (0.0, 1.0)}, objectives, **kwargs)
     pd.testing.assert_frame_equal(a.candidates, b.candidates)
     pd.testing.assert_frame_equal(a.frontier, b.frontier)
+
+
+def test_a_resumed_search_and_the_dask_backend_end_as_an_uninterrupted_one(tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from levercast.cli import app
+    from levercast.results import store
+
+    def optimize(out, *extra):
+        args = [
+            "optimize", "configs/baseline.toml",
+            "--range", "interceptor_drones_per_day=50:1500",
+            "--objective", "max:outcome_stable_front", "--objective", "min:cost",
+            "-n", "800", "--max-trajectories", "1600", "--population", "4",
+            "--generations", "3", "--seed", "5", "--out", str(out), "-q", *extra,
+        ]  # fmt: skip
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 0, res.output
+        return store.read_optimize(out)[0]
+
+    whole = optimize(tmp_path / "whole")
+    # an interruption after the first generation: the manifest and one checkpoint
+    part = tmp_path / "part"
+    part.mkdir()
+    shutil.copy(tmp_path / "whole" / store.OPTIMIZE_MANIFEST, part)
+    first = store.optimize_generation_path(tmp_path / "whole", 0)
+    store.optimize_generation_path(part, 0).parent.mkdir(parents=True)
+    shutil.copy(first, store.optimize_generation_path(part, 0))
+    resumed = optimize(part, "--resume")
+    on_dask = optimize(tmp_path / "dask", "--backend", "dask", "--workers", "2")
+    for name in store.OPTIMIZE_TABLES:
+        pd.testing.assert_frame_equal(whole[name], resumed[name])
+        pd.testing.assert_frame_equal(whole[name], on_dask[name])
+    res = CliRunner().invoke(
+        app,
+        ["optimize", "configs/baseline.toml", "--range", "interceptor_drones_per_day=50:1400",
+         "--objective", "max:outcome_stable_front", "-n", "800", "--out", str(part), "--resume"],
+    )  # fmt: skip
+    assert res.exit_code == 1 and "cannot resume" in res.output

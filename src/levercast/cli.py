@@ -625,6 +625,13 @@ def optimize(
         ),
     ] = None,
     force: ForceOpt = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue an interrupted search in --out."),
+    ] = False,
+    backend: BackendOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     quiet: QuietOpt = False,
 ):
     """Search lever ranges for the packages on the frontier of the objectives (NSGA-II, common
@@ -653,10 +660,14 @@ def optimize(
             horizon=horizon_weeks,
             threads=threads,
             force=force,
+            resume=resume,
+            backend=backend,
+            scheduler=scheduler,
+            workers=workers,
             progress=None if quiet else (lambda text: err.print(text, highlight=False)),
         )
     except KeyboardInterrupt:
-        err.print("interrupted: nothing written")
+        err.print("interrupted: finished generations are kept; rerun with --resume")
         raise typer.Exit(code=130) from None
     tables.print_frontier(result.frontier, objs, cons, list(space), out, target)
 

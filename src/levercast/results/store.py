@@ -261,14 +261,38 @@ def _read_folder(folder, tables, manifest_file, what) -> tuple[dict, dict]:
     return frames, manifest
 
 
-def write_optimize(
-    out_dir: Path, frames: dict, manifest: dict, metadata: dict, force: bool = False
-) -> Path:
-    """Write an optimize folder at once: ``<table>.parquet`` for each of
-    :data:`OPTIMIZE_TABLES` and the manifest ``_optimize.json``."""
-    return _write_folder(
-        out_dir, frames, OPTIMIZE_TABLES, OPTIMIZE_MANIFEST, manifest, metadata, force
-    )
+OPTIMIZE_SEARCH = "search"  # search/generation=<g>/part-0.parquet: the search's checkpoints
+
+
+def write_optimize(folder: Path, frames: dict, metadata: dict) -> Path:
+    """Write the final tables of an optimize folder (``<table>.parquet`` for each of
+    :data:`OPTIMIZE_TABLES`), each atomically, into ``folder`` (which holds the manifest and
+    the search's checkpoints already)."""
+    for name in OPTIMIZE_TABLES:
+        write_parquet(frames[name], Path(folder) / f"{name}.parquet", metadata)
+    return Path(folder)
+
+
+def optimize_generation_path(folder: Path, generation: int) -> Path:
+    """Where an optimize folder keeps the evaluations of one search generation."""
+    return Path(folder) / OPTIMIZE_SEARCH / f"generation={generation}" / "part-0.parquet"
+
+
+def read_optimize_checkpoints(folder: str | os.PathLike) -> dict:
+    """Generation -> its evaluations, for every finished generation of an optimize folder."""
+    out = {}
+    base = Path(folder) / OPTIMIZE_SEARCH
+    if base.is_dir():
+        for sub in sorted(base.iterdir()):
+            path = sub / "part-0.parquet"
+            if sub.name.startswith("generation=") and path.is_file():
+                out[int(sub.name.split("=", 1)[1])] = _read_parquet(path)[0]
+    return out
+
+
+def write_json(data: dict, path: str | os.PathLike) -> Path:
+    """Write ``data`` as indented, key-sorted JSON to ``path`` atomically."""
+    return write_text(json.dumps(data, sort_keys=True, indent=1), path)
 
 
 def is_optimize(folder: str | os.PathLike) -> bool:

@@ -143,9 +143,16 @@ class Evaluation:
     values: dict[str, float]
     se: dict[str, float]
     paired: dict[str, np.ndarray] = field(default_factory=dict)
+    restored: bool = False  # read back from a checkpoint: no per-trajectory values
 
 
 Evaluator = Callable[[Mapping[str, float], int], Evaluation]
+# many candidates at once, in order (a backend may evaluate them in parallel)
+ManyEvaluator = Callable[[Sequence[Mapping[str, float]], int], list[Evaluation]]
+
+
+def _one_by_one(evaluate: Evaluator) -> ManyEvaluator:
+    return lambda xs, n: [evaluate(x, n) for x in xs]
 
 
 def difference(a: Evaluation, b: Evaluation, metric: str) -> tuple[float, float]:
@@ -194,6 +201,52 @@ def model_evaluator(
         return Evaluation(n, values, se, paired)
 
     return evaluate
+
+
+def evaluate_remote(
+    scenario_toml: str,
+    base_dir: str,
+    x: Mapping[str, float],
+    n: int,
+    seed: int,
+    horizon: int,
+    keep: Sequence[str],
+) -> Evaluation:
+    """:func:`model_evaluator` on one candidate in another process (one numba thread): the
+    scenario travels as its resolved TOML text, as a sweep's cells do."""
+    from levercast.scenario.loader import loads_scenario
+
+    scenario = loads_scenario(scenario_toml, base_dir=base_dir)
+    return model_evaluator(scenario, seed, horizon, None, keep)(x, n)
+
+
+def dask_evaluator(client, scenario, seed: int, horizon: int, keep) -> ManyEvaluator:
+    """Evaluate many candidates at once on a dask.distributed ``client``, in order. Each
+    evaluation depends only on the candidate, N and the seed, so the results are the same as
+    one by one, bit for bit."""
+    from pathlib import Path
+
+    toml = scenario.resolved_toml()
+    base_dir = str(Path(scenario.path).parent) if scenario.path else "."
+
+    def many(xs, n):
+        futures = [
+            client.submit(
+                evaluate_remote,
+                toml,
+                base_dir,
+                dict(x),
+                n,
+                seed,
+                horizon,
+                tuple(keep),
+                pure=False,
+            )
+            for x in xs
+        ]
+        return client.gather(futures)
+
+    return many
 
 
 # ----------------------------------------------------------------------------- search
@@ -334,6 +387,9 @@ def search(
     z: float = Z_RACE,
     max_race: int = MAX_RACE,
     progress: Callable[[str], None] | None = None,
+    restore: Mapping[int, pd.DataFrame] | None = None,
+    checkpoint: Callable[[int, pd.DataFrame], None] | None = None,
+    evaluate_many: ManyEvaluator | None = None,
 ) -> OptimizeResult:
     """Search ``space`` for the frontier of ``objectives`` under ``constraints``.
 
@@ -356,6 +412,15 @@ def search(
         Standard errors a difference must exceed to count as resolved.
     max_race : int
         Most candidates raced (the first by non-domination rank).
+    restore : mapping, optional
+        Generation -> its rows as ``checkpoint`` received them, from an interrupted search:
+        those generations are told to pymoo without simulating (pymoo, seeded, proposes the
+        same candidates again; a mismatch is refused).
+    checkpoint : callable, optional
+        Called as ``checkpoint(generation, rows)`` after each simulated generation.
+    evaluate_many : callable, optional
+        ``evaluate_many(xs, n) -> [Evaluation]`` in the order of ``xs``: the same as
+        ``evaluate`` on each, perhaps in parallel (the dask backend); default one by one.
     """
     if not space:
         raise OptimizeError("nothing to search: give at least one --range lever=low:high")
@@ -372,6 +437,7 @@ def search(
     from pymoo.core.evaluator import Evaluator as PymooEvaluator
     from pymoo.problems.static import StaticProblem
 
+    many = evaluate_many or _one_by_one(evaluate)
     problem = _problem(space, objectives, constraints)
     algorithm = _algorithm(pop_size, len(objectives), seed)
     algorithm.setup(problem, termination=("n_gen", generations), seed=seed, verbose=False)
@@ -383,14 +449,31 @@ def search(
         X = pop.get("X")
         F = np.empty((len(X), len(objectives)))
         G = np.empty((len(X), len(constraints)))
-        for r, xr in enumerate(X):
-            x = {k: float(v) for k, v in zip(keys, xr, strict=True)}
-            e = evaluate(x, n_start)
+        stored = None if restore is None else restore.get(gen)
+        if stored is not None:
+            stored = stored.reset_index(drop=True)
+            same = len(stored) == len(X) and all(
+                np.array_equal(stored[k].to_numpy(np.float64), X[:, j]) for j, k in enumerate(keys)
+            )
+            if not same:
+                raise OptimizeError(
+                    f"cannot resume: generation {gen} of the checkpoint is not the one the search "
+                    "proposes again (another pymoo version?); use --force to start over"
+                )
+        first = len(pool)
+        xs = [{k: float(v) for k, v in zip(keys, xr, strict=True)} for xr in X]
+        if stored is None:
+            found = many(xs, n_start)
+        else:
+            found = [_restored(stored.iloc[r], n_start) for r in range(len(xs))]
+        for r, (x, e) in enumerate(zip(xs, found, strict=True)):
             c = Candidate(len(pool), x, gen, e)
             pool.append(c)
             rows.append(_row(c, "search", 0, objectives, constraints, z))
             F[r] = [o.sign * e.values[o.metric] for o in objectives]
             G[r] = [k.violation(e.values[k.metric]) for k in constraints]
+        if stored is None and checkpoint is not None:
+            checkpoint(gen, pd.DataFrame(rows[first:]))
         static = StaticProblem(problem, F=F, G=G) if constraints else StaticProblem(problem, F=F)
         PymooEvaluator().eval(static, pop)
         algorithm.tell(infills=pop)
@@ -407,6 +490,7 @@ def search(
         z=z,
         max_race=max_race,
         progress=progress,
+        evaluate_many=many,
     )
     return OptimizeResult(pd.DataFrame(rows + race_rows), frontier, rounds)
 
@@ -422,6 +506,7 @@ def race(
     z: float = Z_RACE,
     max_race: int = MAX_RACE,
     progress: Callable[[str], None] | None = None,
+    evaluate_many: ManyEvaluator | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
     """Race the candidates of ``pool`` (each evaluated with ``n_start`` trajectories).
 
@@ -446,7 +531,13 @@ def race(
     undominated = [feasible[k] for k in np.flatnonzero(~beats.any(axis=0))]
     ranked = _rank([evals[i] for i in undominated], objectives, constraints)
     alive = [undominated[k] for k in ranked][:max_race]
+    # a candidate read back from a checkpoint has no per-trajectory values to pair on: simulate
+    # it again (the same seed and N give the same numbers, so a resumed search ends as an
+    # uninterrupted one)
+    many = evaluate_many or _one_by_one(evaluate)
     current = {i: evals[i] for i in alive}
+    stale = [i for i in alive if evals[i].restored]
+    current.update(zip(stale, many([pool[i].x for i in stale], n_start), strict=True))
     n = n_start
     rounds = []
     rows: list[dict] = []
@@ -471,8 +562,8 @@ def race(
             break
         n = min(2 * n, n_max)
         rnd += 1
+        current.update(zip(alive, many([pool[i].x for i in alive], n), strict=True))
         for i in alive:
-            current[i] = evaluate(pool[i].x, n)
             c = Candidate(pool[i].id, pool[i].x, pool[i].generation, current[i])
             rows.append(_row(c, "race", rnd, objectives, constraints, z))
     final = [current[i] for i in alive]
@@ -496,6 +587,17 @@ def race(
             first.metric, ascending=first.sense == "min", kind="stable"
         ).reset_index(drop=True)
     return frontier_frame, pd.DataFrame(rounds), rows
+
+
+def _restored(row: pd.Series, n: int) -> Evaluation:
+    """An evaluation read back from a checkpoint row (estimates and errors only)."""
+    metrics = [c[: -len("_se")] for c in row.index if c.endswith("_se")]
+    return Evaluation(
+        int(row.get("n", n)),
+        {m: float(row[m]) for m in metrics},
+        {m: float(row[f"{m}_se"]) for m in metrics},
+        restored=True,
+    )
 
 
 def _unpaired(e: Evaluation) -> Evaluation:
@@ -555,11 +657,20 @@ def run_optimize(
     horizon: int | None = None,
     threads: int | None = None,
     force: bool = False,
+    resume: bool = False,
+    backend: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> OptimizeResult:
-    """Search, race and write ``out_dir``: ``candidates.parquet`` (every evaluation),
-    ``frontier.parquet`` (the raced frontier with intervals), ``rounds.parquet`` and the
-    manifest ``_optimize.json``."""
+    """Search, race and write ``out_dir``: the manifest ``_optimize.json`` first, each search
+    generation as it finishes (``search/generation=<g>/part-0.parquet``), then
+    ``candidates.parquet`` (every evaluation), ``frontier.parquet`` (the raced frontier with
+    intervals) and ``rounds.parquet``. With ``resume``, the finished generations of an
+    interrupted run are read back instead of simulated (racing is redone: it needs the
+    per-trajectory values), and the result is the same as an uninterrupted run's."""
+    from pathlib import Path
+
     from levercast import __version__
     from levercast.results import store
 
@@ -567,21 +678,9 @@ def run_optimize(
     simulate.check_limits(n_start, horizon)
     simulate.check_limits(n_max, horizon)
     check_space(scenario, space)
-    store.check_target(out_dir, force)
-    keep = tuple(dict.fromkeys(o.metric for o in objectives))
-    evaluate = model_evaluator(scenario, seed, horizon, threads, keep)
-    result = search(
-        evaluate,
-        space,
-        objectives,
-        constraints,
-        pop_size=pop_size,
-        generations=generations,
-        n_start=n_start,
-        n_max=n_max,
-        seed=seed,
-        progress=progress,
-    )
+    if backend not in ("local", "dask"):
+        raise OptimizeError(f"--backend must be 'local' or 'dask', got {backend!r}")
+    out_dir = Path(out_dir)
     manifest = {
         "format": 1,
         "scenario_name": scenario.name,
@@ -598,12 +697,85 @@ def run_optimize(
         "z": Z_RACE,
         "levercast_version": __version__,
     }
+    restore = _prepare_folder(out_dir, manifest, resume, force)
     meta = store.run_metadata(scenario, seed, n_start, horizon)
     meta.update({k: manifest[k] for k in ("objectives", "constraints", "ranges")})
+
+    def checkpoint(gen: int, rows: pd.DataFrame) -> None:
+        store.write_parquet(rows, store.optimize_generation_path(out_dir, gen), meta)
+
+    keep = tuple(dict.fromkeys(o.metric for o in objectives))
+    evaluate = model_evaluator(scenario, seed, horizon, threads, keep)
+    settings = dict(
+        pop_size=pop_size,
+        generations=generations,
+        n_start=n_start,
+        n_max=n_max,
+        seed=seed,
+        progress=progress,
+        restore=restore,
+        checkpoint=checkpoint,
+    )
+    if backend == "local":
+        result = search(evaluate, space, objectives, constraints, **settings)
+    else:
+        from levercast.sweep.runner import dask_client
+
+        with dask_client(scheduler, workers, threads or 1) as client:
+            many = dask_evaluator(client, scenario, seed, horizon, keep)
+            result = search(
+                evaluate, space, objectives, constraints, evaluate_many=many, **settings
+            )
     frames = {
         "candidates": result.candidates,
         "frontier": result.frontier,
         "rounds": result.rounds,
     }
-    store.write_optimize(out_dir, frames, manifest, meta, force=force)
+    store.write_optimize(out_dir, frames, meta)
     return result
+
+
+_RESUME_KEYS = (
+    "scenario_sha256",
+    "objectives",
+    "constraints",
+    "ranges",
+    "seed",
+    "trajectories",
+    "max_trajectories",
+    "population",
+    "generations",
+    "horizon_weeks",
+)
+
+
+def _prepare_folder(out_dir, manifest: dict, resume: bool, force: bool) -> dict:
+    """Create (or, with ``resume``, check and clean) the optimize folder; return the finished
+    generations to restore."""
+    import json
+    import shutil
+
+    from levercast.results import store
+
+    path = out_dir / store.OPTIMIZE_MANIFEST
+    if resume and out_dir.exists():
+        if not path.is_file():
+            raise OptimizeError(f"{out_dir} has no {store.OPTIMIZE_MANIFEST}: nothing to resume")
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise OptimizeError(f"cannot read {path}: {exc}") from exc
+        for key in _RESUME_KEYS:
+            if old.get(key) != manifest[key]:
+                raise OptimizeError(
+                    f"cannot resume into {out_dir}: its {key} ({old.get(key)}) differs from "
+                    f"this search's ({manifest[key]}); use another --out or --force to start over"
+                )
+        store.remove_temporaries(out_dir)
+        return store.read_optimize_checkpoints(out_dir)
+    store.check_target(out_dir, force)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    store.write_json(manifest, path)
+    return {}
