@@ -84,6 +84,8 @@ DISTRIBUTION_ROWS = (
     (names.at_horizon(MANPOWER), "Ukrainian infantry at the horizon", "soldiers", 0),
     (names.TALKS_WEEK, "Week talks open (when they do)", "weeks from start", 1),
     (names.LEVERAGE_SCORE, "Leverage score at the table (when talks open)", "0–1", 3),
+    (names.COST, "Package cost, averaged over the horizon", "USD/year", 0),
+    (names.ADDED_COST, "Package cost added to the October 2024 levers", "USD/year", 0),
 )
 
 
