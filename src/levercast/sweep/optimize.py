@@ -134,7 +134,9 @@ def parse_constraint(text: str, known: Sequence[str] | None = None) -> Constrain
 class Evaluation:
     """What one candidate gave with ``n`` trajectories.
 
-    ``values`` and ``se`` map each metric to its estimate and Monte Carlo standard error;
+    ``values`` and ``se`` map each metric to its estimate and Monte Carlo standard error,
+    ``ci`` to its 95% interval where the evaluator knows a better one than ``value ± 1.96 se``
+    (the Wilson interval of a probability, which stays honest near 0 and 1);
     ``paired`` maps some metrics to their per-trajectory values (an outcome's 0/1 indicator,
     the cost), from which differences between candidates are paired.
     """
@@ -144,6 +146,7 @@ class Evaluation:
     se: dict[str, float]
     paired: dict[str, np.ndarray] = field(default_factory=dict)
     restored: bool = False  # read back from a checkpoint: no per-trajectory values
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)  # 95%, where known
 
 
 Evaluator = Callable[[Mapping[str, float], int], Evaluation]
@@ -184,11 +187,12 @@ def model_evaluator(
         outcomes = np.empty(n, dtype=np.int8)
         result = simulate.run(sc, n, seed, horizon=horizon, threads=threads, outcomes_out=outcomes)
         summary = result.summary().set_index("metric")
-        values, se = {}, {}
+        values, se, ci = {}, {}, {}
         for metric, row in summary.iterrows():
             prob = row["kind"] == "probability"
             values[metric] = float(row["probability"] if prob else row["mean"])
             se[metric] = float(row["std_error"])
+            ci[metric] = (float(row["ci_low"]), float(row["ci_high"]))
         paired: dict[str, np.ndarray] = {}
         for metric in keep:
             if metric in outcome_code:
@@ -198,7 +202,7 @@ def model_evaluator(
             cost, added = costs.per_trajectory(costs.pricing(sc, horizon), seed, 0, n)
             by_name = {names.COST: cost, names.ADDED_COST: added}
             paired.update({m: by_name[m] for m in wanted})
-        return Evaluation(n, values, se, paired)
+        return Evaluation(n, values, se, paired, ci=ci)
 
     return evaluate
 
@@ -368,8 +372,9 @@ def _row(c: Candidate, stage: str, rnd: int, objectives, constraints, z: float) 
     for metric in dict.fromkeys([o.metric for o in objectives] + [k.metric for k in constraints]):
         row[metric] = e.values[metric]
         row[f"{metric}_se"] = e.se[metric]
-        row[f"{metric}_ci_low"] = e.values[metric] - z * e.se[metric]
-        row[f"{metric}_ci_high"] = e.values[metric] + z * e.se[metric]
+        low, high = e.ci.get(metric, (e.values[metric] - z * e.se[metric], None))
+        row[f"{metric}_ci_low"] = low
+        row[f"{metric}_ci_high"] = e.values[metric] + z * e.se[metric] if high is None else high
     return row
 
 
@@ -597,6 +602,7 @@ def _restored(row: pd.Series, n: int) -> Evaluation:
         {m: float(row[m]) for m in metrics},
         {m: float(row[f"{m}_se"]) for m in metrics},
         restored=True,
+        ci={m: (float(row[f"{m}_ci_low"]), float(row[f"{m}_ci_high"])) for m in metrics},
     )
 
 
