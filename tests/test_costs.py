@@ -144,3 +144,10 @@ def test_every_run_reports_its_cost():
         assert summary.loc[metric, "n"] == 2000
         assert summary.loc[metric, "kind"] == "distribution"
     assert summary.loc[names.COST, "mean"] > summary.loc[names.ADDED_COST, "mean"] > 0
+
+
+def test_a_large_run_prices_its_first_trajectories():
+    p = costs.pricing(load_scenario(f"{CONFIGS}/baseline.toml"))
+    row, _ = costs.summary_rows(p, 0, 10**9)
+    assert row["n"] == costs.SUMMARY_MAX
+    assert costs.summary_rows(p, 0, costs.SUMMARY_MAX)[0] == row
