@@ -37,7 +37,7 @@ from levercast.errors import LevercastError
 from levercast.results import names
 
 Z_RACE = 1.96  # two-sided 95%: a difference is resolved beyond this many standard errors
-MAX_RACE = 24  # candidates raced at most (the best by non-domination rank, then crowding)
+MAX_RACE = 24  # candidates raced at most (the first by non-domination rank, then search order)
 
 _METRIC = r"[a-z][a-z0-9_]*"
 OBJECTIVE_RE = re.compile(rf"(max|min):({_METRIC})")
