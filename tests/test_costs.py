@@ -151,3 +151,11 @@ def test_a_large_run_prices_its_first_trajectories():
     row, _ = costs.summary_rows(p, 0, 10**9)
     assert row["n"] == costs.SUMMARY_MAX
     assert costs.summary_rows(p, 0, costs.SUMMARY_MAX)[0] == row
+
+
+def test_kept_trajectories_carry_their_cost():
+    sc = load_scenario(f"{CONFIGS}/victory-plan.toml")
+    result = simulate.run(sc, 3000, 2, keep=500, threads=1)
+    cost, added = costs.per_trajectory(costs.pricing(sc), 2, 0, 500)
+    assert np.array_equal(result.trajectories[names.COST].to_numpy(), cost)
+    assert np.array_equal(result.trajectories[names.ADDED_COST].to_numpy(), added)

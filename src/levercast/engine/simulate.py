@@ -12,7 +12,7 @@ import pandas as pd
 
 from levercast.engine import layout as L
 from levercast.engine import lowering
-from levercast.engine.costs import pricing, summary_rows
+from levercast.engine.costs import per_trajectory, pricing, summary_rows
 from levercast.engine.kernels import FIXED_POINT, STATUS_OK, simulate_chunk
 from levercast.engine.sampling import sample_params
 from levercast.errors import LevercastError
@@ -339,7 +339,12 @@ def run(
         result = _run(
             scenario, n, seed, horizon, threads, chunk_size, keep, progress, outcomes_out, pair_with
         )
-        result.cost_rows = summary_rows(pricing(scenario, horizon), seed, n)
+        priced = pricing(scenario, horizon)
+        result.cost_rows = summary_rows(priced, seed, n)
+        if result.trajectories is not None:  # the kept trajectories' own costs
+            cost, added = per_trajectory(priced, seed, 0, len(result.trajectories))
+            result.trajectories[N.COST] = cost
+            result.trajectories[N.ADDED_COST] = added
         return result
     finally:
         numba.set_num_threads(previous)
