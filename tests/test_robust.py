@@ -99,6 +99,8 @@ def test_from_scenario_to_robust_cheap_packages(tmp_path):
     assert manifest["n_scenarios"] == 11
     assert len(frames["results"]) == 11 * len(manifest["packages"])
     assert (frames["results"]["regret"] >= 0).all()
+    summary = frames["robustness"]
+    assert (summary[names.COST] > 0).all() and "artillery_rounds_per_year" in summary.columns
     for folder in (opt_dir, rob_dir):
         res = runner.invoke(app, ["report", str(folder)])
         assert res.exit_code == 0, res.output

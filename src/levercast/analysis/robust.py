@@ -226,7 +226,8 @@ def robustness(results: pd.DataFrame, threshold: Threshold, z: float = Z) -> pd.
         ``satisficing_ci_low/high`` (Wilson over the scenarios), ``n_satisficing``,
         ``n_undecided`` (the threshold within ``z`` standard errors of the estimate),
         ``max_regret`` with ``max_regret_ci_low/high`` and the scenario it occurs in,
-        ``mean_regret``, ``n_best`` (scenarios where it is the best package).
+        ``mean_regret``, ``n_best`` (scenarios where it is the best package), and the mean
+        of ``cost_usd_per_year`` when ``results`` has it.
     """
     frame = regrets(results, threshold)
     out = []
@@ -253,6 +254,8 @@ def robustness(results: pd.DataFrame, threshold: Threshold, z: float = Z) -> pd.
                 "n_best": int((g["regret"] == 0.0).sum()),
             }
         )
+        if names.COST in g.columns:  # the unit costs do not depend on the scenario
+            out[-1][names.COST] = float(g[names.COST].mean())
     return pd.DataFrame(out)
 
 
@@ -376,12 +379,22 @@ def run_robust(
                 m = float(d.mean())
                 r["regret_se"] = math.sqrt(max(float((d * d).mean()) - m * m, 0.0) / n)
     results = regrets(pd.DataFrame(rows), threshold)
+    summary = robustness(results, threshold)
+    levers = sorted({k for p in packages for k in p.levers}, key=_lever_order)
+    for name in levers:  # each package's levers (the scenario's value where it sets none)
+        summary[name] = [
+            p.levers.get(name, sc.levers[name]) for p, sc in zip(packages, packs, strict=True)
+        ]
     return {
         "scenarios": scenarios,
         "results": results,
-        "robustness": robustness(results, threshold),
+        "robustness": summary,
         "prim": failure_boxes(scenarios, results, threshold),
     }
+
+
+def _lever_order(name: str) -> int:
+    return [p.name for p in registry.LEVERS].index(name)
 
 
 def write(out_dir, frames, scenario, packages, scenarios, threshold, n, seed, force) -> Path:

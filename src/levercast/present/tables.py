@@ -480,11 +480,16 @@ def print_robustness(summary, boxes, threshold, console: Console, folder) -> Non
         title_justify="left",
     )
     cols = ("package", "satisficing (95% CI)", "undecided", "max regret (95% CI)", "in", "mean")
+    has_cost = names.COST in summary.columns
+    if has_cost:
+        summary = summary.sort_values(names.COST, kind="stable")
+        cols = ("package", "cost (USD bn/yr)", *cols[1:])
     for col in cols:
         table.add_column(col, justify="left" if col in ("package", "in") else "right")
     for r in summary.itertuples():
         table.add_row(
             str(r.package),
+            *([f"{getattr(r, names.COST) / 1e9:,.2f}"] if has_cost else []),
             f"{r.n_satisficing}/{r.n_scenarios} = {_pct(r.satisficing, 0)} "
             f"({_pct(r.satisficing_ci_low, 0)} - {_pct(r.satisficing_ci_high, 0)})",
             str(r.n_undecided),
