@@ -85,8 +85,10 @@ def test_a_missing_lever_is_refused():
 
 
 def test_the_cost_stream_is_not_a_kernel_stream():
-    used = {v for k, v in vars(L).items() if k.startswith("STREAM_")}
-    assert costs.COST_STREAM not in used
+    used = {v for k, v in vars(L).items() if k.startswith("STREAM_") and k != "STREAM_COST"}
+    assert costs.COST_STREAM == L.STREAM_COST and costs.COST_STREAM not in used
+    # nor one of a conditioned run's offspring streams (STREAM_OFFSPRING + k, one per week)
+    assert not L.STREAM_OFFSPRING <= costs.COST_STREAM <= L.STREAM_OFFSPRING + 520
 
 
 def test_per_trajectory_costs_do_not_depend_on_blocks_or_threads():

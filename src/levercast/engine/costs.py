@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from levercast.engine import layout as L
 from levercast.engine._jit import jit
 from levercast.engine._rng import stream_key, uniform
 from levercast.results import names as N
@@ -37,7 +38,7 @@ from levercast.scenario import registry
 from levercast.scenario.costs import COSTS, LeverCost
 
 # The stream of the unit costs: after every stream of layout.py (tests/test_costs.py checks).
-COST_STREAM = 16
+COST_STREAM = L.STREAM_COST
 BLOCK = 65_536
 COST_BINS = 4096
 # The cost's distribution depends only on the unit-cost draws, never on the simulation, so a
