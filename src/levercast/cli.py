@@ -658,7 +658,8 @@ def report_command(
     results: Annotated[
         Path,
         typer.Argument(
-            help="Results folder of `levercast run`, `sweep`, `fit` or `backtest`.",
+            help="Results folder of `levercast run`, `sweep`, `fit`, `backtest`, `optimize` "
+            "or `robust`.",
             show_default=False,
         ),
     ],
@@ -673,12 +674,14 @@ def report_command(
     ] = None,
 ):
     """Write a self-contained HTML report (charts embedded) and its PNG charts."""
-    from levercast.present import backtestpage, fitpage, page
+    from levercast.present import backtestpage, decidepage, fitpage, page
 
     if fitpage.is_fit(results):
         html_path = fitpage.build_fit_report(results, out_dir)
     elif backtestpage.is_backtest(results):
         html_path = backtestpage.build_backtest_report(results, out_dir)
+    elif decidepage.is_decision(results):
+        html_path = decidepage.build_decision_report(results, out_dir)
     else:
         html_path = page.build_report(results, out_dir)
     out.print(f"Report written to {html_path}")
@@ -887,3 +890,190 @@ def fit_command(
     )
     fit.write(result, target, force=force)
     tables.print_fit(result, out, target)
+
+
+@_command()
+def optimize(
+    config: ConfigArg,
+    ranges: Annotated[
+        list[str],
+        typer.Option(
+            "--range",
+            help="A lever to search and its range: lever=low:high (repeatable).",
+            show_default=False,
+        ),
+    ],
+    objectives: Annotated[
+        list[str],
+        typer.Option(
+            "--objective",
+            help="max:METRIC or min:METRIC, a summary metric (e.g. max:outcome_stable_front, "
+            "min:cost, min:territory_lost_km2_at_horizon); repeatable.",
+            show_default=False,
+        ),
+    ],
+    constraints: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--constraint",
+            help="METRIC<=NUMBER or METRIC>=NUMBER (e.g. outcome_collapse<=0.1); repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    trajectories: TrajectoriesOpt = 20_000,
+    max_trajectories: Annotated[
+        int,
+        typer.Option(
+            "--max-trajectories", help="Most trajectories a racing round gives a candidate."
+        ),
+    ] = 320_000,
+    population: Annotated[int, typer.Option("--population", help="NSGA-II population.")] = 16,
+    generations: Annotated[int, typer.Option("--generations", help="NSGA-II generations.")] = 6,
+    seed: SeedOpt = 0,
+    horizon_weeks: HorizonOpt = None,
+    threads: ThreadsOpt = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Optimize folder [default: results/optimize-<scenario>-seed<S>].",
+            show_default=False,
+        ),
+    ] = None,
+    force: ForceOpt = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue an interrupted search in --out."),
+    ] = False,
+    backend: BackendOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+):
+    """Search lever ranges for the packages on the frontier of the objectives (NSGA-II, common
+    random numbers), racing those near it with more trajectories until they are resolved."""
+    from levercast.present import tables
+    from levercast.sweep import designs
+    from levercast.sweep import optimize as opt
+
+    scenario = _load(config)
+    space = designs.parse_ranges(ranges)
+    objs = [opt.parse_objective(o) for o in objectives]
+    cons = [opt.parse_constraint(c) for c in constraints or ()]
+    target = out_dir or Path("results") / f"optimize-{scenario.name}-seed{seed}"
+    try:
+        result = opt.run_optimize(
+            scenario,
+            space,
+            objs,
+            cons,
+            target,
+            n_start=trajectories,
+            n_max=max_trajectories,
+            pop_size=population,
+            generations=generations,
+            seed=seed,
+            horizon=horizon_weeks,
+            threads=threads,
+            force=force,
+            resume=resume,
+            backend=backend,
+            scheduler=scheduler,
+            workers=workers,
+            progress=None if quiet else (lambda text: err.print(text, highlight=False)),
+        )
+    except KeyboardInterrupt:
+        err.print("interrupted: finished generations are kept; rerun with --resume")
+        raise typer.Exit(code=130) from None
+    tables.print_frontier(result.frontier, objs, cons, list(space), out, target)
+
+
+@_command()
+def robust(
+    config: ConfigArg,
+    packages: Annotated[
+        Path,
+        typer.Option(
+            "--packages",
+            help="Packages: a TOML file of [packages.<name>] lever = value tables, or the "
+            "frontier.parquet of `levercast optimize`.",
+            show_default=False,
+        ),
+    ],
+    cases: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--case",
+            help="A named scenario: NAME:uncertainty=value[,uncertainty=value...] (repeatable), "
+            "e.g. us-support-ends:us_support_after_election=0.",
+            show_default=False,
+        ),
+    ] = None,
+    lhs: Annotated[
+        int,
+        typer.Option("--lhs", help="Latin hypercube of this many scenarios over the --range."),
+    ] = 0,
+    ranges: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--range",
+            help="Range of an uncertainty for --lhs: uncertainty=low:high (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    threshold: Annotated[
+        str,
+        typer.Option(
+            "--threshold", help="What a package must reach in a scenario: METRIC>=X or <=X."
+        ),
+    ] = "outcome_stable_front>=0.5",
+    trajectories: TrajectoriesOpt = 20_000,
+    seed: SeedOpt = 0,
+    horizon_weeks: HorizonOpt = None,
+    threads: ThreadsOpt = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Robustness folder [default: results/robust-<scenario>-seed<S>].",
+            show_default=False,
+        ),
+    ] = None,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
+):
+    """Evaluate packages across deep-uncertainty scenarios: regret against the best package
+    per scenario, satisficing share, and PRIM boxes of where each package fails."""
+    from levercast.analysis import robust as rb
+    from levercast.present import tables
+    from levercast.results import store
+    from levercast.sweep import designs
+
+    scenario = _load(config)
+    packs = rb.read_packages(packages)
+    thr = rb.parse_threshold(threshold)
+    table = rb.scenario_table(lhs, designs.parse_ranges(ranges or ()), cases or (), seed)
+    target = out_dir or Path("results") / f"robust-{scenario.name}-seed{seed}"
+    store.check_target(target, force)
+    try:
+        with tables.progress_bar(
+            len(table) * len(packs), enabled=not quiet, console=err, label="runs"
+        ) as tick:
+            frames = rb.run_robust(
+                scenario,
+                packs,
+                table,
+                thr,
+                n=trajectories,
+                seed=seed,
+                horizon=horizon_weeks,
+                threads=threads,
+                progress=tick,
+            )
+        rb.write(target, frames, scenario, packs, table, thr, trajectories, seed, force)
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing written")
+        raise typer.Exit(code=130) from None
+    tables.print_robustness(frames["robustness"], frames["prim"], thr, out, target)

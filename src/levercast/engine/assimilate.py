@@ -15,8 +15,9 @@ after step ``k`` is the stream ``(seed, j, STREAM_OFFSPRING + k)``. Nothing depe
 thread count or on how particles are grouped. Without observations the filter reproduces an
 unconditioned run bit for bit (particle ``j`` is trajectory ``j``).
 
-Memory: the particles' lane buffers are held whole (two copies, for resampling), about
-``2 * N_SLOTS * 8`` bytes per particle; :data:`MAX_PARTICLES` bounds it.
+Memory: every particle is set up in a whole lane buffer (``N_SLOTS * 8`` bytes, 1.8 kB), then
+only the slots that differ between particles are kept, twice (for resampling): 1.7 kB per
+particle on the baseline. :data:`MAX_PARTICLES` bounds it.
 """
 
 from __future__ import annotations
@@ -276,18 +277,47 @@ def _init(rows, post, slots, sq, seed, n, B, keys, power):
 
 
 @jit
-def _gather_group(B, dst, anc, g, nl, copy, src):
-    """Lanes ``0 .. nl - 1`` of group ``g`` of the new set become copies of particles
-    ``anc[g * LANES + i]`` of the old set ``B`` (the slots ``copy``; the others hold the same
-    value in every particle)."""
+def _gather_group(C, b, anc, g, nl, copy, src):
+    """Lanes ``0 .. nl - 1`` of the lane buffer ``b`` take the state of particles
+    ``anc[g * LANES + i]`` of the compact set ``C`` (the slots ``copy``, those that differ
+    between particles; ``b`` already holds the others)."""
+    width = copy.shape[0] * LANES
     for i in range(nl):
         a = anc[g * LANES + i]
-        src[i] = (a // LANES) * WIDTH + a % LANES
-    flat = B.reshape(-1)
+        src[i] = (a // LANES) * width + a % LANES
+    flat = C.reshape(-1)
     for c in range(copy.shape[0]):
         base = copy[c] * LANES
+        off = c * LANES
         for i in range(nl):
-            dst[base + i] = flat[src[i] + base]
+            b[base + i] = flat[src[i] + off]
+
+
+@jit
+def _load_group(row, b, nl, copy):
+    """The compact state ``row`` (one group of ``C``) into the lane buffer ``b``."""
+    for c in range(copy.shape[0]):
+        base = copy[c] * LANES
+        off = c * LANES
+        for i in range(nl):
+            b[base + i] = row[off + i]
+
+
+@jit
+def _store_group(b, row, nl, copy):
+    """The slots ``copy`` of the lane buffer ``b`` into the compact state ``row``."""
+    for c in range(copy.shape[0]):
+        base = copy[c] * LANES
+        off = c * LANES
+        for i in range(nl):
+            row[off + i] = b[base + i]
+
+
+@jit(parallel=True)
+def _compress(B, n, copy, C):
+    """Every particle's slots ``copy`` from the full lane buffers ``B`` into ``C``."""
+    for g in prange(B.shape[0]):
+        _store_group(B[g], C[g], min(LANES, n - g * LANES), copy)
 
 
 @jit
@@ -369,34 +399,37 @@ def _likelihood_group(
 
 @jit(parallel=True)
 def _region(
-    B, B_new, keys, anc, n, per_block, seed, stream, copy, jitter, cloud, shrink, spread, sq,
-    w0, w1, aggregate_w0, bins, hist, sums, extrema, events, power, trace_w0, trace_run,
-    week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2, rel, ll, x_now,
+    C, C_new, template, keys, anc, n, per_block, seed, stream, copy, jitter, cloud, shrink,
+    spread, sq, w0, w1, aggregate_w0, bins, hist, sums, extrema, events, power, trace_w0,
+    trace_run, week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2, rel, ll, x_now,
 ):  # fmt: skip
-    """One pass over the particles, group by group while a group's lanes stay in cache:
-    with ``anc`` not empty, a group of the new set ``B_new`` is gathered from ``B``, given its
-    own streams and clocks and (``jitter`` not empty) its parameters moved; the group (``B``
-    itself when ``anc`` is empty) then runs through weeks ``w0 .. w1 - 1`` (adding week
-    ``w0`` first with ``aggregate_w0``; with a non-empty ``trace_w0``/``trace_run``, the
-    lanes' banded metrics and event flags of those weeks are kept in ``trace[g]``) and, with
-    ``week >= 0``, is weighed against the
-    observations of the end of that week."""
-    n_groups = B.shape[0]
+    """One pass over the particles, group by group in a lane buffer that stays in cache (the
+    slots every particle shares come from ``template``; the others are kept compact, in
+    ``C``): with ``anc`` not empty, a group of the new set ``C_new`` is gathered from ``C``,
+    given its own streams and clocks and (``jitter`` not empty) its parameters moved; the
+    group then runs through weeks ``w0 .. w1 - 1`` (adding week ``w0`` first with
+    ``aggregate_w0``; with a non-empty ``trace_w0``/``trace_run``, the lanes' banded metrics
+    and event flags of those weeks are kept in ``trace[g]``), is weighed, with ``week >= 0``,
+    against the observations of the end of that week, and is stored back (into ``C_new``,
+    or ``C`` itself when ``anc`` is empty)."""
+    n_groups = C.shape[0]
     n_blocks = hist.shape[0]
     gather = anc.shape[0] > 0
     no_trace = np.empty((0, 0, 0))
     for blk in prange(n_blocks):
         idx = np.empty(LANES, dtype=np.int64)
         src = np.empty(LANES, dtype=np.int64)
+        b = template.copy()
         for g in range(blk * per_block, min(n_groups, (blk + 1) * per_block)):
             nl = min(LANES, n - g * LANES)
-            b = B_new[g] if gather else B[g]
             if gather:
-                _gather_group(B, b, anc, g, nl, copy, src)
+                _gather_group(C, b, anc, g, nl, copy, src)
                 _fresh_streams(b, keys[g], g, nl, seed, stream)
                 if jitter.shape[0] > 0:
                     _rejuvenate_group(b, keys[g], nl, jitter, cloud, shrink, spread, sq)
                 power[g] = any_power_branch(b, nl)
+            else:
+                _load_group(C[g], b, nl, copy)
             t0 = trace_w0[g] if trace_w0.shape[0] > 0 else no_trace
             t1 = trace_run[g] if trace_run.shape[0] > 0 else no_trace
             if aggregate_w0:
@@ -412,6 +445,7 @@ def _region(
                     b, nl, g, week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2,
                     rel, ll, x_now,
                 )  # fmt: skip
+            _store_group(b, C_new[g] if gather else C[g], nl, copy)
 
 
 @jit(parallel=True)
@@ -452,20 +486,20 @@ def _smooth_week(trace, lineage, n, per_block, w, bins, hist, sums, extrema, eve
 
 
 @jit
-def _cloud(B, n, slots, w, out):
+def _cloud(C, n, cols, w, out):
     """Weighted mean, standard deviation, minimum and maximum over the particles (weights
-    ``w``, summing to 1) of each parameter slot in ``slots`` (``out[k]``); serial, in particle
-    order, so the sums never depend on threads."""
-    n_groups = B.shape[0]
-    for k in range(slots.shape[0]):
-        base = slots[k] * LANES
+    ``w``, summing to 1) of each compact column in ``cols`` (``out[k]``); serial, in
+    particle order, so the sums never depend on threads."""
+    n_groups = C.shape[0]
+    for k in range(cols.shape[0]):
+        base = cols[k] * LANES
         mean = 0.0
         lo = math.inf
         hi = -math.inf
         for g in range(n_groups):
             nl = min(LANES, n - g * LANES)
             for i in range(nl):
-                x = B[g, base + i]
+                x = C[g, base + i]
                 mean += w[g * LANES + i] * x
                 lo = min(lo, x)
                 hi = max(hi, x)
@@ -473,7 +507,7 @@ def _cloud(B, n, slots, w, out):
         for g in range(n_groups):
             nl = min(LANES, n - g * LANES)
             for i in range(nl):
-                d = B[g, base + i] - mean
+                d = C[g, base + i] - mean
                 ss += w[g * LANES + i] * d * d
         out[k, 0] = mean
         out[k, 1] = math.sqrt(ss)
@@ -483,26 +517,34 @@ def _cloud(B, n, slots, w, out):
 
 @jit(parallel=True)
 def _varying(B, n, upto, out):
-    """``out[s]`` for the slots ``s < upto``: whether slot ``s`` differs between particles."""
+    """``out[s]`` for the slots ``s < upto``: whether slot ``s`` differs between particles
+    (NaN equals NaN). Each thread scans whole groups; their verdicts are or-ed."""
     n_groups = B.shape[0]
-    for s in prange(upto):
-        v = B[0, s * LANES]
-        differs = False
-        for g in range(n_groups):
+    n_chunks = min(n_groups, 64)
+    per = -(-n_groups // n_chunks)
+    found = np.zeros((n_chunks, upto), dtype=np.bool_)
+    for c in prange(n_chunks):
+        for g in range(c * per, min(n_groups, (c + 1) * per)):
             nl = min(LANES, n - g * LANES)
-            for i in range(nl):
-                x = B[g, s * LANES + i]
-                differs = differs or not (x == v or (x != x and v != v))
-        out[s] = differs
+            for s in range(upto):
+                v = B[0, s * LANES]
+                for i in range(nl):
+                    x = B[g, s * LANES + i]
+                    found[c, s] |= not (x == v or (x != x and v != v))
+    for s in range(upto):
+        out[s] = False
+        for c in range(n_chunks):
+            out[s] |= found[c, s]
 
 
 @jit(parallel=True)
-def _finish(B, n, records, status, theta_keep):
-    n_groups = B.shape[0]
+def _finish(C, template, copy, n, records, status, theta_keep):
+    n_groups = C.shape[0]
     k = theta_keep.shape[0]
     for g in prange(n_groups):
         nl = min(LANES, n - g * LANES)
-        b = B[g]
+        b = template.copy()
+        _load_group(C[g], b, nl, copy)
         finish_lanes(b, nl, records[g * LANES : g * LANES + nl], status[g * LANES : g * LANES + nl])
         for i in range(nl):
             j = g * LANES + i
@@ -581,15 +623,14 @@ def run_filter(
     if n > MAX_PARTICLES:
         raise ConditioningError(
             f"a conditioned run holds every particle in memory: at most {MAX_PARTICLES:,} "
-            f"trajectories (about {MAX_PARTICLES * 2 * WIDTH * 8 / LANES / 1e9:.0f} GB), got {n:,}"
+            f"trajectories (about {MAX_PARTICLES * WIDTH * 8 / LANES / 1e9:.0f} GB), got {n:,}"
         )
     n_groups = -(-n // LANES)
     # as many blocks as threads (or a multiple, so a uint16 slab counts at most 65,535 per
     # week), the groups spread evenly over them
     n_blocks = blocks * -(-n_groups // (blocks * GROUPS_PER_BLOCK))
     per_block = -(-n_groups // n_blocks)
-    B = np.zeros((n_groups, WIDTH))
-    B_new = np.zeros((n_groups, WIDTH))
+    B = np.empty((n_groups, WIDTH))  # every lane in use is set up; the rest never read
     keys = np.zeros((n_groups, LANES), dtype=np.uint64)
     power = np.zeros(n_groups, dtype=np.bool_)
     hist = np.zeros((n_blocks, horizon + 1, N.N_BAND_METRICS, N.N_BINS), dtype=np.uint16)
@@ -605,13 +646,19 @@ def run_filter(
     varying = np.ones(LN.N_SLOTS, dtype=np.bool_)
     _varying(B, n, LN.G_PREV, varying)
     copy = np.flatnonzero(varying).astype(np.int64)
+    # between passes a particle keeps only those slots (C); the rest is one shared template
+    template = B[0].copy()
+    C = np.empty((n_groups, copy.shape[0] * LANES))
+    _compress(B, n, copy, C)
+    del B
+    C_new = np.empty_like(C)
     jitter = np.array(
         [p for p in (rejuvenate if discount > 0 else ()) if varying[p]], dtype=np.int64
     )
+    jitter_cols = np.searchsorted(copy, jitter).astype(np.int64)
     cloud = np.zeros((jitter.shape[0], 4))
     shrink = (3.0 * discount - 1.0) / (2.0 * discount) if discount > 0 else 1.0
     spread = math.sqrt(max(0.0, 1.0 - shrink * shrink))
-    B_new[:] = B  # the slots not copied hold their common value in both buffers
     ll = np.empty(n)
     x_now = np.zeros(n)
     prev_x = np.zeros(n)  # each particle's territory at the previous territory observation
@@ -640,25 +687,26 @@ def run_filter(
         w1 = step.week if step is not None else horizon
         obs = (step.kinds, step.values, step.days) if step is not None else (none_i, none_f, none_i)
         _region(
-            B, B_new, keys, anc, n, per_block, seed, stream, copy, jitter, cloud, shrink,
-            spread, sq, w, w1, True, bins, hist, sums, extrema, events, power,
+            C, C_new, template, keys, anc, n, per_block, seed, stream, copy, jitter, cloud,
+            shrink, spread, sq, w, w1, True, bins, hist, sums, extrema, events, power,
             trace, trace if step is not None else no_trace,
             w1 if step is not None else -1, *obs, prev_x, prev_y, prev_day, sd2, rel, ll,
             x_now,
         )  # fmt: skip
         if anc.shape[0]:
-            B, B_new = B_new, B
+            C, C_new = C_new, C
         if step is None:
             break
         w = w1
         # the week's aggregate is taken again after resampling, by the next region
         _clear_weeks(hist, sums, extrema, events, w, w + 1)
-        _check_possible(step, ll, x_now, prev_x, prev_y, prev_day, model)
         anc, ess[k], weights = systematic(ll, float(resample_offset(seed, k)))
+        if ess[k] < 2.0:  # one trajectory or none carries the week: is it possible at all?
+            _check_possible(step, ll, x_now, prev_x, prev_y, prev_day, model)
         ancestors.append(anc)
         distinct[k] = int(np.count_nonzero(np.diff(anc))) + 1
         if jitter.shape[0]:
-            _cloud(B, n, jitter, weights, cloud)
+            _cloud(C, n, jitter_cols, weights, cloud)
         stream = L.STREAM_OFFSPRING + k
         eve = eve[anc]
         territory = step.kinds == OBS_TERRITORY
@@ -682,7 +730,7 @@ def run_filter(
     records = np.empty((n, N.N_RECORD))
     status = np.empty(n, dtype=np.int8)
     theta_keep = np.empty((min(keep, n), L.N_PARAMS))
-    _finish(B, n, records, status, theta_keep)
+    _finish(C, template, copy, n, records, status, theta_keep)
     return FilterOutput(
         hist=hist.sum(axis=0, dtype=np.int64),
         sums=sums.sum(axis=0),

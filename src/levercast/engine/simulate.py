@@ -13,6 +13,7 @@ import pandas as pd
 from levercast.engine import layout as L
 from levercast.engine import lowering
 from levercast.engine.assimilate import DISCOUNT, LOW_ESS, Conditioning, run_filter
+from levercast.engine.costs import per_trajectory, pricing, summary_rows
 from levercast.engine.kernels import FIXED_POINT, STATUS_OK, simulate_chunk
 from levercast.engine.sampling import sample_params
 from levercast.errors import LevercastError
@@ -58,6 +59,7 @@ class RunResult:
     joint: np.ndarray | None = None  # int64[N_OUTCOMES, N_OUTCOMES]: (reference, this run)
     threads: int = 1
     chunk_size: int = DEFAULT_CHUNK
+    cost_rows: list | None = None  # the package's cost (engine/costs.py), summary rows
     conditioning: Conditioning | None = None  # the observations a conditioned run followed
     steps: pd.DataFrame | None = None  # per observation week: date, ESS, ... (conditioned)
     smoothed: bool = False  # conditioned: weeks up to the last observation are smoothed
@@ -110,6 +112,7 @@ class RunResult:
                     "q95": b["q"][6],
                 }
             )
+        rows.extend(self.cost_rows or [])
         if self.steps is not None:
             for row in self.steps.itertuples():
                 rows.append(
@@ -388,12 +391,29 @@ def run(
         if conditioning is not None:
             if pair_with is not None:
                 raise ValueError("a conditioned run cannot be paired with a reference")
-            return _run_conditioned(
+            result = _run_conditioned(
                 scenario, n, seed, horizon, threads, keep, conditioning, outcomes_out
             )
-        return _run(
-            scenario, n, seed, horizon, threads, chunk_size, keep, progress, outcomes_out, pair_with
-        )
+        else:
+            result = _run(
+                scenario,
+                n,
+                seed,
+                horizon,
+                threads,
+                chunk_size,
+                keep,
+                progress,
+                outcomes_out,
+                pair_with,
+            )
+        priced = pricing(scenario, horizon)
+        result.cost_rows = summary_rows(priced, seed, n)
+        if result.trajectories is not None:  # the kept trajectories' own costs
+            cost, added = per_trajectory(priced, seed, 0, len(result.trajectories))
+            result.trajectories[N.COST] = cost
+            result.trajectories[N.ADDED_COST] = added
+        return result
     finally:
         numba.set_num_threads(previous)
 

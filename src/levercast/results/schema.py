@@ -222,8 +222,13 @@ _RECORD_MEANING = {
         "mean weekly Kursk area lost, weeks 1-8 (calibration)",
     ),
 }
-_TRAJECTORIES = (Column("trajectory", INT64, "", "trajectory index (0-based)"),) + tuple(
-    Column(N.RECORD_COLUMNS[c], *_RECORD_MEANING[c]) for c in N.RECORD_COLUMNS
+_TRAJECTORIES = (
+    (Column("trajectory", INT64, "", "trajectory index (0-based)"),)
+    + tuple(Column(N.RECORD_COLUMNS[c], *_RECORD_MEANING[c]) for c in N.RECORD_COLUMNS)
+    + (
+        Column(N.COST, FLOAT64, "USD/year", "what the package costs, averaged over the horizon"),
+        Column(N.ADDED_COST, FLOAT64, "USD/year", "its cost over the October 2024 levers"),
+    )
 )
 _CELL = Column("cell", INT64, "", "sweep cell id (0 = the reference, the scenario as written)")
 

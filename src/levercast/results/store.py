@@ -49,6 +49,10 @@ RUN_TABLES = ("summary", "bands")  # <table>.parquet in a run, <table>/cell-<id>
 # int32 and refuses to merge the two), so that every reader sees one type.
 CELL_DIR = "cell-"
 ANALYSIS_DIRNAME = "analysis"
+OPTIMIZE_MANIFEST = "_optimize.json"  # what makes a folder an optimize folder
+OPTIMIZE_TABLES = ("candidates", "frontier", "rounds")  # <table>.parquet of an optimize folder
+ROBUST_MANIFEST = "_robust.json"  # what makes a folder a robustness folder
+ROBUST_TABLES = ("scenarios", "results", "robustness", "prim")
 
 
 class OutputExistsError(LevercastError, FileExistsError):
@@ -176,7 +180,10 @@ def check_target(final: Path, force: bool = False) -> None:
         raise OutputExistsError(
             f"{final} already exists; pass --force to replace it or --out to choose another"
         )
-    ours = any((final / name).is_file() for name in ("summary.parquet", "posterior.parquet"))
+    ours = any(
+        (final / name).is_file()
+        for name in ("summary.parquet", "posterior.parquet", OPTIMIZE_MANIFEST, ROBUST_MANIFEST)
+    )
     if not final.is_dir() or (any(final.iterdir()) and not ours):
         raise OutputExistsError(
             f"{final} is not a levercast results folder; --force replaces only those "
@@ -247,6 +254,94 @@ def write_run(result, out_dir: Path, force: bool = False) -> Path:
             write_table(result.trajectories, tmp / "trajectories.parquet", meta)
         (tmp / "scenario.toml").write_text(result.scenario.resolved_toml(), encoding="utf-8")
     return Path(out_dir)
+
+
+def _write_folder(out_dir, frames, tables, manifest_file, manifest, metadata, force) -> Path:
+    with atomic_dir(out_dir, force=force) as tmp:
+        for name in tables:
+            write_table(frames[name], tmp / f"{name}.parquet", metadata)
+        (tmp / manifest_file).write_text(
+            json.dumps(manifest, sort_keys=True, indent=1), encoding="utf-8"
+        )
+    return Path(out_dir)
+
+
+def _read_folder(folder, tables, manifest_file, what) -> tuple[dict, dict]:
+    folder = Path(folder)
+    path = folder / manifest_file
+    if not path.is_file():
+        raise ResultsError(f"{folder} is not {what} folder: it has no {manifest_file}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"cannot read {path}: {exc}") from exc
+    frames = {}
+    for name in tables:
+        table = folder / f"{name}.parquet"
+        if not table.is_file():
+            raise ResultsError(f"{folder} is {what} folder without {table.name}")
+        frames[name] = _read_parquet(table)[0]
+    return frames, manifest
+
+
+OPTIMIZE_SEARCH = "search"  # search/generation=<g>/part-0.parquet: the search's checkpoints
+
+
+def write_optimize(folder: Path, frames: dict, metadata: dict) -> Path:
+    """Write the final tables of an optimize folder (``<table>.parquet`` for each of
+    :data:`OPTIMIZE_TABLES`), each atomically, into ``folder`` (which holds the manifest and
+    the search's checkpoints already)."""
+    for name in OPTIMIZE_TABLES:
+        write_parquet(frames[name], Path(folder) / f"{name}.parquet", metadata)
+    return Path(folder)
+
+
+def optimize_generation_path(folder: Path, generation: int) -> Path:
+    """Where an optimize folder keeps the evaluations of one search generation."""
+    return Path(folder) / OPTIMIZE_SEARCH / f"generation={generation}" / "part-0.parquet"
+
+
+def read_optimize_checkpoints(folder: str | os.PathLike) -> dict:
+    """Generation -> its evaluations, for every finished generation of an optimize folder."""
+    out = {}
+    base = Path(folder) / OPTIMIZE_SEARCH
+    if base.is_dir():
+        for sub in sorted(base.iterdir()):
+            path = sub / "part-0.parquet"
+            if sub.name.startswith("generation=") and path.is_file():
+                out[int(sub.name.split("=", 1)[1])] = _read_parquet(path)[0]
+    return out
+
+
+def write_json(data: dict, path: str | os.PathLike) -> Path:
+    """Write ``data`` as indented, key-sorted JSON to ``path`` atomically."""
+    return write_text(json.dumps(data, sort_keys=True, indent=1), path)
+
+
+def is_optimize(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / OPTIMIZE_MANIFEST).is_file()
+
+
+def read_optimize(folder: str | os.PathLike) -> tuple[dict, dict]:
+    """The tables (name -> frame) and the manifest of an optimize folder."""
+    return _read_folder(folder, OPTIMIZE_TABLES, OPTIMIZE_MANIFEST, "an optimize")
+
+
+def write_robust(
+    out_dir: Path, frames: dict, manifest: dict, metadata: dict, force: bool = False
+) -> Path:
+    """Write a robustness folder at once: ``<table>.parquet`` for each of
+    :data:`ROBUST_TABLES` and the manifest ``_robust.json``."""
+    return _write_folder(out_dir, frames, ROBUST_TABLES, ROBUST_MANIFEST, manifest, metadata, force)
+
+
+def is_robust(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / ROBUST_MANIFEST).is_file()
+
+
+def read_robust(folder: str | os.PathLike) -> tuple[dict, dict]:
+    """The tables (name -> frame) and the manifest of a robustness folder."""
+    return _read_folder(folder, ROBUST_TABLES, ROBUST_MANIFEST, "a robustness")
 
 
 def write_manifest(folder: Path, manifest: dict) -> Path:
