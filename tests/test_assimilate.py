@@ -264,6 +264,12 @@ def test_backtest_writes_and_prints_the_skill_table_and_the_report(fitted, tmp_p
     assert (persist["skill"] == 0).all()
     origins = pd.read_parquet(out / "origins.parquet")
     assert origins["origin"].iloc[0] == fitted.start_date  # the first origin is the start
+    # --force replaces a backtest folder, and only with --force
+    again = ["backtest", "configs/baseline.toml", "--observed", str(path), "-n", "500",
+             "--horizon-weeks", "40", "--leads", "4", "--out", str(out)]  # fmt: skip
+    assert runner.invoke(app, again).exit_code == 1
+    assert runner.invoke(app, [*again, "--force"]).exit_code == 0
+    assert set(pd.read_parquet(out / "backtest_summary.parquet")["lead_weeks"]) == {4}
     res = runner.invoke(app, ["report", str(out)])
     assert res.exit_code == 0, res.output
     html = (out / "report" / "report.html").read_text()

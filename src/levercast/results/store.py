@@ -182,7 +182,13 @@ def check_target(final: Path, force: bool = False) -> None:
         )
     ours = any(
         (final / name).is_file()
-        for name in ("summary.parquet", "posterior.parquet", OPTIMIZE_MANIFEST, ROBUST_MANIFEST)
+        for name in (
+            "summary.parquet",
+            "posterior.parquet",
+            "backtest_summary.parquet",
+            OPTIMIZE_MANIFEST,
+            ROBUST_MANIFEST,
+        )
     )
     if not final.is_dir() or (any(final.iterdir()) and not ours):
         raise OutputExistsError(
