@@ -7,7 +7,11 @@ Every command is registered with :func:`_command`, the one place that turns a
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -107,6 +111,7 @@ _LIMIT_OPTIONS = {
     "horizon": "--horizon-weeks",
     "seed": "--seed/-s",
     "threads": "--threads/-t",
+    "workers": "--workers",
 }
 
 
@@ -115,23 +120,113 @@ def _message(exc: Exception) -> str:
     return f"{option}: {exc}" if option else str(exc)
 
 
-def _command(name: str | None = None):
+def _command(name: str | None = None, kept: str = "nothing written"):
     """Register a command on ``app`` with the CLI's one error handler: a ``LevercastError``
     (bad input, a refused output or resume, a failed simulation) or an ``OSError`` (the file
-    system's refusal, which names the path) prints ``error: <message>`` and exits with 1."""
+    system's refusal, which names the path) prints ``error: <message>`` and exits with 1.
+
+    SIGINT, SIGTERM and SIGHUP end every command the same way (:func:`_interrupted`): exit
+    128 + the signal, one line saying what was kept (``kept``); the writers remove their
+    temporaries on the way out. A standard output that cannot be written (``> /dev/full``, a
+    closed pipe) ends with one line on stderr, exit 1. Outputs a command claims with
+    :func:`_hold` are released when it ends."""
 
     def register(func):
         @functools.wraps(func)
         def guarded(*args, **kwargs):
+            previous = _catch_signals()
             try:
-                return func(*args, **kwargs)
+                with contextlib.ExitStack() as stack:
+                    _HELD.append(stack)
+                    try:
+                        result = func(*args, **kwargs)
+                    finally:
+                        _HELD.pop()
+                _flush_stdout()
+                return result
+            except KeyboardInterrupt as exc:
+                _interrupted(exc, kept)
             except (LevercastError, OSError) as exc:
-                _fail(_message(exc))
+                broken = _flush_stdout(quiet=True)
+                _fail(_stdout_message(broken) if broken else _message(exc))
+            finally:
+                _restore_signals(previous)
 
         app.command(name)(guarded)
         return func
 
     return register
+
+
+# ----------------------------------------------------------------------------- signals, stdout
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_HELD: list[contextlib.ExitStack] = []  # the running command's claimed outputs
+
+
+class _Signalled(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP, raised in the main thread like Ctrl-C, so that every
+    writer's clean-up (``except BaseException``) runs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signal(signum, frame):
+    for sig in _SIGNALS:  # a second signal must not cut the clean-up short
+        signal.signal(sig, signal.SIG_IGN)
+    raise _Signalled(signum)
+
+
+def _catch_signals() -> dict:
+    previous = {}
+    try:
+        for sig in _SIGNALS:
+            previous[sig] = signal.signal(sig, _on_signal)
+    except ValueError:  # not the main thread (an embedding program): leave its handlers
+        pass
+    return previous
+
+
+def _restore_signals(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def _interrupted(exc: BaseException, kept: str):
+    """End a command stopped by a signal: one line, exit 128 + the signal (130 for Ctrl-C)."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    err.print(f"interrupted ({signal.Signals(signum).name}): {kept}", highlight=False)
+    raise typer.Exit(code=128 + signum)
+
+
+def _hold(context):
+    """Enter ``context`` (an output's claim) until the running command ends."""
+    return _HELD[-1].enter_context(context) if _HELD else context.__enter__()
+
+
+def _flush_stdout(quiet: bool = False) -> OSError | None:
+    """Flush stdout; if it cannot be written, send the rest to /dev/null (so the interpreter's
+    own flush at exit does not fail again) and return the error, or end with one line."""
+    try:
+        sys.stdout.flush()
+        return None
+    except OSError as exc:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        if quiet:
+            return exc
+        _fail(_stdout_message(exc))
+
+
+def _stdout_message(exc: OSError) -> str:
+    return (
+        f"cannot write to standard output ({exc.strerror or exc}); what the command printed "
+        "is lost, files it wrote are kept"
+    )
 
 
 def _load(config: Path):
@@ -187,7 +282,11 @@ def run(
             f"{min(trajectories, simulate.MAX_KEEP):,}, got {keep_trajectories:,}"
         )
     target = out_dir or Path("results") / f"{scenario.name}-seed{seed}-n{trajectories}"
-    store.check_target(target, force)
+    simulate.check_inputs(
+        seed=seed, threads=threads, start_date=scenario.start_date, horizon=horizon
+    )
+    size = store.run_bytes(trajectories, horizon, keep_trajectories)
+    _hold(store.claim(target, force, estimate=size))
     try:
         with tables.progress_bar(
             trajectories, enabled=not quiet and trajectories >= 200_000, console=err
@@ -202,9 +301,8 @@ def run(
                 progress=tick,
             )
         store.write_run(result, target, force=force)
-    except KeyboardInterrupt:
-        err.print("interrupted: nothing written")
-        raise typer.Exit(code=130) from None
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, "nothing written")
     tables.print_run(result, out, target)
 
 
@@ -270,7 +368,21 @@ def params(
         tables.print_params(out)
 
 
-@_command()
+def _say_recomputed(recomputed: dict | None) -> None:
+    """One line on stderr naming the cells ``--resume`` recomputed, and why the first failed."""
+    if recomputed:
+        cells = sorted(recomputed)
+        shown = ", ".join(map(str, cells[:20])) + (" ..." if len(cells) > 20 else "")
+        err.print(
+            f"resume: recomputed {len(cells)} cell(s) whose files failed the check ({shown}); "
+            f"cell {cells[0]}: {recomputed[cells[0]]}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+@_command(kept="finished cells are kept; rerun with --resume")
 def sweep(
     config: ConfigArg,
     grid: Annotated[
@@ -375,13 +487,13 @@ def sweep(
                 workers=workers,
                 progress=tick,
             )
-    except KeyboardInterrupt:
-        err.print("interrupted: finished cells are kept; rerun with --resume")
-        raise typer.Exit(code=130) from None
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, "finished cells are kept; rerun with --resume")
+    _say_recomputed(table.attrs.get("recomputed"))
     tables.print_sweep(table, out, target, trajectories)
 
 
-@_command()
+@_command(kept="analysis tables written before the signal are kept")
 def analyze(
     sweep_dir: Annotated[
         Path,
@@ -446,7 +558,7 @@ def analyze(
     out.print(f"Analysis written to {Path(sweep_dir) / 'analysis'}/")
 
 
-@_command("report")
+@_command("report", kept="no report written")
 def report_command(
     results: Annotated[
         Path,
@@ -475,7 +587,7 @@ def report_command(
     out.print(f"Report written to {html_path}")
 
 
-@_command("score")
+@_command("score", kept="no scores written")
 def score_command(
     results_dir: Annotated[
         Path,
@@ -554,7 +666,8 @@ def fit_command(
     simulate.check_limits(trajectories, 1)
     scenario = _load(config)
     target = out_dir or Path("results") / f"fit-{scenario.name}-seed{seed}-n{trajectories}"
-    store.check_target(target, force)
+    simulate.check_inputs(seed=seed, threads=threads, workers=workers)
+    _hold(store.claim(target, force))
     if backend not in ("local", "dask"):
         _fail(f"--backend must be 'local' or 'dask', got {backend!r}")
     result = fit.fit(

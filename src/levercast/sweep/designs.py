@@ -59,8 +59,17 @@ def parse_grid(items: Sequence[str]) -> dict[str, list]:
         name, sep, values = item.partition("=")
         if not sep or not name.strip() or not values.strip():
             raise SweepError(f"--grid {item!r}: expected lever=value1,value2,...")
+        _refuse_repeat("--grid", name.strip(), grid)
         grid[name.strip()] = [parse_value(v) for v in values.split(",") if v.strip()]
     return grid
+
+
+def _refuse_repeat(option: str, name: str, seen: Mapping) -> None:
+    """A lever given twice would silently keep only its last values: refused."""
+    if name in seen:
+        raise SweepError(
+            f"{option} {name}=... is given twice; give each lever once, with all its values"
+        )
 
 
 def parse_ranges(items: Sequence[str]) -> dict[str, tuple[float, float]]:
@@ -75,6 +84,7 @@ def parse_ranges(items: Sequence[str]) -> dict[str, tuple[float, float]]:
             lo = hi = float("nan")
         if not sep or not sep2 or not np.isfinite([lo, hi]).all() or not lo < hi:
             raise SweepError(f"--range {item!r}: expected lever=low:high with low < high")
+        _refuse_repeat("--range", name.strip(), ranges)
         ranges[name.strip()] = (lo, hi)
     return ranges
 
@@ -83,6 +93,9 @@ def grid_design(grid: Mapping[str, Sequence]) -> Design:
     """Full factorial design over ``grid``; cell 0 is the reference."""
     if not grid:
         raise SweepError("a grid needs at least one lever with values")
+    empty = [k for k, v in grid.items() if len(v) == 0]
+    if empty:
+        raise SweepError(f"grid lever {empty[0]!r} has no values: give it at least one")
     names = tuple(grid)
     combos = list(itertools.product(*(grid[k] for k in names)))
     cells = ({},) + tuple(dict(zip(names, c, strict=True)) for c in combos)
