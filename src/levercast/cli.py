@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import os
 import signal
 import sys
@@ -147,8 +148,9 @@ def _command(name: str | None = None, kept: str = "nothing written"):
             except KeyboardInterrupt as exc:
                 _interrupted(exc, kept)
             except (LevercastError, OSError) as exc:
-                broken = _flush_stdout(quiet=True)
-                _fail(_stdout_message(broken) if broken else _message(exc))
+                if isinstance(exc, _StdoutError):
+                    _silence_stdout()
+                _fail(_message(exc))
             finally:
                 _restore_signals(previous)
 
@@ -206,27 +208,55 @@ def _hold(context):
     return _HELD[-1].enter_context(context) if _HELD else context.__enter__()
 
 
-def _flush_stdout(quiet: bool = False) -> OSError | None:
-    """Flush stdout; if it cannot be written, send the rest to /dev/null (so the interpreter's
-    own flush at exit does not fail again) and return the error, or end with one line."""
+class _StdoutError(LevercastError):
+    """Standard output cannot be written (``> /dev/full``, a full disk, a closed pipe)."""
+
+    def __init__(self, exc: OSError):
+        super().__init__(
+            f"cannot write to standard output ({exc.strerror or exc}); what the command "
+            "printed is lost, files it wrote are kept"
+        )
+
+
+class _Stdout:
+    """``sys.stdout`` as it is at the moment of writing (a test may swap it), whose failures
+    are a :class:`_StdoutError` rather than an ``OSError`` that names no file."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stdout.write(text)
+        except OSError as exc:
+            raise _StdoutError(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            raise _StdoutError(exc) from exc
+
+    def __getattr__(self, name):  # isatty, fileno, encoding, ...
+        return getattr(sys.stdout, name)
+
+
+out.file = _Stdout()
+
+
+def _silence_stdout() -> None:
+    """Send what stdout still buffers to /dev/null, so that the interpreter's own flush at
+    exit does not fail a second time (with a traceback)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _flush_stdout() -> None:
+    """Flush stdout at the end of a command; one line on stderr if it cannot be written."""
     try:
-        sys.stdout.flush()
-        return None
-    except OSError as exc:
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        if quiet:
-            return exc
-        _fail(_stdout_message(exc))
-
-
-def _stdout_message(exc: OSError) -> str:
-    return (
-        f"cannot write to standard output ({exc.strerror or exc}); what the command printed "
-        "is lost, files it wrote are kept"
-    )
+        out.file.flush()
+    except _StdoutError as exc:
+        _silence_stdout()
+        _fail(str(exc))
 
 
 def _load(config: Path):

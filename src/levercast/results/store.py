@@ -226,7 +226,7 @@ def atomic_dir(final: Path, force: bool = False, markers: Sequence[str] | None =
             yield tmp
             _commit_dir(tmp, final, held)
         except BaseException as exc:
-            if not (isinstance(exc, FileExistsError) and os.fspath(exc.filename) == os.fspath(tmp)):
+            if not (isinstance(exc, FileExistsError) and exc.filename == os.fspath(tmp)):
                 shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(exc, OSError) and not isinstance(exc, LevercastError):
                 raise write_error(exc, final) from exc
@@ -245,13 +245,13 @@ def atomic_dir(final: Path, force: bool = False, markers: Sequence[str] | None =
 
 @dataclass
 class Claim:
-    """An output held by this process: ``replace`` is the (device, inode) of the existing
+    """An output held by this process: ``replace`` is the identity of the existing
     folder ``force`` may replace, ``None`` when the output must not exist at commit."""
 
     target: Path
     lock: Path
     fd: int
-    replace: tuple[int, int] | None
+    replace: tuple[int, int, int] | None
     made: list
 
 
@@ -287,9 +287,11 @@ def rename_noreplace(src: Path, dst: Path) -> None:
         os.unlink(src)
 
 
-def _identity(path: Path) -> tuple[int, int]:
+def _identity(path: Path) -> tuple[int, int, int]:
+    """Device, inode and change time: a folder removed and made again (even if it gets the
+    same inode number back) is another folder."""
     st = os.lstat(path)
-    return st.st_dev, st.st_ino
+    return st.st_dev, st.st_ino, st.st_ctime_ns
 
 
 def _lock_path(target: Path) -> Path:
@@ -437,19 +439,16 @@ def claim(
     except BaseException:
         _remove_empty(made)
         raise
-    held = None
     try:
         check(target, force, markers)  # again, under the lock
         replace = _identity(target) if os.path.lexists(target) else None
         check_space(target, estimate)
-        held = _CLAIMS[key] = Claim(target, lock, fd, replace, made)
-        yield held
-    except BaseException:
-        _remove_empty(made)
-        raise
+        _CLAIMS[key] = Claim(target, lock, fd, replace, made)
+        yield _CLAIMS[key]
     finally:
         _CLAIMS.pop(key, None)
         _release_lock(lock, fd)
+        _remove_empty(made)  # the folders made for an output that was not written
 
 
 def _remove_empty(folders: list) -> None:
