@@ -375,6 +375,7 @@ def dask_client(scheduler: str | None, workers: int | None, threads: int = 1):
         raise SweepError(
             "the dask backend needs dask.distributed: pip install 'levercast[dask]'"
         ) from exc
+    simulate.check_inputs(workers=workers, threads=threads)  # never a silent default
     cluster = None
     if scheduler:
         client = Client(scheduler)
