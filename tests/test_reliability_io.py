@@ -252,6 +252,18 @@ def test_report_is_written_as_one_folder(tmp_path, run_dir, monkeypatch):
     assert html == again and html.is_file() and not _leftovers(tmp_path)
 
 
+def test_a_failed_report_of_a_sweep_leaves_no_charts(tmp_path, sweep_dir):
+    """A sweep folder without cells.parquet: before, the PNGs were left without a page."""
+    from levercast.present import page
+
+    folder = tmp_path / "sweep"
+    shutil.copytree(sweep_dir, folder)
+    (folder / store.CELLS).unlink()
+    with pytest.raises(LevercastError, match="cells.parquet"):
+        page.build_report(folder, tmp_path / "report")
+    assert not (tmp_path / "report").exists() and not _leftovers(tmp_path)
+
+
 # ----------------------------------------------------------------------------- full disk
 
 
@@ -288,6 +300,20 @@ def test_full_disk_is_found_before_any_work(tmp_path):
     assert out_lines[1:] == [], f"left on the full disk: {out_lines[1:]}"
     _one_clean_line(res.stderr)
     assert "not enough space" in res.stderr and "/run" in res.stderr, res.stderr
+
+
+def test_force_onto_a_mount_point_is_refused_up_front(tmp_path):
+    """A mount point cannot be renamed over: before, the complete ``.partial-*`` folder was
+    left in its parent after the simulation."""
+    cmd = " ".join([*CLI, "run", str(BASELINE), "-n", "500", "--horizon-weeks", "4", "-q"])
+    res = _in_small_tmpfs(
+        f'{cmd} --force --out "$MNT"; echo "rc=$?"; ls -A "$MNT"/.. | grep "$(basename "$MNT")"'
+    )
+    lines = res.stdout.strip().splitlines()
+    assert lines[0] == "rc=1", res.stdout + res.stderr
+    assert len(lines) == 2, f"left beside the mount point: {lines[2:]}"  # the mount point
+    _one_clean_line(res.stderr)
+    assert "mount point" in res.stderr
 
 
 def test_stdout_on_a_full_disk_ends_with_one_line(tmp_path):

@@ -682,14 +682,17 @@ def cell_of(name: str) -> int | None:
     return int(digits) if digits.isdigit() and digits.isascii() else None
 
 
-def part_record(folder: Path, path: Path) -> dict:
-    """What a sweep's journal records of a part just written: its path in the folder, row
-    count, schema (without metadata) fingerprint and SHA-256."""
-    pf = pq.ParquetFile(path)
+def part_record(folder: Path, path: Path, at: Path | None = None) -> dict:
+    """What a sweep's journal records of a part just written at ``path`` (a temporary file
+    about to be renamed to ``at``): its place in the folder, row count, schema (without
+    metadata) fingerprint and SHA-256."""
+    with open(path, "rb") as fh:
+        pf = pq.ParquetFile(fh)
+        rows, schema = pf.metadata.num_rows, _schema_sha(pf.schema_arrow)
     return {
-        "part": Path(path).relative_to(folder).as_posix(),
-        "rows": pf.metadata.num_rows,
-        "schema": _schema_sha(pf.schema_arrow),
+        "part": Path(at or path).relative_to(folder).as_posix(),
+        "rows": rows,
+        "schema": schema,
         "sha256": file_sha256(path),
     }
 
@@ -732,8 +735,9 @@ def check_part(folder: Path, path: Path, journal: dict) -> str | None:
     if rec is None:
         return f"{rel} has no record in {PARTS_JOURNAL}"
     try:
-        pf = pq.ParquetFile(path)
-        rows, schema = pf.metadata.num_rows, _schema_sha(pf.schema_arrow)
+        with open(path, "rb") as fh:
+            pf = pq.ParquetFile(fh)
+            rows, schema = pf.metadata.num_rows, _schema_sha(pf.schema_arrow)
     except Exception as exc:  # pyarrow raises several unrelated types
         return f"{rel} cannot be read ({str(exc).splitlines()[0][:80]})"
     if rows != rec.get("rows"):

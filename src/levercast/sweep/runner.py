@@ -8,6 +8,7 @@ reference is a paired difference with its own, much smaller, error.
 Dataset layout (one folder per sweep)::
 
     _sweep.json                      manifest: design, seed, N, scenario hash, versions
+    _parts.jsonl                     journal: rows, schema and SHA-256 of every part written
     _reference_outcomes.npy          outcome code of every reference trajectory (for pairing)
     cells.parquet                    cell id and its lever values, one column per lever
     summary/cell=<id>/part-0.parquet per-cell summary with paired differences
@@ -15,8 +16,10 @@ Dataset layout (one folder per sweep)::
 
 Every file is written by :func:`levercast.results.store.atomic_file` (a temporary name,
 renamed into place), and read back by the readers of :mod:`levercast.results.store`. A cell is
-finished when both of its tables exist; ``resume`` recomputes unfinished cells and removes
-partial files. The designs are in :mod:`levercast.sweep.designs`.
+finished when both of its tables exist; ``resume`` checks every finished part against its
+record in the journal (opened, rows, schema, checksum), recomputes the cells that fail and
+removes partial files. The whole sweep holds the claim on its folder
+(:func:`levercast.results.store.claim`). The designs are in :mod:`levercast.sweep.designs`.
 """
 
 from __future__ import annotations
@@ -259,11 +262,19 @@ def _run_sweep(
 
 def _write_cell(root: Path, cell: int, summary, bands, meta) -> None:
     meta = dict(meta, cell=cell)
-    paths = [store.cell_path(root, "bands", cell), store.cell_path(root, "summary", cell)]
-    for frame, path in zip((bands, summary), paths, strict=True):
-        store.write_parquet(frame, path, meta)
-    # recorded after both are in place: a cell cut short is recomputed on resume
-    store.append_journal(root, [store.part_record(root, path) for path in paths])
+    bands_path, summary_path = (store.cell_path(root, t, cell) for t in ("bands", "summary"))
+    # Both parts are recorded in the journal before they are renamed into place, so a
+    # finished cell always has its records; a cell cut short is recomputed on resume.
+    with store.atomic_file(bands_path) as tmp_bands, store.atomic_file(summary_path) as tmp:
+        store.write_table(bands, tmp_bands, meta)
+        store.write_table(summary, tmp, meta)
+        store.append_journal(
+            root,
+            [
+                store.part_record(root, tmp_bands, at=bands_path),
+                store.part_record(root, tmp, at=summary_path),
+            ],
+        )
 
 
 def _verify_parts(root: Path, total: int) -> dict[int, str]:
