@@ -172,6 +172,16 @@ MISSING_INPUT = {
     "analyze": ["analyze", "{missing}"],
     "report": ["report", "{missing}"],
     "score": ["score", "{missing}", "--observed", "{missing}.csv"],
+    "backtest": ["backtest", "{missing}.toml", "--observed", "{missing}.csv"],
+    "optimize": [
+        "optimize",
+        "{missing}.toml",
+        "--range",
+        "ew_support=0.1:0.5",
+        "--objective",
+        "max:outcome_stable_front",
+    ],
+    "robust": ["robust", "{missing}.toml", "--packages", "{missing}.toml", "--lhs", "4"],
 }
 
 

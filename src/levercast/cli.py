@@ -297,8 +297,46 @@ def run(
     keep_trajectories: KeepOpt = 0,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
+    observed: Annotated[
+        Path | None,
+        typer.Option(
+            "--observed",
+            help="Condition the run on these observations (CSV or Parquet: date, metric, "
+            "value; see docs/assimilation.md).",
+            show_default=False,
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="With --observed: condition on the observations dated on or before this "
+            "date (YYYY-MM-DD; default: the last one).",
+            show_default=False,
+        ),
+    ] = None,
+    obs_error: Annotated[
+        str | None,
+        typer.Option(
+            "--obs-error",
+            help="With --observed: the trackers' error on territory, KM2_PER_MONTH[,RELATIVE] "
+            "(default: 15,0.05).",
+            show_default=False,
+        ),
+    ] = None,
+    rejuvenate: Annotated[
+        bool,
+        typer.Option(
+            "--rejuvenate",
+            help="With --observed: move the uncertain parameters after each resampling "
+            "(Liu-West; for a posterior narrower than the particles' spread).",
+        ),
+    ] = False,
 ):
-    """Simulate one scenario and print the odds of each outcome with 95% Wilson intervals."""
+    """Simulate one scenario and print the odds of each outcome with 95% Wilson intervals.
+
+    With --observed, the trajectories are conditioned on what has been observed since the
+    start (a particle filter) and the forecast runs on from the last observation."""
     from levercast.engine import simulate
     from levercast.present import tables
     from levercast.results import store
@@ -306,6 +344,20 @@ def run(
     scenario = _load(config)
     horizon = scenario.horizon_weeks if horizon_weeks is None else horizon_weeks
     simulate.check_limits(trajectories, horizon)
+    cond = None
+    if observed is None and (as_of is not None or obs_error is not None or rejuvenate):
+        _fail("--as-of, --obs-error and --rejuvenate need --observed FILE")
+    if observed is not None:
+        from levercast.analysis import backtest
+
+        cond = backtest.load_conditioning(
+            observed,
+            scenario.start_date,
+            horizon,
+            as_of=as_of,
+            obs_error=obs_error,
+            rejuvenate=rejuvenate,
+        )
     if keep_trajectories < 0 or keep_trajectories > min(trajectories, simulate.MAX_KEEP):
         _fail(
             f"--keep-trajectories must be between 0 and "
@@ -329,11 +381,21 @@ def run(
                 threads=threads,
                 keep=keep_trajectories,
                 progress=tick,
+                conditioning=cond,
             )
         store.write_run(result, target, force=force)
     except KeyboardInterrupt as exc:
         _interrupted(exc, "nothing written")
     tables.print_run(result, out, target)
+    if result.steps is not None:
+        for r in result.steps[result.steps["low"]].itertuples():
+            err.print(
+                f"warning: effective sample size {r.ess:,.0f} after the observations of "
+                f"{r.date:%Y-%m-%d} (< 1,000): the conditioned forecast rests on few "
+                "trajectories; raise --trajectories",
+                highlight=False,
+                markup=False,
+            )
 
 
 @_command()
@@ -593,7 +655,8 @@ def report_command(
     results: Annotated[
         Path,
         typer.Argument(
-            help="Results folder of `levercast run`, `levercast sweep` or `levercast fit`.",
+            help="Results folder of `levercast run`, `sweep`, `fit`, `backtest`, `optimize` "
+            "or `robust`.",
             show_default=False,
         ),
     ],
@@ -608,10 +671,14 @@ def report_command(
     ] = None,
 ):
     """Write a self-contained HTML report (charts embedded) and its PNG charts."""
-    from levercast.present import fitpage, page
+    from levercast.present import backtestpage, decidepage, fitpage, page
 
     if fitpage.is_fit(results):
         html_path = fitpage.build_fit_report(results, out_dir)
+    elif backtestpage.is_backtest(results):
+        html_path = backtestpage.build_backtest_report(results, out_dir)
+    elif decidepage.is_decision(results):
+        html_path = decidepage.build_decision_report(results, out_dir)
     else:
         html_path = page.build_report(results, out_dir)
     out.print(f"Report written to {html_path}")
@@ -656,6 +723,99 @@ def score_command(
     if out_file is not None:
         score.write_scores(table, out_file)
     out.print(score.format_table(table), highlight=False, markup=False, soft_wrap=True)
+
+
+@_command("backtest")
+def backtest_command(
+    config: ConfigArg,
+    observed: Annotated[
+        Path,
+        typer.Option(
+            "--observed",
+            help="Observations after the start: CSV or Parquet with columns date, metric, value.",
+            show_default=False,
+        ),
+    ],
+    origins: Annotated[
+        str | None,
+        typer.Option(
+            "--origins",
+            help="Comma-separated origin dates (YYYY-MM-DD) [default: every 4 weeks from the "
+            "start while the shortest lead has observations].",
+            show_default=False,
+        ),
+    ] = None,
+    leads: Annotated[
+        str,
+        typer.Option("--leads", help="Comma-separated leads in weeks [default: 4,13,26,52]."),
+    ] = "4,13,26,52",
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            help="Pre-start values (date, metric, value) for the naive forecasts.",
+            show_default=False,
+        ),
+    ] = None,
+    obs_error: Annotated[
+        str | None,
+        typer.Option(
+            "--obs-error",
+            help="Trackers' error on territory, KM2_PER_MONTH[,RELATIVE] [default: 15,0.05].",
+            show_default=False,
+        ),
+    ] = None,
+    trajectories: TrajectoriesOpt = 100_000,
+    seed: SeedOpt = 0,
+    horizon_weeks: HorizonOpt = None,
+    threads: ThreadsOpt = None,
+    out_dir: OutOpt = None,
+    force: ForceOpt = False,
+):
+    """Rolling-origin backtest: the model conditioned at each origin against persistence, the
+    unconditioned model and climatology; writes and prints the skill table."""
+    from levercast.analysis import backtest
+    from levercast.engine import simulate
+
+    scenario = _load(config)
+    horizon = scenario.horizon_weeks if horizon_weeks is None else horizon_weeks
+    simulate.check_limits(trajectories, horizon)
+    lead_list = backtest.parse_leads(leads)
+    origin_list = None
+    if origins is not None:
+        origin_list = [backtest.parse_date(o, "--origins") for o in origins.split(",") if o.strip()]
+    model = backtest.parse_obs_error(obs_error)
+    target = out_dir or Path("results") / f"backtest-{scenario.name}-seed{seed}-n{trajectories}"
+    from levercast.results import store
+
+    _hold(store.claim(target, force))
+    try:
+        result = backtest.run_backtest(
+            scenario,
+            observed,
+            origins=origin_list,
+            leads=lead_list,
+            history_path=history,
+            n=trajectories,
+            seed=seed,
+            horizon=horizon,
+            obs_error=model,
+            threads=threads,
+        )
+        backtest.write_backtest(result, target, force=force)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, "nothing written")
+    out.print(backtest.format_summary(result.summary), highlight=False, markup=False)
+    low = result.origins[result.origins["min_ess"] < 1000]
+    if len(low):
+        err.print(
+            f"warning: {len(low)} of {len(result.origins)} origins kept an effective sample "
+            f"size below 1,000 (smallest {low['min_ess'].min():,.0f}, from "
+            f"{low['origin'].min()}): raise --trajectories",
+            highlight=False,
+            markup=False,
+        )
+    out.print(f"Backtest written to {target}/")
 
 
 @_command("fit")
@@ -714,3 +874,188 @@ def fit_command(
     )
     fit.write(result, target, force=force)
     tables.print_fit(result, out, target)
+
+
+@_command()
+def optimize(
+    config: ConfigArg,
+    ranges: Annotated[
+        list[str],
+        typer.Option(
+            "--range",
+            help="A lever to search and its range: lever=low:high (repeatable).",
+            show_default=False,
+        ),
+    ],
+    objectives: Annotated[
+        list[str],
+        typer.Option(
+            "--objective",
+            help="max:METRIC or min:METRIC, a summary metric (e.g. max:outcome_stable_front, "
+            "min:cost, min:territory_lost_km2_at_horizon); repeatable.",
+            show_default=False,
+        ),
+    ],
+    constraints: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--constraint",
+            help="METRIC<=NUMBER or METRIC>=NUMBER (e.g. outcome_collapse<=0.1); repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    trajectories: TrajectoriesOpt = 20_000,
+    max_trajectories: Annotated[
+        int,
+        typer.Option(
+            "--max-trajectories", help="Most trajectories a racing round gives a candidate."
+        ),
+    ] = 320_000,
+    population: Annotated[int, typer.Option("--population", help="NSGA-II population.")] = 16,
+    generations: Annotated[int, typer.Option("--generations", help="NSGA-II generations.")] = 6,
+    seed: SeedOpt = 0,
+    horizon_weeks: HorizonOpt = None,
+    threads: ThreadsOpt = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Optimize folder [default: results/optimize-<scenario>-seed<S>].",
+            show_default=False,
+        ),
+    ] = None,
+    force: ForceOpt = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue an interrupted search in --out."),
+    ] = False,
+    backend: BackendOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+):
+    """Search lever ranges for the packages on the frontier of the objectives (NSGA-II, common
+    random numbers), racing those near it with more trajectories until they are resolved."""
+    from levercast.present import tables
+    from levercast.sweep import designs
+    from levercast.sweep import optimize as opt
+
+    scenario = _load(config)
+    space = designs.parse_ranges(ranges)
+    objs = [opt.parse_objective(o) for o in objectives]
+    cons = [opt.parse_constraint(c) for c in constraints or ()]
+    target = out_dir or Path("results") / f"optimize-{scenario.name}-seed{seed}"
+    try:
+        result = opt.run_optimize(
+            scenario,
+            space,
+            objs,
+            cons,
+            target,
+            n_start=trajectories,
+            n_max=max_trajectories,
+            pop_size=population,
+            generations=generations,
+            seed=seed,
+            horizon=horizon_weeks,
+            threads=threads,
+            force=force,
+            resume=resume,
+            backend=backend,
+            scheduler=scheduler,
+            workers=workers,
+            progress=None if quiet else (lambda text: err.print(text, highlight=False)),
+        )
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, "finished generations are kept; rerun with --resume")
+    tables.print_frontier(result.frontier, objs, cons, list(space), out, target)
+
+
+@_command()
+def robust(
+    config: ConfigArg,
+    packages: Annotated[
+        Path,
+        typer.Option(
+            "--packages",
+            help="Packages: a TOML file of [packages.<name>] lever = value tables, or the "
+            "frontier.parquet of `levercast optimize`.",
+            show_default=False,
+        ),
+    ],
+    cases: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--case",
+            help="A named scenario: NAME:uncertainty=value[,uncertainty=value...] (repeatable), "
+            "e.g. us-support-ends:us_support_after_election=0.",
+            show_default=False,
+        ),
+    ] = None,
+    lhs: Annotated[
+        int,
+        typer.Option("--lhs", help="Latin hypercube of this many scenarios over the --range."),
+    ] = 0,
+    ranges: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--range",
+            help="Range of an uncertainty for --lhs: uncertainty=low:high (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    threshold: Annotated[
+        str,
+        typer.Option(
+            "--threshold", help="What a package must reach in a scenario: METRIC>=X or <=X."
+        ),
+    ] = "outcome_stable_front>=0.5",
+    trajectories: TrajectoriesOpt = 20_000,
+    seed: SeedOpt = 0,
+    horizon_weeks: HorizonOpt = None,
+    threads: ThreadsOpt = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Robustness folder [default: results/robust-<scenario>-seed<S>].",
+            show_default=False,
+        ),
+    ] = None,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
+):
+    """Evaluate packages across deep-uncertainty scenarios: regret against the best package
+    per scenario, satisficing share, and PRIM boxes of where each package fails."""
+    from levercast.analysis import robust as rb
+    from levercast.present import tables
+    from levercast.results import store
+    from levercast.sweep import designs
+
+    scenario = _load(config)
+    packs = rb.read_packages(packages)
+    thr = rb.parse_threshold(threshold)
+    table = rb.scenario_table(lhs, designs.parse_ranges(ranges or ()), cases or (), seed)
+    target = out_dir or Path("results") / f"robust-{scenario.name}-seed{seed}"
+    _hold(store.claim(target, force))
+    try:
+        with tables.progress_bar(
+            len(table) * len(packs), enabled=not quiet, console=err, label="runs"
+        ) as tick:
+            frames = rb.run_robust(
+                scenario,
+                packs,
+                table,
+                thr,
+                n=trajectories,
+                seed=seed,
+                horizon=horizon_weeks,
+                threads=threads,
+                progress=tick,
+            )
+        rb.write(target, frames, scenario, packs, table, thr, trajectories, seed, force)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, "nothing written")
+    tables.print_robustness(frames["robustness"], frames["prim"], thr, out, target)

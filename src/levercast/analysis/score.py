@@ -338,9 +338,10 @@ def _read_table(path) -> pd.DataFrame:
     return frame
 
 
-def read_observations(path) -> pd.DataFrame:
+def read_observations(path, known=KNOWN_METRICS) -> pd.DataFrame:
     """Read and validate observations: CSV or Parquet (``.parquet``/``.pq``) with columns
-    ``date`` (ISO ``YYYY-MM-DD``), ``metric`` (one of :data:`KNOWN_METRICS`) and ``value``
+    ``date`` (ISO ``YYYY-MM-DD``), ``metric`` (one of ``known``, by default
+    :data:`KNOWN_METRICS`) and ``value``
     (finite; 0 or 1 for events). Other columns are ignored.
 
     Returns a frame with columns ``date`` (datetime64), ``metric``, ``value`` (float) in file
@@ -383,10 +384,8 @@ def read_observations(path) -> pd.DataFrame:
 
     metrics = raw["metric"].astype(str).str.strip()
     for i, m in enumerate(metrics):
-        if m not in KNOWN_METRICS:
-            raise ScoreError(
-                f"{_where(out, i)}: unknown metric {m!r} (known: {', '.join(KNOWN_METRICS)})"
-            )
+        if m not in known:
+            raise ScoreError(f"{_where(out, i)}: unknown metric {m!r} (known: {', '.join(known)})")
     out["metric"] = metrics.to_numpy(dtype=object)
 
     value_col = raw["value"]
@@ -400,7 +399,7 @@ def read_observations(path) -> pd.DataFrame:
             raise ScoreError(
                 f"{_where(out, i)}: value {raw['value'].iloc[i]!r} is not a finite number"
             )
-        if metrics.iloc[i] in EVENT_METRICS and v not in (0.0, 1.0):
+        if metrics.iloc[i] not in CONTINUOUS_METRICS and v not in (0.0, 1.0):
             raise ScoreError(
                 f"{_where(out, i)}: event metric {metrics.iloc[i]!r} takes 0 or 1, got {v:g}"
             )

@@ -70,7 +70,7 @@ STATUS_OK = 0
 STATUS_NONFINITE = 1
 
 # the slot of each banded metric, in M_* order
-_METRIC_SLOTS = (TERRITORY, KURSK, INF, GAIN)
+METRIC_SLOTS = (TERRITORY, KURSK, INF, GAIN)
 
 # the levers that ramp from the status quo to their scenario value in ``_refresh_levers``
 _RAMPED = tuple(k for k, p in enumerate(registry.PARAMS) if p.kind == registry.LEVER and p.ramps)
@@ -270,14 +270,14 @@ def _calibration_records(b, nl, t):
 
 
 @jit
-def _aggregate_week(b, nl, w, bins, hist, sums, extrema, events, idx, trace):
+def aggregate_week(b, nl, w, bins, hist, sums, extrema, events, idx, trace):
     """Add week ``w`` of every lane to the histograms, fixed-point sums, extrema and event
     counts of one block (``hist[w]`` etc.); with a non-empty ``trace``, also copy the lanes'
     banded metrics and event flags into ``trace[w]``."""
     n_bins = hist.shape[2]
     top = np.float64(n_bins - 1)
     for m in range(N.N_BAND_METRICS):
-        base = _METRIC_SLOTS[m] * LANES
+        base = METRIC_SLOTS[m] * LANES
         scale = bins[m]
         s = np.int64(0)
         for i in range(nl):
@@ -320,7 +320,7 @@ def _aggregate_week(b, nl, w, bins, hist, sums, extrema, events, idx, trace):
     if trace.shape[0] > 0:
         for i in range(nl):
             for m in range(N.N_BAND_METRICS):
-                trace[w, m, i] = b[_METRIC_SLOTS[m] * LANES + i]
+                trace[w, m, i] = b[METRIC_SLOTS[m] * LANES + i]
             outcome = b[OUTCOME * LANES + i]
             trace[w, N.N_BAND_METRICS + N.E_TALKS_OPENED, i] = b[TALKS_OPEN * LANES + i]
             trace[w, N.N_BAND_METRICS + N.E_CEASEFIRE, i] = b[CEASEFIRE * LANES + i]
@@ -367,22 +367,68 @@ def simulate_lanes(
     keys = np.empty(LANES, dtype=np.uint64)
     idx = np.empty(LANES, dtype=np.int64)
     # (no literal arguments below: each would compile its own copy of the callee)
+    any_power = setup_lanes(b, th, nl, sq, seed, first, keys)
+    aggregate_week(b, nl, np.int64(0), bins, hist, sums, extrema, events, idx, trace)
+    run_weeks(
+        b,
+        nl,
+        np.int64(0),
+        horizon,
+        sq,
+        keys,
+        any_power,
+        bins,
+        hist,
+        sums,
+        extrema,
+        events,
+        idx,
+        trace,
+    )
+    finish_lanes(b, nl, records, status)
+
+
+@jit
+def setup_lanes(b, th, nl, sq, seed, first, keys):
+    """Load the parameters ``th`` of trajectories ``first .. first + nl - 1`` into the lane
+    buffer ``b``, set up their lanes and their weekly noise keys (``keys[:nl]``); returns
+    whether any lane's advance exponent differs from 2 (the slower power branch)."""
     load_parameters(b, th, nl)
-    n_power = 0
     for i in range(nl):
         _setup_lane(b, i, sq, seed, first + i)
         keys[i] = stream_key(seed, first + i, L.STREAM_WEEKLY)
-        n_power += th[L.P_ADVANCE_EXPONENT, i] != 2.0
-    any_power = n_power > 0
-    _aggregate_week(b, nl, np.int64(0), bins, hist, sums, extrema, events, idx, trace)
-    for t in range(horizon):
+    return any_power_branch(b, nl)
+
+
+@jit
+def any_power_branch(b, nl):
+    """Whether any of the lanes ``0 .. nl - 1`` of ``b`` needs the power branch of the
+    advance (exponent other than 2)."""
+    n_power = 0
+    for i in range(nl):
+        n_power += get(b, L.P_ADVANCE_EXPONENT, i) != 2.0
+    return n_power > 0
+
+
+@jit
+def run_weeks(b, nl, w0, w1, sq, keys, any_power, bins, hist, sums, extrema, events, idx, trace):
+    """Advance the lanes of ``b`` through weeks ``w0 .. w1 - 1`` (week ``t`` takes the state at
+    the end of week ``t``, week 0 being the start, to the end of week ``t + 1``) and add the
+    end of each week to the block's aggregates."""
+    for t in range(w0, w1):
         _refresh_levers(b, nl, t, sq)
         _draw_normals(b, nl, keys, t)
         _advance(b, nl, t, any_power)
         _attrition(b, nl, t)
         if t == 0 or t == 7:
             _calibration_records(b, nl, t)
-        _aggregate_week(b, nl, t + 1, bins, hist, sums, extrema, events, idx, trace)
+        aggregate_week(b, nl, t + 1, bins, hist, sums, extrema, events, idx, trace)
+
+
+@jit
+def finish_lanes(b, nl, records, status):
+    """Each lane's record (its outcome decided at the horizon where no earlier step decided
+    it) and status, from the lane buffer at the end of the run."""
     for i in range(nl):
         outcome = b[OUTCOME * LANES + i]
         if outcome < 0.0:

@@ -60,6 +60,8 @@ STREAMS: tuple[tuple[str, int, str], ...] = (
     ("DRAW_CEASEFIRE", 1, "whether talks give a cease-fire"),
     ("DRAW_BREAK_CLOCK", 2, "exponential clock of the cease-fire's breakdown"),
     ("STREAM_POSTERIOR", 3, "counter 0: the posterior row of the trajectory"),
+    ("STREAM_RESAMPLE", 4, "trajectory = resampling step k, counter 0: its systematic offset"),
+    ("STREAM_OFFSPRING", 16, "+ k: weekly noise of particle j after resampling step k"),
     ("DRAWS_PER_PARAM", 64, ""),
 )
 

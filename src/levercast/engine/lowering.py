@@ -150,3 +150,22 @@ def posterior_arrays(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     index = {p.name: i for i, p in enumerate(registry.PARAMS)}
     slots = np.array([index[post.names[k]] for k in keep], dtype=np.int64)
     return np.ascontiguousarray(post.values[:, keep], dtype=np.float64), slots
+
+
+# the kinds of parameter a conditioned run may move after resampling (docs/assimilation.md):
+# what is uncertain about the model, not the levers a scenario sets, its start state or its
+# calendar
+_REJUVENATED_KINDS = (registry.UNCERTAINTY, registry.CONSTANT, registry.REFERENCE)
+_CONTINUOUS = (L.DIST_UNIFORM, L.DIST_NORMAL, L.DIST_LOGNORMAL, L.DIST_BETA, L.DIST_TRIANGULAR)
+
+
+def rejuvenated(rows: np.ndarray, posterior_slots: np.ndarray) -> np.ndarray:
+    """The parameter rows a particle filter moves after each resampling: those of an
+    uncertain kind drawn from a continuous distribution or taken from the posterior."""
+    fitted = set(int(s) for s in posterior_slots)
+    out = [
+        k
+        for k, p in enumerate(registry.PARAMS)
+        if p.kind in _REJUVENATED_KINDS and (int(rows[k, L.ROW_CODE]) in _CONTINUOUS or k in fitted)
+    ]
+    return np.array(out, dtype=np.int64)

@@ -12,6 +12,8 @@ import pandas as pd
 
 from levercast.engine import layout as L
 from levercast.engine import lowering
+from levercast.engine.assimilate import DISCOUNT, LOW_ESS, Conditioning, run_filter
+from levercast.engine.costs import per_trajectory, pricing, summary_rows
 from levercast.engine.kernels import FIXED_POINT, STATUS_OK, simulate_chunk
 from levercast.engine.sampling import sample_params
 from levercast.errors import LevercastError
@@ -56,22 +58,40 @@ class RunResult:
     joint: np.ndarray | None = None  # int64[N_OUTCOMES, N_OUTCOMES]: (reference, this run)
     threads: int = 1
     chunk_size: int = DEFAULT_CHUNK
+    cost_rows: list | None = None  # the package's cost (engine/costs.py), summary rows
+    conditioning: Conditioning | None = None  # the observations a conditioned run followed
+    steps: pd.DataFrame | None = None  # per observation week: date, ESS, ... (conditioned)
+    smoothed: bool = False  # conditioned: weeks up to the last observation are smoothed
+    effective: dict | None = None  # conditioned: probability metric -> effective sample size
+
+    @property
+    def n_effective(self) -> float:
+        """The sample size behind the Monte Carlo errors of the bands: ``n``, or for a
+        conditioned run the smallest effective sample size of its outcome probabilities
+        (``docs/assimilation.md``)."""
+        if not self.effective:
+            return float(self.n)
+        outcomes = [self.effective[m] for m in N.OUTCOME_METRICS if m in self.effective]
+        return float(min(outcomes or self.effective.values()))
 
     # ------------------------------------------------------------------ tables
     def summary(self) -> pd.DataFrame:
         """One row per outcome or event (probabilities) and per distribution summary."""
         n = self.n
+        n_se = self.n_effective
+        eff = self.effective or {}
         rows = []
         for i, metric in enumerate(N.OUTCOME_METRICS):
-            rows.append(_prob_row(metric, int(self.outcome_counts[i]), n))
+            rows.append(_prob_row(metric, int(self.outcome_counts[i]), n, eff.get(metric, n_se)))
         for name, k in self.event_counts.items():
-            rows.append(_prob_row(name, int(k), n))
+            rows.append(_prob_row(name, int(k), n, eff.get(name, n_se)))
         n_talks = int(self.talks_week_counts.sum())
         if n_talks:
             weeks = np.arange(self.horizon + 1, dtype=float)
-            rows.append(_dist_row(N.TALKS_WEEK, self.talks_week_counts, weeks, n_talks))
+            share = n_se / n  # of the trajectories with talks, as effective as the run's
+            rows.append(_dist_row(N.TALKS_WEEK, self.talks_week_counts, weeks, n_talks, share))
             centres = (np.arange(LEVERAGE_BINS) + 0.5) / LEVERAGE_BINS
-            rows.append(_dist_row(N.LEVERAGE_SCORE, self.leverage_counts, centres, n_talks))
+            rows.append(_dist_row(N.LEVERAGE_SCORE, self.leverage_counts, centres, n_talks, share))
         for m, name in N.BAND_METRICS.items():
             if m == N.M_WEEKLY_GAIN:
                 continue
@@ -91,6 +111,24 @@ class RunResult:
                     "q95": b["q"][6],
                 }
             )
+        rows.extend(self.cost_rows or [])
+        if self.steps is not None:
+            for row in self.steps.itertuples():
+                rows.append(
+                    {
+                        "metric": f"{N.EFFECTIVE_SAMPLE_SIZE} {row.date:%Y-%m-%d}",
+                        "kind": "conditioning",
+                        "probability": np.nan,
+                        "std_error": np.nan,
+                        "ci_low": np.nan,
+                        "ci_high": np.nan,
+                        "n": n,
+                        "mean": row.ess,
+                        "q05": np.nan,
+                        "q50": np.nan,
+                        "q95": np.nan,
+                    }
+                )
         return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
     def paired(self) -> pd.DataFrame:
@@ -129,7 +167,7 @@ class RunResult:
         mean = self.sums[week, m] / FIXED_POINT / self.n
         lowest, highest = self.extrema[week, m]
         sd = float(stats.hist_std(self.hist[week, m], bounds, mean, highest, lowest))
-        se, ci_low, ci_high = stats.mean_ci(mean, sd, self.n)
+        se, ci_low, ci_high = stats.mean_ci(mean, sd, self.n_effective)
         q = stats.hist_quantiles(self.hist[week, m], bounds, QUANTILES, lowest, highest)
         return {"mean": mean, "se": se, "ci_low": ci_low, "ci_high": ci_high, "q": q}
 
@@ -179,7 +217,7 @@ class RunResult:
                     "date": dates,
                     "metric": name,
                     "mean": mean,
-                    "std_error": sd / np.sqrt(self.n),
+                    "std_error": sd / np.sqrt(self.n_effective),
                 }
             )
             for i, qq in enumerate(QUANTILES):
@@ -193,7 +231,9 @@ class RunResult:
                     "date": dates,
                     "metric": name,
                     "mean": p,
-                    "std_error": stats.binomial_se(self.events[:, e], self.n),
+                    "std_error": stats.binomial_se(
+                        self.events[:, e] * (self.n_effective / self.n), self.n_effective
+                    ),
                 }
             )
             for qq in QUANTILES:
@@ -222,13 +262,20 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def _prob_row(metric: str, k: int, n: int) -> dict:
-    low, high = stats.wilson(k, n)
+def _prob_row(metric: str, k: int, n: int, n_se: float | None = None) -> dict:
+    """A probability ``k / n``; its error and Wilson interval from ``n_se`` trajectories
+    (``n`` unless the run was conditioned: its effective sample size)."""
+    if n_se is None or n_se == n:
+        low, high = stats.wilson(k, n)
+        se = stats.binomial_se(k, n)
+    else:
+        low, high = stats.wilson(k * n_se / n, n_se)
+        se = stats.binomial_se(k * n_se / n, n_se)
     return {
         "metric": metric,
         "kind": "probability",
         "probability": k / n,
-        "std_error": stats.binomial_se(k, n),
+        "std_error": se,
         "ci_low": low,
         "ci_high": high,
         "n": n,
@@ -239,11 +286,13 @@ def _prob_row(metric: str, k: int, n: int) -> dict:
     }
 
 
-def _dist_row(metric: str, counts: np.ndarray, values: np.ndarray, n: int) -> dict:
+def _dist_row(
+    metric: str, counts: np.ndarray, values: np.ndarray, n: int, share: float = 1.0
+) -> dict:
     mean = float((counts * values).sum() / n)
     spread = n > 1 and np.count_nonzero(counts) > 1  # one value: exactly no spread
     sd = float(np.sqrt((counts * (values - mean) ** 2).sum() / (n - 1))) if spread else 0.0
-    se, ci_low, ci_high = stats.mean_ci(mean, sd, n)
+    se, ci_low, ci_high = stats.mean_ci(mean, sd, n if share == 1.0 else max(1.0, n * share))
     cum = np.cumsum(counts)
     qs = [float(values[np.argmax(cum >= np.ceil(q * n - 1e-9))]) for q in (0.05, 0.5, 0.95)]
     return {
@@ -329,6 +378,7 @@ def run(
     progress: Callable[[int, int], None] | None = None,
     outcomes_out: np.ndarray | None = None,
     pair_with: np.ndarray | None = None,
+    conditioning: Conditioning | None = None,
 ) -> RunResult:
     """Simulate ``n`` trajectories of ``scenario``.
 
@@ -356,6 +406,10 @@ def run(
     pair_with : int8[n], optional
         Outcome codes of a reference run with the same seed; the result then carries the joint
         counts needed for paired differences (:meth:`RunResult.paired`).
+    conditioning : Conditioning, optional
+        Observations to condition the run on (:func:`levercast.engine.assimilate.
+        conditioning`): the trajectories become the particles of a filter, resampled at every
+        observation week (``docs/assimilation.md``). Every particle is held in memory.
     """
     horizon = int(scenario.horizon_weeks if horizon is None else horizon)
     check_limits(n, horizon)
@@ -371,9 +425,32 @@ def run(
     previous = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        return _run(
-            scenario, n, seed, horizon, threads, chunk_size, keep, progress, outcomes_out, pair_with
-        )
+        if conditioning is not None:
+            if pair_with is not None:
+                raise ValueError("a conditioned run cannot be paired with a reference")
+            result = _run_conditioned(
+                scenario, n, seed, horizon, threads, keep, conditioning, outcomes_out
+            )
+        else:
+            result = _run(
+                scenario,
+                n,
+                seed,
+                horizon,
+                threads,
+                chunk_size,
+                keep,
+                progress,
+                outcomes_out,
+                pair_with,
+            )
+        priced = pricing(scenario, horizon)
+        result.cost_rows = summary_rows(priced, seed, n)
+        if result.trajectories is not None:  # the kept trajectories' own costs
+            cost, added = per_trajectory(priced, seed, 0, len(result.trajectories))
+            result.trajectories[N.COST] = cost
+            result.trajectories[N.ADDED_COST] = added
+        return result
     finally:
         numba.set_num_threads(previous)
 
@@ -406,16 +483,8 @@ def _run(
     extrema[..., 0] = np.inf
     extrema[..., 1] = -np.inf
     events = np.zeros((blocks, horizon + 1, N.N_EVENTS), dtype=np.int64)
-    outcome_counts = np.zeros(N.N_OUTCOMES, dtype=np.int64)
-    talks_counts = np.zeros(horizon + 1, dtype=np.int64)
-    leverage_counts = np.zeros(LEVERAGE_BINS, dtype=np.int64)
-    ev_counts = dict.fromkeys(N.SUMMARY_EVENTS, 0)
-    record_sums = {N.RECORD_COLUMNS[c]: 0 for c in _CALIBRATION_RECORDS}
+    totals = _Totals(n, horizon, outcomes_out, pair_with)
     kept_records, kept_theta = [], []
-    joint = None if pair_with is None else np.zeros((N.N_OUTCOMES, N.N_OUTCOMES), np.int64)
-    for name, arr in (("outcomes_out", outcomes_out), ("pair_with", pair_with)):
-        if arr is not None and arr.shape != (n,):
-            raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
 
     records = np.empty((size, N.N_RECORD))
     status = np.empty(size, dtype=np.int8)
@@ -448,33 +517,7 @@ def _run(
         if np.any(st != STATUS_OK):
             bad = done + int(np.argmax(st != STATUS_OK))
             raise SimulationError(_describe_failure(scenario, rows, seed, bad))
-        codes = rec[:, N.R_OUTCOME].astype(np.int64)
-        outcome_counts += np.bincount(codes, minlength=N.N_OUTCOMES)
-        if outcomes_out is not None:
-            outcomes_out[done : done + m] = codes
-        if joint is not None:
-            ref = pair_with[done : done + m].astype(np.int64)
-            pairs = np.bincount(ref * N.N_OUTCOMES + codes, minlength=N.N_OUTCOMES**2)
-            joint += pairs.reshape(N.N_OUTCOMES, N.N_OUTCOMES)
-        tw = rec[:, N.R_TALKS_WEEK].astype(np.int64)
-        opened = tw >= 0
-        talks_counts += np.bincount(tw[opened], minlength=horizon + 1)
-        lev = rec[opened, N.R_LEVERAGE]
-        leverage_counts += np.bincount(
-            np.clip((lev * LEVERAGE_BINS).astype(np.int64), 0, LEVERAGE_BINS - 1),
-            minlength=LEVERAGE_BINS,
-        )
-        cf = rec[:, N.R_CEASEFIRE] > 0.5
-        ev_counts[N.TALKS_OPENED] += int(opened.sum())
-        ev_counts[N.CEASEFIRE_AGREED] += int(cf.sum())
-        ev_counts[N.CEASEFIRE_HELD] += int((cf & (rec[:, N.R_CEASEFIRE_BROKEN_WEEK] < 0)).sum())
-        ev_counts[N.KURSK_HELD] += int((rec[:, N.R_KURSK_KM2] > 0).sum())
-        ev_counts[N.COLLAPSE_BY_HORIZON] += int((rec[:, N.R_COLLAPSE_WEEK] >= 0).sum())
-        for c in _CALIBRATION_RECORDS:
-            vals = np.nan_to_num(rec[:, c])
-            record_sums[N.RECORD_COLUMNS[c]] += int(
-                np.round(vals * FIXED_POINT).astype(np.int64).sum()
-            )
+        totals.add(rec, done, outcomes_out, pair_with)
         if k_here:
             kept_records.append(rec[:k_here].copy())
             kept_theta.append(theta_keep)
@@ -484,12 +527,8 @@ def _run(
 
     trajectories = None
     if keep:
-        fitted = (
-            *scenario.priors,
-            *(() if scenario.posterior is None else scenario.posterior.names),
-        )
-        trajectories = _trajectory_frame(
-            np.concatenate(kept_records), np.concatenate(kept_theta), fitted
+        trajectories = _kept_frame(
+            scenario, np.concatenate(kept_records), np.concatenate(kept_theta)
         )
     return RunResult(
         scenario=scenario,
@@ -497,20 +536,179 @@ def _run(
         n=n,
         horizon=horizon,
         start_date=scenario.start_date,
-        outcome_counts=outcome_counts,
-        event_counts=ev_counts,
         hist=hist,
         sums=sums.sum(axis=0),
         extrema=np.stack([extrema[..., 0].min(axis=0), extrema[..., 1].max(axis=0)], axis=-1),
         events=events.sum(axis=0),
-        talks_week_counts=talks_counts,
-        leverage_counts=leverage_counts,
-        record_sums=record_sums,
         trajectories=trajectories,
-        joint=joint,
         threads=numba.get_num_threads(),
         chunk_size=chunk_size,
+        **totals.fields(),
     )
+
+
+def _run_conditioned(scenario, n, seed, horizon, threads, keep, cond, outcomes_out):
+    rows = np.ascontiguousarray(lowering.param_rows(scenario), dtype=np.float64)
+    post, slots = lowering.posterior_arrays(scenario)
+    sq = lowering.status_quo(scenario)
+    steps = [s for s in cond.steps if s.week <= horizon]
+    out = run_filter(
+        rows,
+        post,
+        slots,
+        sq,
+        seed,
+        n,
+        horizon,
+        N.bin_scales(),
+        steps,
+        cond.model,
+        keep,
+        threads,
+        rejuvenate=lowering.rejuvenated(rows, slots),
+        discount=DISCOUNT if cond.rejuvenate else 0.0,
+    )
+    if np.any(out.status != STATUS_OK):
+        # the particle's own index does not name a trajectory of an unconditioned run
+        raise SimulationError(
+            f"scenario {scenario.name!r}, seed {seed}: a conditioned trajectory's state turned "
+            "non-finite (rerun without --observed to find the trajectory)"
+        )
+    totals = _Totals(n, horizon, outcomes_out)
+    totals.add(out.records, 0, outcomes_out)
+    effective = {
+        metric: effective_size(flags, out.eve) for metric, flags in _indicators(out.records).items()
+    }
+    trajectories = None
+    if keep:
+        trajectories = _kept_frame(scenario, out.records[:keep], out.theta_keep)
+    start = scenario.start_date
+    table = pd.DataFrame(
+        {
+            "week": np.array([s.week for s in steps], dtype=np.int32),
+            "date": [start + dt.timedelta(days=int(s.days.max())) for s in steps],
+            "observations": ["; ".join(s.labels) for s in steps],
+            "ess": out.ess,
+            "distinct": out.distinct,
+        }
+    )
+    table["low"] = table["ess"] < LOW_ESS
+    return RunResult(
+        scenario=scenario,
+        seed=seed,
+        n=n,
+        horizon=horizon,
+        start_date=start,
+        hist=out.hist,
+        sums=out.sums,
+        extrema=out.extrema,
+        events=out.events,
+        trajectories=trajectories,
+        threads=numba.get_num_threads(),
+        chunk_size=n,
+        conditioning=cond,
+        steps=table,
+        effective=effective,
+        smoothed=out.smoothed,
+        **totals.fields(),
+    )
+
+
+def _indicators(rec) -> dict:
+    """Per summary probability, each trajectory's 0/1 indicator (as ``_Totals`` counts it)."""
+    codes = rec[:, N.R_OUTCOME].astype(np.int64)
+    cf = rec[:, N.R_CEASEFIRE] > 0.5
+    out = {m: codes == k for k, m in enumerate(N.OUTCOME_METRICS)}
+    out[N.TALKS_OPENED] = rec[:, N.R_TALKS_WEEK] >= 0
+    out[N.CEASEFIRE_AGREED] = cf
+    out[N.CEASEFIRE_HELD] = cf & (rec[:, N.R_CEASEFIRE_BROKEN_WEEK] < 0)
+    out[N.KURSK_HELD] = rec[:, N.R_KURSK_KM2] > 0
+    out[N.COLLAPSE_BY_HORIZON] = rec[:, N.R_COLLAPSE_WEEK] >= 0
+    return out
+
+
+def effective_size(flags: np.ndarray, eve: np.ndarray) -> float:
+    """Effective sample size of the share ``p`` of ``flags`` among a filter's final particles,
+    from the Chan and Lai (2013) estimate of its Monte Carlo variance: particles descending
+    from one initial particle (same ``eve``) are not independent, so the variance is ``sum
+    over eves of (sum of (flag - p) over its descendants)**2 / n**2``, and the effective size
+    ``p (1 - p) / variance``, between 1 and ``n``. Measured against the spread of 16 seeds
+    (docs/assimilation.md): within the sampling error of that spread. A share of 0 or 1 has
+    no variance to estimate: the number of distinct eves."""
+    n = flags.shape[0]
+    p = float(flags.mean())
+    dev = np.bincount(eve, weights=flags - p, minlength=n)
+    var = float(np.sum(dev * dev)) / (n * n)
+    if var <= 0.0 or p in (0.0, 1.0):
+        return float(np.unique(eve).shape[0])
+    return float(min(n, max(1.0, p * (1.0 - p) / var)))
+
+
+class _Totals:
+    """What a run adds up from its trajectories' records, chunk by chunk: outcome and event
+    counts, the talks week and leverage histograms, calibration sums and, when the run is
+    paired with a reference, the joint outcome counts."""
+
+    def __init__(self, n, horizon, outcomes_out=None, pair_with=None):
+        for name, arr in (("outcomes_out", outcomes_out), ("pair_with", pair_with)):
+            if arr is not None and arr.shape != (n,):
+                raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
+        self.outcome_counts = np.zeros(N.N_OUTCOMES, dtype=np.int64)
+        self.talks_counts = np.zeros(horizon + 1, dtype=np.int64)
+        self.leverage_counts = np.zeros(LEVERAGE_BINS, dtype=np.int64)
+        self.ev_counts = dict.fromkeys(N.SUMMARY_EVENTS, 0)
+        self.record_sums = {N.RECORD_COLUMNS[c]: 0 for c in _CALIBRATION_RECORDS}
+        self.joint = None if pair_with is None else np.zeros((N.N_OUTCOMES, N.N_OUTCOMES), np.int64)
+
+    def add(self, rec, done, outcomes_out=None, pair_with=None) -> None:
+        """Add the records ``rec`` of trajectories ``done .. done + len(rec) - 1``."""
+        m = rec.shape[0]
+        codes = rec[:, N.R_OUTCOME].astype(np.int64)
+        self.outcome_counts += np.bincount(codes, minlength=N.N_OUTCOMES)
+        if outcomes_out is not None:
+            outcomes_out[done : done + m] = codes
+        if self.joint is not None:
+            ref = pair_with[done : done + m].astype(np.int64)
+            pairs = np.bincount(ref * N.N_OUTCOMES + codes, minlength=N.N_OUTCOMES**2)
+            self.joint += pairs.reshape(N.N_OUTCOMES, N.N_OUTCOMES)
+        tw = rec[:, N.R_TALKS_WEEK].astype(np.int64)
+        opened = tw >= 0
+        self.talks_counts += np.bincount(tw[opened], minlength=self.talks_counts.shape[0])
+        lev = rec[opened, N.R_LEVERAGE]
+        self.leverage_counts += np.bincount(
+            np.clip((lev * LEVERAGE_BINS).astype(np.int64), 0, LEVERAGE_BINS - 1),
+            minlength=LEVERAGE_BINS,
+        )
+        cf = rec[:, N.R_CEASEFIRE] > 0.5
+        ev = self.ev_counts
+        ev[N.TALKS_OPENED] += int(opened.sum())
+        ev[N.CEASEFIRE_AGREED] += int(cf.sum())
+        ev[N.CEASEFIRE_HELD] += int((cf & (rec[:, N.R_CEASEFIRE_BROKEN_WEEK] < 0)).sum())
+        ev[N.KURSK_HELD] += int((rec[:, N.R_KURSK_KM2] > 0).sum())
+        ev[N.COLLAPSE_BY_HORIZON] += int((rec[:, N.R_COLLAPSE_WEEK] >= 0).sum())
+        for c in _CALIBRATION_RECORDS:
+            vals = np.nan_to_num(rec[:, c])
+            self.record_sums[N.RECORD_COLUMNS[c]] += int(
+                np.round(vals * FIXED_POINT).astype(np.int64).sum()
+            )
+
+    def fields(self) -> dict:
+        return {
+            "outcome_counts": self.outcome_counts,
+            "event_counts": self.ev_counts,
+            "talks_week_counts": self.talks_counts,
+            "leverage_counts": self.leverage_counts,
+            "record_sums": self.record_sums,
+            "joint": self.joint,
+        }
+
+
+def _kept_frame(scenario, records, theta) -> pd.DataFrame:
+    fitted = (
+        *scenario.priors,
+        *(() if scenario.posterior is None else scenario.posterior.names),
+    )
+    return _trajectory_frame(records, theta, fitted)
 
 
 def _trajectory_frame(

@@ -84,6 +84,8 @@ DISTRIBUTION_ROWS = (
     (names.at_horizon(MANPOWER), "Ukrainian infantry at the horizon", "soldiers", 0),
     (names.TALKS_WEEK, "Week talks open (when they do)", "weeks from start", 1),
     (names.LEVERAGE_SCORE, "Leverage score at the table (when talks open)", "0–1", 3),
+    (names.COST, "Package cost, averaged over the horizon", "USD/year", 0),
+    (names.ADDED_COST, "Package cost added to the October 2024 levers", "USD/year", 0),
 )
 
 
@@ -793,6 +795,82 @@ def _sweep_sections(data: RunData, out: Path) -> list[Section]:
     return sections
 
 
+WAITING_LEVER = "support_delay_weeks"
+
+
+def _chart_waiting(data: RunData, out: Path) -> list[Section]:
+    """The cost of waiting: for a sweep of the timing lever alone (``--grid
+    support_delay_weeks=...``), P(stable front) and the package's cost against the delay,
+    each with its 95% interval, and the paired change of P(stable front) from the
+    reference cell."""
+    if data.manifest is None:
+        return []
+    design = data.manifest.get("design", {})
+    params = [p.split(".", 1)[-1] for p in design.get("params", [])]
+    if params != [WAITING_LEVER]:
+        return []
+    try:
+        summary = store.read_sweep_table(data.folder, "summary")
+        cells = store.read_cells(data.folder)
+    except (store.ResultsError, OSError) as exc:
+        raise ReportError(f"cannot chart the cost of waiting in {data.folder}: {exc}") from exc
+    frame = cells[["cell", WAITING_LEVER]]
+    stable = frame.merge(summary[summary["metric"] == names.STABLE_FRONT_METRIC], on="cell")
+    stable = stable.sort_values(WAITING_LEVER)
+    cost = frame.merge(summary[summary["metric"] == names.COST], on="cell")
+    cost = cost.sort_values(WAITING_LEVER)
+    fig, (left, right) = _new_figure(9.0, 3.8, ncols=2)
+    x = stable[WAITING_LEVER].to_numpy(float)
+    p = stable["probability"].to_numpy(float) * 100
+    left.errorbar(
+        x,
+        p,
+        yerr=[
+            np.maximum(p - stable["ci_low"].to_numpy(float) * 100, 0),
+            np.maximum(stable["ci_high"].to_numpy(float) * 100 - p, 0),
+        ],
+        fmt="o-",
+        color="0.1",
+        capsize=3,
+    )
+    left.set_xlabel("weeks before the package starts to arrive")
+    left.set_ylabel("P(stable front), % (95% Wilson)")
+    left.grid(True, color="0.9")
+    if not cost.empty:
+        c = cost["mean"].to_numpy(float) / 1e9
+        right.errorbar(
+            cost[WAITING_LEVER].to_numpy(float),
+            c,
+            yerr=[c - cost["q05"].to_numpy(float) / 1e9, cost["q95"].to_numpy(float) / 1e9 - c],
+            fmt="s--",
+            color="0.3",
+            capsize=3,
+            label="mean, and 90% range of the unit costs",
+        )
+        right.set_ylabel("package cost, USD bn a year")
+        right.legend(fontsize=8, loc="best")
+    right.set_xlabel("weeks before the package starts to arrive")
+    right.grid(True, color="0.9")
+    rows = [
+        f"{int(r[WAITING_LEVER])} weeks: {100 * r['probability']:.1f}%"
+        + (
+            f" ({100 * r['diff']:+.1f} pp, 95% {100 * r['diff_ci_low']:+.1f} to "
+            f"{100 * r['diff_ci_high']:+.1f}, paired against the scenario as written)"
+            if "diff" in r and not pd.isna(r["diff"])
+            else ""
+        )
+        for _, r in stable.iterrows()
+    ]
+    caption = (
+        "The cost of waiting (essay: delay raises the chance of failure). Left: P(stable "
+        "front) against the weeks before the package starts to ramp in, with 95% Wilson "
+        "intervals; every delay is simulated with the same seed, so the changes are paired. "
+        "Right: the package's cost averaged over the horizon (a package that arrives later is "
+        "paid for fewer weeks; docs/costs.md). " + "; ".join(rows) + "."
+    )
+    return [Section("The cost of waiting", _save(fig, out / "cost_of_waiting.png"), caption)]
+
+
 SectionBuilder = Callable[[RunData, Path], "Section | list[Section]"]
 SECTION_BUILDERS: list[SectionBuilder] = [
     _chart_territory,
@@ -801,6 +879,7 @@ SECTION_BUILDERS: list[SectionBuilder] = [
     _chart_events,
     _chart_kursk_manpower,
     _sweep_sections,
+    _chart_waiting,
 ]
 
 

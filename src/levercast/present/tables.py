@@ -6,6 +6,7 @@ import datetime as dt
 from contextlib import contextmanager
 
 import numpy as np
+import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -61,13 +62,16 @@ def print_run(result, console: Console, folder) -> None:
             )
         odds.add_section()
     console.print(odds)
+    weeks = (*[w for w in REPORT_WEEKS if w < result.horizon], result.horizon)
+    if result.conditioning is not None:
+        weeks = print_conditioning(result, console)
 
     terr = Table(
         title="Territory lost since the start (km2, trackers' definition)", title_justify="left"
     )
     for col in ("week", "date", "mean", "median", "90% interval"):
         terr.add_column(col, justify="right")
-    for week in (*[w for w in REPORT_WEEKS if w < result.horizon], result.horizon):
+    for week in weeks:
         b = result.band_stats(names.M_TERRITORY, week)
         date = result.start_date + dt.timedelta(weeks=week)
         terr.add_row(
@@ -91,7 +95,55 @@ def print_run(result, console: Console, folder) -> None:
         )
     else:
         console.print("Talks never opened within the horizon.")
+    if names.COST in summary.index:
+        console.print(cost_line(summary))
     console.print(f"Results written to {folder}/")
+
+
+def print_conditioning(result, console: Console) -> tuple[int, ...]:
+    """Print what a conditioned run followed and its effective sample sizes; returns the weeks
+    its territory table shows (the last observation week, then leads after it)."""
+    cond, steps = result.conditioning, result.steps
+    shown = steps if len(steps) <= 8 else pd.concat([steps.head(4), steps.tail(4)])
+    table = Table(
+        title=(
+            f"Conditioned on {len(cond.used):,} observations in {len(steps):,} weeks up to "
+            f"{cond.as_of.isoformat()} ({cond.source}, sha256 {cond.sha256[:12]}); "
+            f"{len(cond.ignored):,} left out"
+        ),
+        title_justify="left",
+    )
+    for col in ("week", "date", "effective sample size", "distinct kept"):
+        table.add_column(col, justify="right")
+    for i, r in enumerate(shown.itertuples()):
+        if len(steps) > 8 and i == 4:
+            table.add_row("...", "", "", "")
+        ess = f"{r.ess:,.0f}" + (" (low)" if r.low else "")
+        table.add_row(str(r.week), f"{r.date:%Y-%m-%d}", ess, f"{r.distinct:,}")
+    console.print(table)
+    eff = [result.effective[m] for m in names.OUTCOME_METRICS if m in result.effective]
+    console.print(
+        "Monte Carlo errors above allow for the trajectories' shared ancestry after "
+        f"resampling: the outcomes count as {min(eff):,.0f} to {max(eff):,.0f} independent "
+        f"trajectories of {result.n:,} (docs/assimilation.md)."
+    )
+    last = int(steps["week"].iloc[-1]) if len(steps) else 0
+    leads = [last + k for k in (0, 4, 13, 26, 52) if last + k < result.horizon]
+    return (*leads, result.horizon)
+
+
+def _usd(x: float) -> str:
+    return f"USD {x / 1e9:,.2f} bn"
+
+
+def cost_line(summary) -> str:
+    """The package's cost, from a summary indexed by metric (docs/costs.md)."""
+    c, a = summary.loc[names.COST], summary.loc[names.ADDED_COST]
+    return (
+        f"Package cost {_usd(c['mean'])} a year (± {_usd(c.std_error)}; unit costs uncertain: "
+        f"90% between {_usd(c.q05)} and {_usd(c.q95)}), of which {_usd(a['mean'])} over the "
+        f"October 2024 levers (90% {_usd(a.q05)} to {_usd(a.q95)}); docs/costs.md."
+    )
 
 
 def print_scenario(scenario, console: Console) -> None:
@@ -417,3 +469,79 @@ def print_fit(result, console: Console, folder) -> None:
         console.print(t)
         written += ", loto.parquet"
     console.print(f"Posterior written to {folder}/ ({written})")
+
+
+def _metric_text(metric: str, value: float) -> str:
+    if metric in names.COST_METRICS:
+        return f"{value / 1e9:,.2f}"
+    if metric.startswith("outcome_") or metric in names.SUMMARY_EVENTS:
+        return _pct(value)
+    return f"{value:,.3g}"
+
+
+def _metric_label(metric: str) -> str:
+    return f"{metric} (USD bn/yr)" if metric in names.COST_METRICS else metric
+
+
+def print_frontier(frontier, objectives, constraints, levers, console: Console, folder) -> None:
+    """Print the raced frontier of ``levercast optimize``: lever values, each objective and
+    constraint with its 95% interval, N, and whether the package is resolved."""
+    metrics = list(dict.fromkeys([o.metric for o in objectives] + [c.metric for c in constraints]))
+    table = Table(
+        title=f"Frontier: {len(frontier)} packages ({', '.join(str(o) for o in objectives)}"
+        + (f"; {', '.join(str(c) for c in constraints)}" if constraints else "")
+        + ")",
+        title_justify="left",
+    )
+    for col in ["#", *levers, *(_metric_label(m) for m in metrics), "N", "resolved"]:
+        table.add_column(col, justify="right")
+    for k, row in frontier.reset_index(drop=True).iterrows():
+        cells = [str(k)] + [f"{row[lv]:,.4g}" for lv in levers]
+        for m in metrics:
+            cells.append(
+                f"{_metric_text(m, row[m])} ({_metric_text(m, row[f'{m}_ci_low'])} - "
+                f"{_metric_text(m, row[f'{m}_ci_high'])})"
+            )
+        cells += [f"{int(row['n']):,}", "yes" if row["resolved"] else "no"]
+        table.add_row(*cells)
+    console.print(table)
+    console.print(f"Results written to {folder}/")
+
+
+def print_robustness(summary, boxes, threshold, console: Console, folder) -> None:
+    """Print each package's satisficing share and regret, and where it fails (PRIM)."""
+    table = Table(
+        title=f"Robustness across {int(summary['n_scenarios'].iloc[0])} scenarios "
+        f"(satisficing: {threshold})",
+        title_justify="left",
+    )
+    cols = ("package", "satisficing (95% CI)", "undecided", "max regret (95% CI)", "in", "mean")
+    has_cost = names.COST in summary.columns
+    if has_cost:
+        summary = summary.sort_values(names.COST, kind="stable")
+        cols = ("package", "cost (USD bn/yr)", *cols[1:])
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("package", "in") else "right")
+    for r in summary.itertuples():
+        table.add_row(
+            str(r.package),
+            *([f"{getattr(r, names.COST) / 1e9:,.2f}"] if has_cost else []),
+            f"{r.n_satisficing}/{r.n_scenarios} = {_pct(r.satisficing, 0)} "
+            f"({_pct(r.satisficing_ci_low, 0)} - {_pct(r.satisficing_ci_high, 0)})",
+            str(r.n_undecided),
+            f"{100 * r.max_regret:.2f} pp ({100 * r.max_regret_ci_low:.2f} - "
+            f"{100 * r.max_regret_ci_high:.2f})",
+            str(r.max_regret_scenario),
+            f"{100 * r.mean_regret:.2f} pp",
+        )
+    console.print(table)
+    for package, g in boxes.groupby("package", sort=False):
+        limits = ", ".join(
+            f"{r.uncertainty} in [{r.low:,.4g}, {r.high:,.4g}]" for r in g.itertuples()
+        )
+        first = g.iloc[0]
+        console.print(
+            f"{package} fails ({int(first.n_failures)} scenarios) mostly where {limits} "
+            f"(coverage {first.coverage:.2f}, density {first.density:.2f})"
+        )
+    console.print(f"Results written to {folder}/")

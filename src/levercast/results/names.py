@@ -91,6 +91,14 @@ SUMMARY_EVENTS = (TALKS_OPENED, CEASEFIRE_AGREED, CEASEFIRE_HELD, KURSK_HELD, CO
 # banded metric (but the weekly gain) at the horizon
 TALKS_WEEK = "talks_week"
 LEVERAGE_SCORE = "leverage_score"
+# a conditioned run: the effective sample size of each observation date (summary rows
+# "effective_sample_size YYYY-MM-DD") and the table of its observation weeks
+EFFECTIVE_SAMPLE_SIZE = "effective_sample_size"
+# what the package costs (engine/costs.py), US dollars a year averaged over the horizon: the
+# whole package as delivered, and what it adds to the October 2024 levers (same draws)
+COST = "cost_usd_per_year"
+ADDED_COST = "added_cost_usd_per_year"
+COST_METRICS = (COST, ADDED_COST)
 
 
 def at_horizon(band_metric: str) -> str:

@@ -47,12 +47,18 @@ TMP_PREFIX = ".tmp-"  # temporary files: .tmp-<name>-<random>.tmp
 TMP_SUFFIX = ".tmp"
 MANIFEST = "_sweep.json"  # what makes a folder a sweep folder
 CELLS = "cells.parquet"  # a sweep's cell ids and lever values
+CONDITIONING = "conditioning.parquet"  # a conditioned run's observation weeks and their ESS
 PARTS_JOURNAL = "_parts.jsonl"  # a sweep's record of every part written (see part_record)
 SWEEP_FORMAT = 2  # the _sweep.json format this version writes and resumes
 RUN_TABLES = ("summary", "bands")  # <table>.parquet in a run, <table>/cell=<id>/ in a sweep
 ANALYSIS_DIRNAME = "analysis"
+OPTIMIZE_MANIFEST = "_optimize.json"  # what makes a folder an optimize folder
+OPTIMIZE_TABLES = ("candidates", "frontier", "rounds")  # <table>.parquet of an optimize folder
+ROBUST_MANIFEST = "_robust.json"  # what makes a folder a robustness folder
+ROBUST_TABLES = ("scenarios", "results", "robustness", "prim")
 LOCK_PREFIX = ".lock-"  # the claim on an output: .lock-<name> beside it, held with flock
-RESULT_MARKERS = ("summary.parquet", "posterior.parquet")  # what --force may replace
+# what --force may replace: a run's, a fit's, an optimize or a robustness folder
+RESULT_MARKERS = ("summary.parquet", "posterior.parquet", OPTIMIZE_MANIFEST, ROBUST_MANIFEST)
 
 
 class OutputExistsError(LevercastError, FileExistsError):
@@ -550,9 +556,27 @@ def sweep_bytes(cells: int, horizon: int) -> int:
 
 def write_run(result, out_dir: Path, force: bool = False) -> Path:
     """Write ``summary.parquet``, ``bands.parquet``, ``histograms.parquet`` (the exact weekly
-    distributions, for scoring) and, when kept, ``trajectories.parquet``."""
+    distributions, for scoring), when kept ``trajectories.parquet`` and, for a run conditioned
+    on observations, ``conditioning.parquet`` (one row per observation week: its effective
+    sample size); a conditioned run's metadata records the observations' file, sha256 and
+    the as-of date."""
     meta = run_metadata(result.scenario, result.seed, result.n, result.horizon)
+    cond = result.conditioning
+    if cond is not None:
+        meta.update(
+            observed_path=cond.source,
+            observed_sha256=cond.sha256,
+            as_of=cond.as_of.isoformat(),
+            obs_error_km2_per_month=cond.model.km2_per_month,
+            obs_error_relative=cond.model.relative,
+            observations_used=len(cond.used),
+            observations_ignored=len(cond.ignored),
+            rejuvenate=cond.rejuvenate,
+            bands_to_as_of="smoothed" if result.smoothed else "filtered",
+        )
     with atomic_dir(out_dir, force=force) as tmp:
+        if cond is not None:
+            write_table(result.steps, tmp / CONDITIONING, meta)
         write_table(result.summary(), tmp / "summary.parquet", meta)
         write_table(result.bands(), tmp / "bands.parquet", meta)
         write_table(result.histograms(), tmp / "histograms.parquet", meta)
@@ -560,6 +584,94 @@ def write_run(result, out_dir: Path, force: bool = False) -> Path:
             write_table(result.trajectories, tmp / "trajectories.parquet", meta)
         (tmp / "scenario.toml").write_text(result.scenario.resolved_toml(), encoding="utf-8")
     return Path(out_dir)
+
+
+def _write_folder(out_dir, frames, tables, manifest_file, manifest, metadata, force) -> Path:
+    with atomic_dir(out_dir, force=force) as tmp:
+        for name in tables:
+            write_table(frames[name], tmp / f"{name}.parquet", metadata)
+        (tmp / manifest_file).write_text(
+            json.dumps(manifest, sort_keys=True, indent=1), encoding="utf-8"
+        )
+    return Path(out_dir)
+
+
+def _read_folder(folder, tables, manifest_file, what) -> tuple[dict, dict]:
+    folder = Path(folder)
+    path = folder / manifest_file
+    if not path.is_file():
+        raise ResultsError(f"{folder} is not {what} folder: it has no {manifest_file}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"cannot read {path}: {exc}") from exc
+    frames = {}
+    for name in tables:
+        table = folder / f"{name}.parquet"
+        if not table.is_file():
+            raise ResultsError(f"{folder} is {what} folder without {table.name}")
+        frames[name] = _read_parquet(table)[0]
+    return frames, manifest
+
+
+OPTIMIZE_SEARCH = "search"  # search/generation=<g>/part-0.parquet: the search's checkpoints
+
+
+def write_optimize(folder: Path, frames: dict, metadata: dict) -> Path:
+    """Write the final tables of an optimize folder (``<table>.parquet`` for each of
+    :data:`OPTIMIZE_TABLES`), each atomically, into ``folder`` (which holds the manifest and
+    the search's checkpoints already)."""
+    for name in OPTIMIZE_TABLES:
+        write_parquet(frames[name], Path(folder) / f"{name}.parquet", metadata)
+    return Path(folder)
+
+
+def optimize_generation_path(folder: Path, generation: int) -> Path:
+    """Where an optimize folder keeps the evaluations of one search generation."""
+    return Path(folder) / OPTIMIZE_SEARCH / f"generation={generation}" / "part-0.parquet"
+
+
+def read_optimize_checkpoints(folder: str | os.PathLike) -> dict:
+    """Generation -> its evaluations, for every finished generation of an optimize folder."""
+    out = {}
+    base = Path(folder) / OPTIMIZE_SEARCH
+    if base.is_dir():
+        for sub in sorted(base.iterdir()):
+            path = sub / "part-0.parquet"
+            if sub.name.startswith("generation=") and path.is_file():
+                out[int(sub.name.split("=", 1)[1])] = _read_parquet(path)[0]
+    return out
+
+
+def write_json(data: dict, path: str | os.PathLike) -> Path:
+    """Write ``data`` as indented, key-sorted JSON to ``path`` atomically."""
+    return write_text(json.dumps(data, sort_keys=True, indent=1), path)
+
+
+def is_optimize(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / OPTIMIZE_MANIFEST).is_file()
+
+
+def read_optimize(folder: str | os.PathLike) -> tuple[dict, dict]:
+    """The tables (name -> frame) and the manifest of an optimize folder."""
+    return _read_folder(folder, OPTIMIZE_TABLES, OPTIMIZE_MANIFEST, "an optimize")
+
+
+def write_robust(
+    out_dir: Path, frames: dict, manifest: dict, metadata: dict, force: bool = False
+) -> Path:
+    """Write a robustness folder at once: ``<table>.parquet`` for each of
+    :data:`ROBUST_TABLES` and the manifest ``_robust.json``."""
+    return _write_folder(out_dir, frames, ROBUST_TABLES, ROBUST_MANIFEST, manifest, metadata, force)
+
+
+def is_robust(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / ROBUST_MANIFEST).is_file()
+
+
+def read_robust(folder: str | os.PathLike) -> tuple[dict, dict]:
+    """The tables (name -> frame) and the manifest of a robustness folder."""
+    return _read_folder(folder, ROBUST_TABLES, ROBUST_MANIFEST, "a robustness")
 
 
 def write_manifest(folder: Path, manifest: dict) -> Path:

@@ -395,7 +395,9 @@ def dask_client(scheduler: str | None, workers: int | None, threads: int = 1):
             n_workers=workers or 2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # any free port: with None the scheduler still serves HTTP on 8787, and fails
+            # (a warning, an error in the tests) when another cluster on the machine holds it
+            dashboard_address=":0",
             env={"NUMBA_NUM_THREADS": str(threads)},
         )
         client = Client(cluster)
