@@ -554,6 +554,17 @@ SIGNAL_CASES = {
         False,
         "kept",
     ),
+    "optimize": (
+        ["optimize", BASELINE, "--range", "interceptor_drones_per_day=50:1500"]
+        + ["--objective", "max:outcome_stable_front", "--objective", "min:cost", "-n", "800"]
+        + ["--max-trajectories", "1600", "--population", "4", "--generations", "2"]
+        + ["-q", "--out", "{tmp}/opt"],
+        "levercast.sweep.optimize",
+        "run_optimize",
+        signal.SIGTERM,
+        False,
+        "finished generations are kept",
+    ),
     "validate": (
         ["validate", BASELINE],
         "levercast.present.tables",
