@@ -92,7 +92,7 @@ def test_paired_interval_much_narrower_than_unpaired(baseline):
     assert paired["diff"] == pytest.approx((cell.outcome_counts[k] - ref.outcome_counts[k]) / n)
     # ... and its error matches the per-trajectory indicators
     d = (cell.trajectories["outcome"].cat.codes.to_numpy() == k).astype(float) - (ref_out == k)
-    assert paired["diff_se"] == pytest.approx(d.std() / np.sqrt(n), rel=1e-9)
+    assert paired["diff_se"] == pytest.approx(d.std(ddof=1) / np.sqrt(n), rel=1e-9)  # unbiased
     p1, p0 = cell.outcome_counts[k] / n, ref.outcome_counts[k] / n
     unpaired = np.sqrt(p1 * (1 - p1) / n + p0 * (1 - p0) / n)
     assert paired["diff_se"] < 0.5 * unpaired
@@ -167,6 +167,9 @@ def _same_dataset(a: Path, b: Path):
     for rel in files_a:
         if rel.suffix == ".parquet":
             assert pq.read_table(a / rel).equals(pq.read_table(b / rel), check_metadata=True), rel
+        elif rel.name == store.PARTS_JOURNAL:  # one line per part, in the order cells finish
+            lines = [sorted((x / rel).read_text().splitlines()) for x in (a, b)]
+            assert lines[0] == lines[1], rel
         else:
             assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
 

@@ -7,10 +7,15 @@ Every command is registered with :func:`_command`, the one place that turns a
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import enum
 import functools
+import io
+import os
 import re
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -235,6 +240,7 @@ _LIMIT_OPTIONS = {
     "horizon": "--horizon-weeks",
     "seed": "--seed/-s",
     "threads": "--threads/-t",
+    "workers": "--workers",
 }
 
 
@@ -243,23 +249,142 @@ def _message(exc: Exception) -> str:
     return f"{option}: {exc}" if option else str(exc)
 
 
-def _command(name: str | None = None):
+def _command(name: str | None = None, kept: str = "nothing written"):
     """Register a command on ``app`` with the CLI's one error handler: a ``LevercastError``
     (bad input, a refused output or resume, a failed simulation) or an ``OSError`` (the file
-    system's refusal, which names the path) prints ``error: <message>`` and exits with 1."""
+    system's refusal, which names the path) prints ``error: <message>`` and exits with 1.
+
+    SIGINT, SIGTERM and SIGHUP end every command the same way (:func:`_interrupted`): exit
+    128 + the signal, one line saying what was kept (``kept``); the writers remove their
+    temporaries on the way out. A standard output that cannot be written (``> /dev/full``, a
+    closed pipe) ends with one line on stderr, exit 1. Outputs a command claims with
+    :func:`_hold` are released when it ends."""
 
     def register(func):
         @functools.wraps(func)
         def guarded(*args, **kwargs):
+            previous = _catch_signals()
             try:
-                return func(*args, **kwargs)
+                with contextlib.ExitStack() as stack:
+                    _HELD.append(stack)
+                    try:
+                        result = func(*args, **kwargs)
+                    finally:
+                        _HELD.pop()
+                _flush_stdout()
+                return result
+            except KeyboardInterrupt as exc:
+                _interrupted(exc, kept)
             except (LevercastError, OSError) as exc:
+                if isinstance(exc, _StdoutError):
+                    _silence_stdout()
                 _fail(_message(exc))
+            finally:
+                _restore_signals(previous)
 
         app.command(name, cls=_Command)(guarded)
         return func
 
     return register
+
+
+# ----------------------------------------------------------------------------- signals, stdout
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_HELD: list[contextlib.ExitStack] = []  # the running command's claimed outputs
+
+
+class _Signalled(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP, raised in the main thread like Ctrl-C, so that every
+    writer's clean-up (``except BaseException``) runs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signal(signum, frame):
+    for sig in _SIGNALS:  # a second signal must not cut the clean-up short
+        signal.signal(sig, signal.SIG_IGN)
+    raise _Signalled(signum)
+
+
+def _catch_signals() -> dict:
+    previous = {}
+    try:
+        for sig in _SIGNALS:
+            previous[sig] = signal.signal(sig, _on_signal)
+    except ValueError:  # not the main thread (an embedding program): leave its handlers
+        pass
+    return previous
+
+
+def _restore_signals(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def _interrupted(exc: BaseException, kept: str):
+    """End a command stopped by a signal: one line, exit 128 + the signal (130 for Ctrl-C)."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    err.print(f"interrupted ({signal.Signals(signum).name}): {kept}", highlight=False)
+    raise typer.Exit(code=128 + signum)
+
+
+def _hold(context):
+    """Enter ``context`` (an output's claim) until the running command ends."""
+    return _HELD[-1].enter_context(context) if _HELD else context.__enter__()
+
+
+class _StdoutError(LevercastError):
+    """Standard output cannot be written (``> /dev/full``, a full disk, a closed pipe)."""
+
+    def __init__(self, exc: OSError):
+        super().__init__(
+            f"cannot write to standard output ({exc.strerror or exc}); what the command "
+            "printed is lost, files it wrote are kept"
+        )
+
+
+class _Stdout:
+    """``sys.stdout`` as it is at the moment of writing (a test may swap it), whose failures
+    are a :class:`_StdoutError` rather than an ``OSError`` that names no file."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stdout.write(text)
+        except OSError as exc:
+            raise _StdoutError(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            raise _StdoutError(exc) from exc
+
+    def __getattr__(self, name):  # isatty, fileno, encoding, ...
+        return getattr(sys.stdout, name)
+
+
+out.file = _Stdout()
+
+
+def _silence_stdout() -> None:
+    """Send what stdout still buffers to /dev/null, so that the interpreter's own flush at
+    exit does not fail a second time (with a traceback)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _flush_stdout() -> None:
+    """Flush stdout at the end of a command; one line on stderr if it cannot be written."""
+    try:
+        out.file.flush()
+    except _StdoutError as exc:
+        _silence_stdout()
+        _fail(str(exc))
 
 
 def _load(config: Path):
@@ -367,7 +492,11 @@ def run(
             f"{min(trajectories, simulate.MAX_KEEP):,}, got {keep_trajectories:,}"
         )
     target = out_dir or Path("results") / f"{scenario.name}-seed{seed}-n{trajectories}"
-    store.check_target(target, force)
+    simulate.check_inputs(
+        seed=seed, threads=threads, start_date=scenario.start_date, horizon=horizon
+    )
+    size = store.run_bytes(trajectories, horizon, keep_trajectories)
+    _hold(store.claim(target, force, estimate=size))
     try:
         with tables.progress_bar(
             trajectories, enabled=not quiet and trajectories >= 200_000, console=err
@@ -383,9 +512,8 @@ def run(
                 conditioning=cond,
             )
         store.write_run(result, target, force=force)
-    except KeyboardInterrupt:
-        err.print("interrupted: nothing written")
-        raise typer.Exit(code=130) from None
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, "nothing written")
     tables.print_run(result, out, target)
     if result.steps is not None:
         for r in result.steps[result.steps["low"]].itertuples():
@@ -460,7 +588,21 @@ def params(
         tables.print_params(out)
 
 
-@_command()
+def _say_recomputed(recomputed: dict | None) -> None:
+    """One line on stderr naming the cells ``--resume`` recomputed, and why the first failed."""
+    if recomputed:
+        cells = sorted(recomputed)
+        shown = ", ".join(map(str, cells[:20])) + (" ..." if len(cells) > 20 else "")
+        err.print(
+            f"resume: recomputed {len(cells)} cell(s) whose files failed the check ({shown}); "
+            f"cell {cells[0]}: {recomputed[cells[0]]}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+@_command(kept="finished cells are kept; rerun with --resume")
 def sweep(
     config: ConfigArg,
     grid: Annotated[
@@ -575,13 +717,13 @@ def sweep(
                 workers=workers,
                 progress=tick,
             )
-    except KeyboardInterrupt:
-        err.print("interrupted: finished cells are kept; rerun with --resume")
-        raise typer.Exit(code=130) from None
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, "finished cells are kept; rerun with --resume")
+    _say_recomputed(table.attrs.get("recomputed"))
     tables.print_sweep(table, out, target, trajectories, top=None if show_all else tables.SWEEP_TOP)
 
 
-@_command()
+@_command(kept="analysis tables written before the signal are kept")
 def analyze(
     sweep_dir: Annotated[
         Path,
@@ -653,7 +795,7 @@ def analyze(
     out.print(f"Analysis written to {Path(sweep_dir) / 'analysis'}/")
 
 
-@_command("report")
+@_command("report", kept="no report written")
 def report_command(
     results: Annotated[
         Path,
@@ -687,7 +829,7 @@ def report_command(
     out.print(f"Report written to {html_path}")
 
 
-@_command("score")
+@_command("score", kept="no scores written")
 def score_command(
     results_dir: Annotated[
         Path,
@@ -791,7 +933,7 @@ def backtest_command(
     target = out_dir or Path("results") / f"backtest-{scenario.name}-seed{seed}-n{trajectories}"
     from levercast.results import store
 
-    store.check_target(target, force)
+    _hold(store.claim(target, force))
     try:
         result = backtest.run_backtest(
             scenario,
@@ -806,9 +948,8 @@ def backtest_command(
             threads=threads,
         )
         backtest.write_backtest(result, target, force=force)
-    except KeyboardInterrupt:
-        err.print("interrupted: nothing written")
-        raise typer.Exit(code=130) from None
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, "nothing written")
     out.print(backtest.format_summary(result.summary), highlight=False, markup=False)
     low = result.origins[result.origins["min_ess"] < 1000]
     if len(low):
@@ -873,7 +1014,8 @@ def fit_command(
     simulate.check_limits(trajectories, 1)
     scenario = _load(config)
     target = out_dir or Path("results") / f"fit-{scenario.name}-seed{seed}-n{trajectories}"
-    store.check_target(target, force)
+    simulate.check_inputs(seed=seed, threads=threads, workers=workers)
+    _hold(store.claim(target, force))
     if backend not in ("local", "dask"):
         _fail(f"--backend must be 'local' or 'dask', got {backend!r}")
     result = fit.fit(
@@ -983,9 +1125,8 @@ def optimize(
             workers=workers,
             progress=None if quiet else (lambda text: err.print(text, highlight=False)),
         )
-    except KeyboardInterrupt:
-        err.print("interrupted: finished generations are kept; rerun with --resume")
-        raise typer.Exit(code=130) from None
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, "finished generations are kept; rerun with --resume")
     tables.print_frontier(result.frontier, objs, cons, list(space), out, target)
 
 
@@ -1056,7 +1197,7 @@ def robust(
     thr = rb.parse_threshold(threshold)
     table = rb.scenario_table(lhs, designs.parse_ranges(ranges or ()), cases or (), seed)
     target = out_dir or Path("results") / f"robust-{scenario.name}-seed{seed}"
-    store.check_target(target, force)
+    _hold(store.claim(target, force))
     try:
         with tables.progress_bar(
             len(table) * len(packs), enabled=not quiet, console=err, label="runs"
@@ -1073,7 +1214,6 @@ def robust(
                 progress=tick,
             )
         rb.write(target, frames, scenario, packs, table, thr, trajectories, seed, force)
-    except KeyboardInterrupt:
-        err.print("interrupted: nothing written")
-        raise typer.Exit(code=130) from None
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, "nothing written")
     tables.print_robustness(frames["robustness"], frames["prim"], thr, out, target)

@@ -739,8 +739,9 @@ def _provenance(bands: Bands, results_dir, observed_path, history_path) -> dict:
 
 # ------------------------------------------------------------------------------------- output
 def write_scores(df: pd.DataFrame, path, metadata: dict | None = None) -> Path:
-    """Write the score table to Parquet atomically (:func:`levercast.results.store.write_parquet`)
-    with provenance metadata (default: ``df.attrs["provenance"]`` as set by
+    """Write the score table to a new Parquet file, atomically
+    (:func:`levercast.results.store.write_new_file`: an existing file is refused), with
+    provenance metadata (default: ``df.attrs["provenance"]`` as set by
     :func:`score_results`)."""
     path = Path(path)
     meta = metadata if metadata is not None else df.attrs.get("provenance")
@@ -748,7 +749,9 @@ def write_scores(df: pd.DataFrame, path, metadata: dict | None = None) -> Path:
         raise ScoreError("no provenance metadata: pass metadata= or a frame from score_results")
     frame = df.copy()
     frame.attrs = {}
-    return store.write_parquet(frame, path, meta)
+    with store.write_new_file(path) as tmp:  # never replaces a file, the run's own included
+        store.write_table(frame, tmp, meta)
+    return path
 
 
 def _fmt(x, spec: str = "num") -> str:

@@ -386,6 +386,9 @@ ANALYSIS_DIRNAME = store.ANALYSIS_DIRNAME
 SWEEP_ANALYSES = {"sobol": "sobol", "oat": "tornado"}  # design kind -> its analysis table
 
 
+MAX_BOOTSTRAP = 100_000  # resamples of the Sobol' intervals
+
+
 def analyze(
     sweep_dir: str | os.PathLike,
     metric: str | Sequence[str] | None = None,
@@ -403,8 +406,15 @@ def analyze(
     Raises
     ------
     AnalysisError
-        If the sweep has another design and no ``prim_path`` is given.
+        If the sweep has another design and no ``prim_path`` is given, or ``bootstrap`` or
+        ``seed`` is out of range (checked before anything is read).
     """
+    if not 1 <= bootstrap <= MAX_BOOTSTRAP:
+        raise AnalysisError(
+            f"--bootstrap must be between 1 and {MAX_BOOTSTRAP:,} resamples, got {bootstrap:,}"
+        )
+    if not 0 <= seed < 2**63:
+        raise AnalysisError(f"--seed of the bootstrap must be between 0 and 2**63-1, got {seed}")
     kind = read_manifest(sweep_dir)["design"]["kind"]
     if kind not in SWEEP_ANALYSES and prim_path is None:
         raise AnalysisError(

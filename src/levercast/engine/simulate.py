@@ -137,8 +137,8 @@ class RunResult:
 
         With common random numbers, trajectory ``i`` of both runs shares its uncertainty
         draws; the difference of the outcome indicators ``d_i`` has mean ``(n+ - n-) / n``
-        and standard error ``sqrt((n+ + n-) / n - mean**2) / sqrt(n)``, where ``n+`` and
-        ``n-`` count the trajectories that enter and leave the outcome.
+        and standard error ``sqrt(((n+ + n-) / n - mean**2) n / (n - 1)) / sqrt(n)`` (ddof=1),
+        where ``n+`` and ``n-`` count the trajectories that enter and leave the outcome.
         """
         if self.joint is None:
             raise ValueError("this run was not paired with a reference")
@@ -148,7 +148,7 @@ class RunResult:
             enter = int(self.joint[:, k].sum() - self.joint[k, k])
             leave = int(self.joint[k, :].sum() - self.joint[k, k])
             mean = (enter - leave) / n
-            var = max((enter + leave) / n - mean * mean, 0.0)
+            var = max((enter + leave) / n - mean * mean, 0.0) * n / max(n - 1, 1)  # ddof=1
             se = np.sqrt(var / n)
             rows.append(
                 {
@@ -167,7 +167,7 @@ class RunResult:
         bounds = N.bin_bounds(m)
         mean = self.sums[week, m] / FIXED_POINT / self.n
         lowest, highest = self.extrema[week, m]
-        sd = float(stats.hist_std(self.hist[week, m], bounds, mean, highest))
+        sd = float(stats.hist_std(self.hist[week, m], bounds, mean, highest, lowest))
         se, ci_low, ci_high = stats.mean_ci(mean, sd, self.n_effective)
         q = stats.hist_quantiles(self.hist[week, m], bounds, QUANTILES, lowest, highest)
         return {"mean": mean, "se": se, "ci_low": ci_low, "ci_high": ci_high, "q": q}
@@ -210,7 +210,7 @@ class RunResult:
             bounds = N.bin_bounds(m)
             mean = self.sums[:, m] / FIXED_POINT / self.n
             lowest, highest = self.extrema[:, m, 0], self.extrema[:, m, 1]
-            sd = stats.hist_std(self.hist[:, m], bounds, mean, highest)
+            sd = stats.hist_std(self.hist[:, m], bounds, mean, highest, lowest)
             q = stats.hist_quantiles(self.hist[:, m], bounds, QUANTILES, lowest, highest)
             frame = pd.DataFrame(
                 {
@@ -291,7 +291,8 @@ def _dist_row(
     metric: str, counts: np.ndarray, values: np.ndarray, n: int, share: float = 1.0
 ) -> dict:
     mean = float((counts * values).sum() / n)
-    sd = float(np.sqrt((counts * (values - mean) ** 2).sum() / n))
+    spread = n > 1 and np.count_nonzero(counts) > 1  # one value: exactly no spread
+    sd = float(np.sqrt((counts * (values - mean) ** 2).sum() / (n - 1))) if spread else 0.0
     se, ci_low, ci_high = stats.mean_ci(mean, sd, n if share == 1.0 else max(1.0, n * share))
     cum = np.cumsum(counts)
     qs = [float(values[np.argmax(cum >= np.ceil(q * n - 1e-9))]) for q in (0.05, 0.5, 0.95)]
@@ -328,6 +329,42 @@ def check_limits(n: int, horizon: int) -> None:
         raise LimitError("trajectories", n, MAX_TRAJECTORIES)
     if not 1 <= horizon <= MAX_HORIZON_WEEKS:
         raise LimitError("horizon", horizon, MAX_HORIZON_WEEKS)
+
+
+def check_inputs(
+    *,
+    seed: int | None = None,
+    threads: int | None = None,
+    start_date=None,
+    horizon: int | None = None,
+    workers: int | None = None,
+) -> None:
+    """Check a command's run settings up front, before anything is computed or written (the
+    checks :func:`run` makes again on its own): the seed, the thread and worker counts, and
+    that ``horizon`` weeks from ``start_date`` stay within the calendar.
+
+    Raises
+    ------
+    LimitError
+        Naming the quantity (``seed``, ``threads``, ``workers``, ``horizon``).
+    """
+    from levercast.scenario.loader import calendar_problem
+
+    if seed is not None and not 0 <= seed < 2**63:
+        raise LimitError("seed", seed, 2**63 - 1, low=0)
+    if threads is not None and not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
+        raise LimitError("threads", threads, numba.config.NUMBA_NUM_THREADS)
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise LimitError("workers", workers, MAX_WORKERS)
+    if start_date is not None and horizon is not None:
+        problem = calendar_problem(start_date, horizon)
+        if problem:
+            error = LimitError("horizon", horizon, MAX_HORIZON_WEEKS)
+            error.args = (f"start date {problem}",)
+            raise error
+
+
+MAX_WORKERS = 4096  # dask worker processes a local cluster may start
 
 
 def run(
@@ -377,6 +414,7 @@ def run(
     """
     horizon = int(scenario.horizon_weeks if horizon is None else horizon)
     check_limits(n, horizon)
+    check_inputs(start_date=scenario.start_date, horizon=horizon)
     if seed < 0 or seed >= 2**63:
         raise LimitError("seed", seed, 2**63 - 1, low=0)
     if chunk_size < 1:

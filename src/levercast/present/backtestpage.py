@@ -94,8 +94,13 @@ def build_backtest_report(
 ) -> Path:
     """Write ``report.html`` and its PNG charts for a folder written by ``levercast backtest``."""
     folder = Path(folder)
-    out = Path(out_dir) if out_dir is not None else folder / REPORT_DIRNAME
-    out.mkdir(parents=True, exist_ok=True)
+    final = Path(out_dir) if out_dir is not None else folder / REPORT_DIRNAME
+    with store.atomic_dir(final, force=True, markers=(REPORT_FILENAME,)) as out:
+        _write_backtest_report(folder, out)
+    return final / REPORT_FILENAME
+
+
+def _write_backtest_report(folder: Path, out: Path) -> Path:
     summary = _read(folder, backtest.BACKTEST_SUMMARY)
     pairs = _read(folder, backtest.BACKTEST)
     origins = _read(folder, backtest.ORIGINS)

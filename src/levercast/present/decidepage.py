@@ -214,16 +214,17 @@ def build_decision_report(
 ) -> Path:
     """Write ``report.html`` and its PNG charts for an optimize or robust folder."""
     folder = Path(folder)
-    out = Path(out_dir) if out_dir is not None else folder / REPORT_DIRNAME
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        if store.is_optimize(folder):
-            html = _optimize_report(folder, out)
-        else:
-            html = _robust_report(folder, out)
-    except (store.ResultsError, KeyError) as exc:
-        raise ReportError(f"cannot report on {folder}: {exc}") from exc
-    return store.write_text(html, out / REPORT_FILENAME)
+    final = Path(out_dir) if out_dir is not None else folder / REPORT_DIRNAME
+    with store.atomic_dir(final, force=True, markers=(REPORT_FILENAME,)) as out:
+        try:
+            if store.is_optimize(folder):
+                html = _optimize_report(folder, out)
+            else:
+                html = _robust_report(folder, out)
+        except (store.ResultsError, KeyError) as exc:
+            raise ReportError(f"cannot report on {folder}: {exc}") from exc
+        store.write_text(html, out / REPORT_FILENAME)
+    return final / REPORT_FILENAME
 
 
 def _robust_report(folder: Path, out: Path) -> str:

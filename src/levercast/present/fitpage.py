@@ -129,8 +129,13 @@ def _fmt(x) -> str:
 def build_fit_report(folder: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> Path:
     """Write ``report.html`` and its PNG charts for a folder written by ``levercast fit``."""
     folder = Path(folder)
-    out = Path(out_dir) if out_dir is not None else folder / REPORT_DIRNAME
-    out.mkdir(parents=True, exist_ok=True)
+    final = Path(out_dir) if out_dir is not None else folder / REPORT_DIRNAME
+    with store.atomic_dir(final, force=True, markers=(REPORT_FILENAME,)) as out:
+        _write_fit_report(folder, out)
+    return final / REPORT_FILENAME
+
+
+def _write_fit_report(folder: Path, out: Path) -> Path:
     meta = store.read_metadata(folder / "posterior.parquet")
     params = _read(folder, "parameters")
     targets = _read(folder, "targets")

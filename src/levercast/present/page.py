@@ -1266,8 +1266,9 @@ def build_report(
         A folder written by ``levercast run`` (``summary.parquet``, ``bands.parquet``,
         ``scenario.toml``).
     out_dir : path, optional
-        Where to write; default ``results_dir/report``. Created if needed; files of the same
-        names are replaced.
+        Where to write; default ``results_dir/report``. Written as a whole folder, atomically:
+        a previous report there (a folder holding ``report.html``) is replaced, anything else
+        is refused.
     extra_sections : iterable of Section
         Charts made elsewhere, appended after the built-in ones (PNGs outside ``out_dir``
         are copied into it).
@@ -1283,22 +1284,23 @@ def build_report(
         If a required file is missing or unreadable.
     """
     data = load_run(results_dir)
-    out = Path(out_dir) if out_dir is not None else data.folder / REPORT_DIRNAME
-    out.mkdir(parents=True, exist_ok=True)
+    final = Path(out_dir) if out_dir is not None else data.folder / REPORT_DIRNAME
+    # built in a temporary folder that replaces a previous report only when complete
+    with store.atomic_dir(final, force=True, markers=(REPORT_FILENAME,)) as out:
+        sections: list[Section] = []
+        for builder in SECTION_BUILDERS:
+            made = builder(data, out)
+            sections.extend([made] if isinstance(made, Section) else made)
+        for s in extra_sections:
+            s = Section(*s)
+            png = Path(s.png)
+            if not png.is_file():
+                raise ReportError(f"chart {png} of section {s.title!r} does not exist")
+            if png.resolve().parent != out.resolve():
+                with store.atomic_file(out / png.name) as tmp:
+                    shutil.copyfile(png, tmp)
+                png = out / png.name
+            sections.append(Section(s.title, png, s.caption))
 
-    sections: list[Section] = []
-    for builder in SECTION_BUILDERS:
-        made = builder(data, out)
-        sections.extend([made] if isinstance(made, Section) else made)
-    for s in extra_sections:
-        s = Section(*s)
-        png = Path(s.png)
-        if not png.is_file():
-            raise ReportError(f"chart {png} of section {s.title!r} does not exist")
-        if png.resolve().parent != out.resolve():
-            with store.atomic_file(out / png.name) as tmp:
-                shutil.copyfile(png, tmp)
-            png = out / png.name
-        sections.append(Section(s.title, png, s.caption))
-
-    return store.write_text(_render_html(data, sections), out / REPORT_FILENAME)
+        store.write_text(_render_html(data, sections), out / REPORT_FILENAME)
+    return final / REPORT_FILENAME

@@ -38,9 +38,12 @@ def wilson(k, n, z: float = Z95):
 
 
 def binomial_se(k, n):
-    """Standard error sqrt(p (1 - p) / n) of a proportion ``k / n``."""
-    p = np.asarray(k, dtype=float) / np.asarray(n, dtype=float)
-    se = np.sqrt(p * (1.0 - p) / n)
+    """Standard error sqrt(p (1 - p) / (n - 1)) of a proportion ``k / n``: the unbiased
+    (ddof=1) variance of the 0/1 outcomes over ``n``; exactly 0 when every outcome is the
+    same (one trajectory included)."""
+    n = np.asarray(n, dtype=float)
+    p = np.asarray(k, dtype=float) / n
+    se = np.sqrt(p * (1.0 - p) / np.maximum(n - 1.0, 1.0))
     return float(se) if se.ndim == 0 else se
 
 
@@ -85,18 +88,24 @@ def hist_quantiles(counts: np.ndarray, bounds: np.ndarray, qs, vmin, vmax):
     return out
 
 
-def hist_std(counts: np.ndarray, bounds: np.ndarray, mean, vmax) -> np.ndarray:
-    """Standard deviation of a histogram's distribution around an exact ``mean``.
+def hist_std(counts: np.ndarray, bounds: np.ndarray, mean, vmax, vmin=None) -> np.ndarray:
+    """Sample standard deviation (ddof=1) of a histogram's distribution around an exact
+    ``mean``.
 
-    Bin midpoints stand for their values; the open last bin uses ``vmax``.
+    Bin midpoints stand for their values; the open last bin uses ``vmax``. Exactly 0 for
+    fewer than two values, and, given the exact minimum ``vmin``, wherever every value is
+    the same (``vmin == vmax``): no rounding residue around a point mass.
     """
-    vmax = np.asarray(vmax, dtype=float)[..., None]
-    hi = np.minimum(bounds[:, 1], vmax)
+    vmax_ = np.asarray(vmax, dtype=float)
+    hi = np.minimum(bounds[:, 1], vmax_[..., None])
     centres = 0.5 * (bounds[:, 0] + np.maximum(hi, bounds[:, 0]))
     n = counts.sum(axis=-1)
     dev = centres - np.asarray(mean)[..., None]
-    var = (counts * dev * dev).sum(axis=-1) / np.maximum(n, 1)
-    return np.sqrt(var)
+    var = (counts * dev * dev).sum(axis=-1) / np.maximum(n - 1, 1)
+    single = n < 2
+    if vmin is not None:
+        single = single | (np.asarray(vmin, dtype=float) == vmax_)
+    return np.where(single, 0.0, np.sqrt(var))
 
 
 def mean_ci(mean: float, sd: float, n: int, z: float = Z95):

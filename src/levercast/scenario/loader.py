@@ -400,7 +400,7 @@ def _meta(where: Where, table: Any) -> _Meta:
             ("scenario", "start_date"), f"expected a date like 2024-10-25, got {show(start)}"
         )
     try:
-        return _Meta.model_validate(dict(table))
+        meta = _Meta.model_validate(dict(table))
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         key = err["loc"][0]
@@ -412,6 +412,31 @@ def _meta(where: Where, table: Any) -> _Meta:
         raise where.error(
             ("scenario", *err["loc"]), f"{expected}, got {show(err.get('input'))}"
         ) from None
+    problem = calendar_problem(meta.start_date, meta.horizon_weeks)
+    if problem:
+        raise where.error(("scenario", "start_date"), problem)
+    return meta
+
+
+# The dates a run's weekly tables can carry (pandas' nanosecond timestamps): a start date and
+# horizon whose weeks leave this span are refused up front, by validate as by run.
+CALENDAR_FIRST = datetime.date(1677, 9, 22)
+CALENDAR_LAST = datetime.date(2262, 4, 11)
+
+
+def calendar_problem(start: datetime.date, horizon_weeks: int) -> str | None:
+    """What is wrong with ``start`` and ``horizon_weeks`` weeks after it, or ``None``."""
+    if not CALENDAR_FIRST <= start <= CALENDAR_LAST:
+        return (
+            f"{start} is outside the dates levercast handles ({CALENDAR_FIRST} to {CALENDAR_LAST})"
+        )
+    weeks = (CALENDAR_LAST - start).days // 7
+    if horizon_weeks > weeks:
+        return (
+            f"{start} plus {horizon_weeks} weeks ends after {CALENDAR_LAST}, the last date "
+            f"levercast handles: at most {weeks:,} weeks from this start date"
+        )
+    return None
 
 
 def _check_top(where: Where, doc: Mapping[str, Any]) -> None:

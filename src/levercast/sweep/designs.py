@@ -61,6 +61,7 @@ def parse_grid(items: Sequence[str]) -> dict[str, list]:
         if not sep or not name.strip() or not values.strip():
             raise SweepError(f"--grid {item!r}: expected lever=value1,value2,...")
         _check_name("--grid", item, name.strip())
+        _refuse_repeat("--grid", name.strip(), grid)
         grid[name.strip()] = [parse_value(v) for v in values.split(",") if v.strip()]
     return grid
 
@@ -80,6 +81,14 @@ def _check_name(option: str, item: str, name: str) -> None:
     )
 
 
+def _refuse_repeat(option: str, name: str, seen: Mapping) -> None:
+    """A lever given twice would silently keep only its last values: refused."""
+    if name in seen:
+        raise SweepError(
+            f"{option} {name}=... is given twice; give each lever once, with all its values"
+        )
+
+
 def parse_ranges(items: Sequence[str]) -> dict[str, tuple[float, float]]:
     """``["lever=low:high", ...]`` -> ``{"lever": (low, high)}``."""
     ranges: dict[str, tuple[float, float]] = {}
@@ -93,6 +102,7 @@ def parse_ranges(items: Sequence[str]) -> dict[str, tuple[float, float]]:
         if not sep or not sep2 or not np.isfinite([lo, hi]).all() or not lo < hi:
             raise SweepError(f"--range {item!r}: expected lever=low:high with low < high")
         _check_name("--range", item, name.strip())
+        _refuse_repeat("--range", name.strip(), ranges)
         ranges[name.strip()] = (lo, hi)
     return ranges
 
@@ -101,6 +111,9 @@ def grid_design(grid: Mapping[str, Sequence]) -> Design:
     """Full factorial design over ``grid``; cell 0 is the reference."""
     if not grid:
         raise SweepError("a grid needs at least one lever with values")
+    empty = [k for k, v in grid.items() if len(v) == 0]
+    if empty:
+        raise SweepError(f"grid lever {empty[0]!r} has no values: give it at least one")
     names = tuple(grid)
     combos = list(itertools.product(*(grid[k] for k in names)))
     cells = ({},) + tuple(dict(zip(names, c, strict=True)) for c in combos)

@@ -8,6 +8,7 @@ reference is a paired difference with its own, much smaller, error.
 Dataset layout (one folder per sweep)::
 
     _sweep.json                      manifest: design, seed, N, scenario hash, versions
+    _parts.jsonl                     journal: rows, schema and SHA-256 of every part written
     _reference_outcomes.npy          outcome code of every reference trajectory (for pairing)
     cells.parquet                    cell id and its lever values, one column per lever
     summary/cell-<id>/part-0.parquet per-cell summary with paired differences (and its cell)
@@ -15,8 +16,10 @@ Dataset layout (one folder per sweep)::
 
 Every file is written by :func:`levercast.results.store.atomic_file` (a temporary name,
 renamed into place), and read back by the readers of :mod:`levercast.results.store`. A cell is
-finished when both of its tables exist; ``resume`` recomputes unfinished cells and removes
-partial files. The designs are in :mod:`levercast.sweep.designs`.
+finished when both of its tables exist; ``resume`` checks every finished part against its
+record in the journal (opened, rows, schema, checksum), recomputes the cells that fail and
+removes partial files. The whole sweep holds the claim on its folder
+(:func:`levercast.results.store.claim`). The designs are in :mod:`levercast.sweep.designs`.
 """
 
 from __future__ import annotations
@@ -76,7 +79,8 @@ def _cell_scenarios(scenario, design: Design) -> list:
 
 def manifest(scenario, design: Design, settings: SweepSettings) -> dict:
     return {
-        "format": 1,
+        "format": store.SWEEP_FORMAT,
+        "parts_journal": store.PARTS_JOURNAL,
         "scenario_name": scenario.name,
         "scenario_sha256": scenario.sha256,
         "design": design.to_json(),
@@ -163,14 +167,52 @@ def run_sweep(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """Run (or resume) a sweep into ``out_dir`` and return the ranked cell table."""
+    """Run (or resume) a sweep into ``out_dir`` and return the ranked cell table.
+
+    Every input is checked before anything is written; the folder is claimed
+    (:func:`levercast.results.store.claim`) for the whole sweep, so two sweeps never write
+    into one folder. On resume every finished part is checked against the journal; the cells
+    that fail are recomputed and listed in the table's ``attrs["recomputed"]`` (cell -> why).
+    """
     simulate.check_limits(settings.n, settings.horizon)
+    simulate.check_inputs(
+        seed=settings.seed,
+        threads=settings.threads,
+        start_date=scenario.start_date,
+        horizon=settings.horizon,
+        workers=workers,
+    )
+    if backend not in ("local", "dask"):
+        raise SweepError(f"unknown backend {backend!r}: expected 'local' or 'dask'")
+    if len(design.cells) < 2:
+        raise SweepError(
+            f"the {design.kind} design has no cell besides the reference: nothing to sweep "
+            "(give each lever at least one value)"
+        )
     if len(design.cells) > MAX_CELLS:
         raise SweepError(f"{len(design.cells):,} cells is more than the limit of {MAX_CELLS:,}")
     scenarios = _cell_scenarios(scenario, design)  # validates every cell before any work
     out_dir = Path(out_dir)
+    size = store.sweep_bytes(len(design.cells), settings.horizon)
+    with store.claim(out_dir, force, kind="sweep", estimate=size):
+        try:
+            return _run_sweep(
+                scenario, design, settings, out_dir, scenarios, resume, force, backend,
+                scheduler, workers, progress,
+            )  # fmt: skip
+        except store.OutputSpaceError as exc:
+            raise store.OutputSpaceError(
+                f"{exc}; finished cells are kept: rerun with --resume"
+            ) from exc
+
+
+def _run_sweep(
+    scenario, design, settings, out_dir, scenarios, resume, force, backend, scheduler, workers,
+    progress,
+) -> pd.DataFrame:  # fmt: skip
     meta = manifest(scenario, design, settings)
     _prepare_folder(out_dir, meta, resume, force)
+    recomputed = _verify_parts(out_dir, len(design.cells)) if resume else {}
     if not (out_dir / store.CELLS).exists():
         store.write_parquet(
             cells_frame(design, scenarios),
@@ -213,14 +255,59 @@ def run_sweep(
         done += 1
         if progress:
             progress(done, total)
-    return ranked(out_dir)
+    table = ranked(out_dir)
+    table.attrs["recomputed"] = recomputed
+    return table
 
 
 def _write_cell(root: Path, cell: int, summary, bands, meta) -> None:
     meta = dict(meta, cell=cell)
     summary, bands = (_with_cell(f, cell) for f in (summary, bands))
-    store.write_parquet(bands, store.cell_path(root, "bands", cell), meta)
-    store.write_parquet(summary, store.cell_path(root, "summary", cell), meta)
+    bands_path, summary_path = (store.cell_path(root, t, cell) for t in ("bands", "summary"))
+    # Both parts are recorded in the journal before they are renamed into place, so a
+    # finished cell always has its records; a cell cut short is recomputed on resume.
+    with store.atomic_file(bands_path) as tmp_bands, store.atomic_file(summary_path) as tmp:
+        store.write_table(bands, tmp_bands, meta)
+        store.write_table(summary, tmp, meta)
+        store.append_journal(
+            root,
+            [
+                store.part_record(root, tmp_bands, at=bands_path),
+                store.part_record(root, tmp, at=summary_path),
+            ],
+        )
+
+
+def _verify_parts(root: Path, total: int) -> dict[int, str]:
+    """Check every finished cell's parts (and the reference outcomes) against the journal;
+    remove the parts of the cells that fail, so they are recomputed. Cell -> why."""
+    journal = store.read_journal(root)
+    failed = {}
+    for cell in range(total):
+        if not cell_done(root, cell):
+            continue
+        for table in TABLES:
+            why = store.check_part(root, store.cell_path(root, table, cell), journal)
+            if why:
+                failed[cell] = why
+                break
+    ref = root / REFERENCE_OUTCOMES
+    if 0 not in failed and cell_done(root, 0):
+        try:
+            with open(ref, "rb") as fh:
+                np.load(fh)
+        except (OSError, ValueError, EOFError) as exc:
+            failed[0] = f"{REFERENCE_OUTCOMES} cannot be read ({exc})"
+    for cell in failed:
+        for table in TABLES:
+            store.cell_path(root, table, cell).unlink(missing_ok=True)
+    if 0 in failed:
+        ref.unlink(missing_ok=True)
+    try:
+        store.read_cells(root)
+    except store.ResultsError:
+        (root / store.CELLS).unlink(missing_ok=True)  # rewritten from the design
+    return failed
 
 
 def _with_cell(frame: pd.DataFrame, cell: int) -> pd.DataFrame:
@@ -236,7 +323,7 @@ def _prepare_folder(out_dir: Path, meta: dict, resume: bool, force: bool) -> Non
     if out_dir.exists() and resume:
         if not path.exists():
             raise SweepError(f"{out_dir} has no {store.MANIFEST}: nothing to resume")
-        old = store.read_manifest(out_dir)
+        old = _resumable_manifest(out_dir)
         for key in ("scenario_sha256", "design_sha256", "seed", "trajectories", "horizon_weeks"):
             if old.get(key) != meta[key]:
                 raise SweepError(
@@ -260,15 +347,33 @@ def _prepare_folder(out_dir: Path, meta: dict, resume: bool, force: bool) -> Non
     store.write_manifest(out_dir, meta)
 
 
+def _resumable_manifest(out_dir: Path) -> dict:
+    """The folder's manifest, if this version can resume it: the right shape and format."""
+    try:
+        old = store.read_manifest(out_dir)
+    except store.ResultsError as exc:
+        raise SweepError(f"cannot resume: {exc}") from exc
+    if old["format"] != store.SWEEP_FORMAT:
+        raise SweepError(
+            f"cannot resume {out_dir / store.MANIFEST}: it is a format-{old['format']} sweep "
+            f"(levercast {old.get('levercast_version', '?')}); this version resumes format "
+            f"{store.SWEEP_FORMAT}, whose parts it can check; rerun it into a new --out or "
+            "with --force"
+        )
+    return old
+
+
 def _clean_partials(root: Path) -> None:
     store.remove_temporaries(root)
     for table in TABLES:
         base = root / table
-        if not base.exists():
+        if not base.is_dir():
             continue
         for cell_dir in base.iterdir():
-            cell = store.cell_of(cell_dir)
-            if cell is not None and not cell_done(root, cell):
+            cell = store.cell_of(cell_dir.name)
+            if cell is None:  # a .DS_Store or a user's file: not ours, left alone
+                continue
+            if not cell_done(root, cell):
                 for t in TABLES:
                     store.cell_path(root, t, cell).unlink(missing_ok=True)
 
@@ -290,6 +395,7 @@ def dask_client(scheduler: str | None, workers: int | None, threads: int = 1):
         raise SweepError(
             "the dask backend needs dask.distributed: pip install 'levercast[dask]'"
         ) from exc
+    simulate.check_inputs(workers=workers, threads=threads)  # never a silent default
     cluster = None
     if scheduler:
         client = Client(scheduler)
