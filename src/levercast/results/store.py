@@ -35,6 +35,7 @@ from pathlib import Path
 import numba
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from levercast import __version__
