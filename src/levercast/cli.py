@@ -217,7 +217,7 @@ WorkersOpt = Annotated[
         "--workers",
         help="Start a local dask cluster with this many worker processes.",
         show_default=False,
-        parser=_count_min(1),
+        parser=_count,  # its range is the library's check (simulate.check_inputs)
         metavar="<int>",
     ),
 ]
@@ -745,7 +745,7 @@ def analyze(
         typer.Option(
             "--bootstrap",
             help="Bootstrap resamples for the 95% intervals of Sobol' indices.",
-            parser=_count_min(1),
+            parser=_count,  # its range is the library's check (analyze)
             metavar="<int>",
         ),
     ] = 1000,
