@@ -71,18 +71,6 @@ err = Console(stderr=True)
 # ----------------------------------------------------------------------------- help and values
 
 
-def _count_min(low: int):
-    """A :func:`_count` parser that refuses counts below ``low`` (naming the option)."""
-
-    def parse(value) -> int:
-        n = _count(value)
-        if n < low:
-            raise typer.BadParameter(f"must be at least {low}, got {n}")
-        return n
-
-    return parse
-
-
 def _count(value) -> int:
     """A count given as an integer or in scientific notation (``1e6``, ``1.5e6``,
     ``1_000_000``), as configs accept."""
