@@ -141,3 +141,30 @@ def test_analysis_tables_have_one_type_in_every_reader(folders):
                 schema.POLARS[kind],
             )
             assert got == want, f"{path.name}:{field.name}"
+
+
+def test_backtest_files_have_the_documented_type_in_every_reader(tmp_path, baseline):
+    from levercast.analysis import backtest as bt
+
+    _, obs = bt.synthetic_observations(baseline, 0, range(1, 13), 20)
+    path = tmp_path / "obs.csv"
+    obs.to_csv(path, index=False)
+    result = bt.run_backtest(baseline, path, leads=(2, 4), n=500, horizon=20)
+    bt.write_backtest(result, tmp_path / "bt")
+    con = duckdb.connect()
+    for name in ("backtest", "backtest_summary", "origins"):
+        file = tmp_path / "bt" / f"{name}.parquet"
+        arrow = pq.read_schema(file)
+        want = _expected(file.name, arrow.names)
+        frame = pd.read_parquet(file)
+        duck = {r[0]: r[1] for r in con.execute(f"describe from read_parquet('{file}')").fetchall()}
+        polars = pl.read_parquet(file).schema
+        for col, kind in want.items():
+            got = (arrow.field(col).type, str(frame[col].dtype), duck[col], str(polars[col]))
+            expected = (
+                schema.ARROW[kind],
+                schema.PANDAS[kind],
+                schema.DUCKDB[kind],
+                schema.POLARS[kind],
+            )
+            assert got == expected, f"{name}:{col}"

@@ -286,6 +286,58 @@ def _files(cells: str, conditioning: str) -> tuple[File, ...]:
             ),
         ),
         File(
+            "backtest.parquet",
+            "a backtest folder (`levercast backtest`): one row per origin, lead, metric and "
+            "forecast",
+            (
+                Column("origin", DATE, "date", "forecast origin: observations up to it are used"),
+                Column("lead_weeks", INT32, "weeks", "lead of the forecast"),
+                Column("target", DATE, "date", "date of the observation scored"),
+                Column("metric", STRING, "", "observed metric"),
+                Column("kind", STRING, "", "`continuous` or `event`"),
+                Column("forecast", STRING, "", "model, unconditioned, persistence, climatology"),
+                Column("value", FLOAT64, "unit of the metric", "the observation"),
+                Column("median", FLOAT64, "unit of the metric", "forecast median (continuous)"),
+                Column("prob", FLOAT64, "probability", "forecast probability (events)"),
+                Column("pit", FLOAT64, "", "probability integral transform of the observation"),
+                Column("in_50", FLOAT64, "0/1", "inside the central 50% interval"),
+                Column("in_90", FLOAT64, "0/1", "inside the central 90% interval"),
+                Column(
+                    "crps", FLOAT64, "unit of the metric", "continuous ranked probability score"
+                ),
+                Column("brier", FLOAT64, "", "Brier score (events)"),
+                Column("log_score", FLOAT64, "", "log score (events)"),
+            ),
+        ),
+        File(
+            "backtest_summary.parquet",
+            "a backtest folder: per metric, lead and forecast",
+            (
+                Column("metric", STRING, "", "observed metric"),
+                Column("lead_weeks", INT32, "weeks", "lead of the forecast"),
+                Column("forecast", STRING, "", "model, unconditioned, persistence, climatology"),
+                Column("pairs", INT64, "", "(origin, lead) pairs scored"),
+                Column("pit_mean", FLOAT64, "", "mean PIT (0.5 when unbiased)"),
+                Column("cover_50", FLOAT64, "share", "share inside the central 50% interval"),
+                Column("cover_90", FLOAT64, "share", "share inside the central 90% interval"),
+                Column("crps", FLOAT64, "unit of the metric", "mean CRPS"),
+                Column("skill", FLOAT64, "", "1 - CRPS / CRPS of persistence, same pairs"),
+                Column("brier", FLOAT64, "", "mean Brier score (events)"),
+                Column("log_score", FLOAT64, "", "mean log score (events)"),
+            ),
+        ),
+        File(
+            "origins.parquet",
+            "a backtest folder: one row per origin",
+            (
+                Column("origin", DATE, "date", "forecast origin"),
+                Column("observations", INT64, "", "observations dated after the start and by it"),
+                Column("min_ess", FLOAT64, "particles", "smallest effective sample size"),
+                Column("territory_at_origin", FLOAT64, "km2", "last territory observed by it"),
+                Column("territory_date", DATE, "date", "date of that observation"),
+            ),
+        ),
+        File(
             cells,
             "a sweep's cells and their lever values",
             (_CELL,),
