@@ -486,7 +486,7 @@ def test_histogram_crps_and_pit_agree_with_the_ensemble_of_every_trajectory(kept
     result, folder = kept_run
     x = result.trajectories[names.RECORD_COLUMNS[names.R_TERRITORY_KM2]].to_numpy()
     hists = score.read_histograms(folder)
-    fc = score._histogram_forecast(hists, names.BAND_METRICS[names.M_TERRITORY], 104.0, 104)
+    fc = score.histogram_forecast(hists, names.BAND_METRICS[names.M_TERRITORY], 104.0, 104)
     for y in [*np.quantile(x, [0.01, 0.1, 0.5, 0.9, 0.99]), 0.0, 3 * x.max()]:
         exact = score.crps_ensemble(x, y)
         assert fc.crps(y) == pytest.approx(exact, rel=0.01)
@@ -502,9 +502,9 @@ def test_a_date_between_week_ends_is_scored_against_the_mixture(kept_run):
     _, folder = kept_run
     hists = score.read_histograms(folder)
     metric = names.BAND_METRICS[names.M_TERRITORY]
-    a = score._histogram_forecast(hists, metric, 52.0, 104)
-    b = score._histogram_forecast(hists, metric, 53.0, 104)
-    mid = score._histogram_forecast(hists, metric, 52.5, 104)
+    a = score.histogram_forecast(hists, metric, 52.0, 104)
+    b = score.histogram_forecast(hists, metric, 53.0, 104)
+    mid = score.histogram_forecast(hists, metric, 52.5, 104)
     y = float(a.quantile(0.5))
     assert mid.cdf(y)[1] == pytest.approx(0.5 * (a.cdf(y)[1] + b.cdf(y)[1]))
 
@@ -535,7 +535,7 @@ def test_pit_of_synthetic_truths_from_the_model_is_uniform(kept_run):
     result, folder = kept_run
     hists = score.read_histograms(folder)
     metric = names.BAND_METRICS[names.M_TERRITORY]
-    fc = score._histogram_forecast(hists, metric, 52.0, 104)
+    fc = score.histogram_forecast(hists, metric, 52.0, 104)
     truths = sim.run(result.scenario, 1000, seed=99, horizon=52, keep=1000).trajectories
     y = truths[names.RECORD_COLUMNS[names.R_TERRITORY_KM2]].to_numpy()
     pit = np.array([fc.pit(v) for v in y])

@@ -135,7 +135,7 @@ def load_conditioning(
         horizon,
         as_of,
         model,
-        sha256=score._sha256(path),
+        sha256=store.file_sha256(path),
         source=str(path),
         rejuvenate=rejuvenate,
     )
@@ -216,15 +216,7 @@ class BacktestResult:
 
 
 def _hists(result) -> dict:
-    frame = result.histograms()
-    out: dict = {}
-    for (metric, week), sub in frame.groupby(["metric", "week"], sort=True):
-        out.setdefault(metric, {})[int(week)] = (
-            sub["lo"].to_numpy(float),
-            sub["hi"].to_numpy(float),
-            sub["count"].to_numpy(float),
-        )
-    return out
+    return score.histograms_by_week(result.histograms())
 
 
 def _continuous_row(base, fc_median, pit, q05, q25, q75, q95, crps, y):
@@ -243,11 +235,11 @@ def _continuous_row(base, fc_median, pit, q05, q25, q75, q95, crps, y):
 def _model_rows(base, result, hists, metric, week, y) -> dict:
     """Score one observation against a run (``model`` or ``unconditioned``)."""
     if metric in score.CONTINUOUS_METRICS:
-        fc = score._histogram_forecast(hists, metric, week, result.horizon)
+        fc = score.histogram_forecast(hists, metric, week, result.horizon)
         q = fc.quantile([0.05, 0.25, 0.75, 0.95])
         return _continuous_row(base, fc.median, fc.pit(y), *q, fc.crps(y), y)
     if metric == "kursk_lost":
-        fc = score._histogram_forecast(
+        fc = score.histogram_forecast(
             hists, names.BAND_METRICS[names.M_KURSK], week, result.horizon
         )
         p = fc.prob_below(score.KURSK_LOST_BELOW)
@@ -330,7 +322,7 @@ def run_backtest(
         h = hist[hist["metric"] == TERRITORY][["date", "value"]]
         if len(h):
             series.insert(0, h)
-    sha = score._sha256(observed_path)
+    sha = store.file_sha256(observed_path)
 
     base_run = simulate.run(scenario, n, seed, horizon=horizon, threads=threads)
     base_hists = _hists(base_run)

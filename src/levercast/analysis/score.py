@@ -18,7 +18,6 @@ The normal CDF and quantile function are scipy's (``scipy.special.ndtr``, ``ndtr
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -584,6 +583,12 @@ def read_histograms(results_dir) -> dict | None:
     missing = [c for c in ("week", "metric", "count", "lo", "hi") if c not in frame.columns]
     if missing:
         raise ScoreError(f"{path}: missing column {', '.join(missing)}")
+    return histograms_by_week(frame)
+
+
+def histograms_by_week(frame: pd.DataFrame) -> dict:
+    """A histograms table (``RunResult.histograms()``, ``histograms.parquet``) as ``{metric:
+    {week: (lo, hi, count)}}``, what :func:`histogram_forecast` reads."""
     out: dict = {}
     for (metric, week), sub in frame.groupby(["metric", "week"], sort=True):
         arrays = (
@@ -595,7 +600,7 @@ def read_histograms(results_dir) -> dict | None:
     return out
 
 
-def _histogram_forecast(hists: dict, metric: str, week: float, horizon: int) -> HistogramForecast:
+def histogram_forecast(hists: dict, metric: str, week: float, horizon: int) -> HistogramForecast:
     """The run's distribution of ``metric`` at fractional ``week``: the mixture of the two
     week ends around it, weighted by the distance (one week end when ``week`` is whole)."""
     k = min(int(math.floor(week)), horizon - 1) if horizon > 0 else 0
@@ -650,7 +655,7 @@ def score_results(results_dir, observed_path, history_path=None) -> pd.DataFrame
         if metric in CONTINUOUS_METRICS:
             if hists is not None and metric in hists:
                 # exact to the histogram bin (histograms.parquet)
-                fc = _histogram_forecast(hists, metric, week, bands.horizon)
+                fc = histogram_forecast(hists, metric, week, bands.horizon)
                 q = fc.quantile([0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
             else:  # a folder written before the histograms were stored
                 fc = QuantileForecast(at[1:], LOWER_BOUND)
@@ -670,7 +675,7 @@ def score_results(results_dir, observed_path, history_path=None) -> pd.DataFrame
                 row["skill"] = 1.0 - row["crps"] / naive if naive > 0 else np.nan
         else:
             if metric == "kursk_lost" and hists is not None and _KURSK in hists:
-                fc = _histogram_forecast(hists, _KURSK, week, bands.horizon)
+                fc = histogram_forecast(hists, _KURSK, week, bands.horizon)
                 p = fc.prob_below(KURSK_LOST_BELOW)
             elif metric == "kursk_lost":
                 p = QuantileForecast(at[1:], LOWER_BOUND).prob_below(KURSK_LOST_BELOW)
@@ -717,18 +722,14 @@ def _aggregate(sub: pd.DataFrame) -> dict:
     return row
 
 
-def _sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def _provenance(bands: Bands, results_dir, observed_path, history_path) -> dict:
     meta = dict(bands.metadata)
     meta["scoring"] = {
         "results_dir": str(results_dir),
         "observed_path": str(observed_path),
-        "observed_sha256": _sha256(observed_path),
+        "observed_sha256": store.file_sha256(observed_path),
         "history_path": None if history_path is None else str(history_path),
-        "history_sha256": None if history_path is None else _sha256(history_path),
+        "history_sha256": None if history_path is None else store.file_sha256(history_path),
         "crps_grid_levels": N_GRID,
         "lower_bound": LOWER_BOUND,
         "kursk_lost_below_km2": KURSK_LOST_BELOW,
