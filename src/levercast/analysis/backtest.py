@@ -238,7 +238,7 @@ def _model_rows(base, result, hists, metric, week, y) -> dict:
         fc = score.histogram_forecast(hists, metric, week, result.horizon)
         q = fc.quantile([0.05, 0.25, 0.75, 0.95])
         return _continuous_row(base, fc.median, fc.pit(y), *q, fc.crps(y), y)
-    if metric == "kursk_lost":
+    if metric == names.KURSK_LOST:
         fc = score.histogram_forecast(
             hists, names.BAND_METRICS[names.M_KURSK], week, result.horizon
         )

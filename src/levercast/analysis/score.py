@@ -36,9 +36,9 @@ CONTINUOUS_METRICS = (_TERRITORY, _KURSK, names.BAND_METRICS[names.M_MANPOWER])
 # event name in the observations -> metric of bands.parquet it is scored against
 EVENT_METRICS = {
     names.TALKS_OPENED: names.EVENT_METRICS[names.E_TALKS_OPENED],
-    "ceasefire": names.EVENT_METRICS[names.E_CEASEFIRE],
+    names.CEASEFIRE_IN_FORCE: names.EVENT_METRICS[names.E_CEASEFIRE],
     names.OUTCOMES[names.OUT_COLLAPSE]: names.EVENT_METRICS[names.E_COLLAPSE],
-    "kursk_lost": _KURSK,
+    names.KURSK_LOST: _KURSK,
 }
 KNOWN_METRICS = CONTINUOUS_METRICS + tuple(EVENT_METRICS)
 # counted from the start date: the naive baseline forecasts the change since the start
@@ -674,10 +674,10 @@ def score_results(results_dir, observed_path, history_path=None) -> pd.DataFrame
                 row["crps_naive"] = naive
                 row["skill"] = 1.0 - row["crps"] / naive if naive > 0 else np.nan
         else:
-            if metric == "kursk_lost" and hists is not None and _KURSK in hists:
+            if metric == names.KURSK_LOST and hists is not None and _KURSK in hists:
                 fc = histogram_forecast(hists, _KURSK, week, bands.horizon)
                 p = fc.prob_below(KURSK_LOST_BELOW)
-            elif metric == "kursk_lost":
+            elif metric == names.KURSK_LOST:
                 p = QuantileForecast(at[1:], LOWER_BOUND).prob_below(KURSK_LOST_BELOW)
             else:
                 p = float(at[0])

@@ -94,6 +94,10 @@ LEVERAGE_SCORE = "leverage_score"
 # a conditioned run: the effective sample size of each observation date (summary rows
 # "effective_sample_size YYYY-MM-DD") and the table of its observation weeks
 EFFECTIVE_SAMPLE_SIZE = "effective_sample_size"
+# event observations (levercast score, run --observed): a cease-fire in force on the date, and
+# Kursk lost (area held below half a square kilometre)
+CEASEFIRE_IN_FORCE = "ceasefire"
+KURSK_LOST = "kursk_lost"
 # what the package costs (engine/costs.py), US dollars a year averaged over the horizon: the
 # whole package as delivered, and what it adds to the October 2024 levers (same draws)
 COST = "cost_usd_per_year"
