@@ -211,19 +211,18 @@ class _Accumulator:
             q05, q50, q95 = (float(v) for v in q)
         else:
             q05 = q50 = q95 = mean
-        return {
-            "metric": metric,
-            "kind": "distribution",
-            "probability": np.nan,
-            "std_error": se,
-            "ci_low": ci_low,
-            "ci_high": ci_high,
-            "n": n,
-            "mean": mean,
-            "q05": q05,
-            "q50": q50,
-            "q95": q95,
-        }
+        return stats.summary_row(
+            metric,
+            "distribution",
+            n,
+            std_error=se,
+            ci_low=ci_low,
+            ci_high=ci_high,
+            mean=mean,
+            q05=q05,
+            q50=q50,
+            q95=q95,
+        )
 
 
 def summary_rows(p: Pricing, seed: int, n: int) -> list[dict]:

@@ -98,39 +98,25 @@ class RunResult:
                 continue
             b = self.band_stats(m, self.horizon)
             rows.append(
-                {
-                    "metric": N.at_horizon(name),
-                    "kind": "distribution",
-                    "probability": np.nan,
-                    "std_error": b["se"],
-                    "ci_low": b["ci_low"],
-                    "ci_high": b["ci_high"],
-                    "n": n,
-                    "mean": b["mean"],
-                    "q05": b["q"][0],
-                    "q50": b["q"][3],
-                    "q95": b["q"][6],
-                }
+                stats.summary_row(
+                    N.at_horizon(name),
+                    "distribution",
+                    n,
+                    std_error=b["se"],
+                    ci_low=b["ci_low"],
+                    ci_high=b["ci_high"],
+                    mean=b["mean"],
+                    q05=b["q"][0],
+                    q50=b["q"][3],
+                    q95=b["q"][6],
+                )
             )
         rows.extend(self.cost_rows or [])
         if self.steps is not None:
             for row in self.steps.itertuples():
-                rows.append(
-                    {
-                        "metric": f"{N.EFFECTIVE_SAMPLE_SIZE} {row.date:%Y-%m-%d}",
-                        "kind": "conditioning",
-                        "probability": np.nan,
-                        "std_error": np.nan,
-                        "ci_low": np.nan,
-                        "ci_high": np.nan,
-                        "n": n,
-                        "mean": row.ess,
-                        "q05": np.nan,
-                        "q50": np.nan,
-                        "q95": np.nan,
-                    }
-                )
-        return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+                metric = f"{N.EFFECTIVE_SAMPLE_SIZE} {row.date:%Y-%m-%d}"
+                rows.append(stats.summary_row(metric, "conditioning", n, mean=row.ess))
+        return pd.DataFrame(rows, columns=list(stats.SUMMARY_COLUMNS))
 
     def paired(self) -> pd.DataFrame:
         """Paired differences of the outcome probabilities from the reference run.
@@ -248,21 +234,6 @@ class RunResult:
         return {k: v / FIXED_POINT / self.n for k, v in self.record_sums.items()}
 
 
-SUMMARY_COLUMNS = [
-    "metric",
-    "kind",
-    "probability",
-    "std_error",
-    "ci_low",
-    "ci_high",
-    "n",
-    "mean",
-    "q05",
-    "q50",
-    "q95",
-]
-
-
 def _prob_row(metric: str, k: int, n: int, n_se: float | None = None) -> dict:
     """A probability ``k / n``; its error and Wilson interval from ``n_se`` trajectories
     (``n`` unless the run was conditioned: its effective sample size)."""
@@ -272,19 +243,9 @@ def _prob_row(metric: str, k: int, n: int, n_se: float | None = None) -> dict:
     else:
         low, high = stats.wilson(k * n_se / n, n_se)
         se = stats.binomial_se(k * n_se / n, n_se)
-    return {
-        "metric": metric,
-        "kind": "probability",
-        "probability": k / n,
-        "std_error": se,
-        "ci_low": low,
-        "ci_high": high,
-        "n": n,
-        "mean": np.nan,
-        "q05": np.nan,
-        "q50": np.nan,
-        "q95": np.nan,
-    }
+    return stats.summary_row(
+        metric, "probability", n, probability=k / n, std_error=se, ci_low=low, ci_high=high
+    )
 
 
 def _dist_row(
@@ -296,19 +257,18 @@ def _dist_row(
     se, ci_low, ci_high = stats.mean_ci(mean, sd, n if share == 1.0 else max(1.0, n * share))
     cum = np.cumsum(counts)
     qs = [float(values[np.argmax(cum >= np.ceil(q * n - 1e-9))]) for q in (0.05, 0.5, 0.95)]
-    return {
-        "metric": metric,
-        "kind": "distribution",
-        "probability": np.nan,
-        "std_error": se,
-        "ci_low": ci_low,
-        "ci_high": ci_high,
-        "n": n,
-        "mean": mean,
-        "q05": qs[0],
-        "q50": qs[1],
-        "q95": qs[2],
-    }
+    return stats.summary_row(
+        metric,
+        "distribution",
+        n,
+        std_error=se,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        mean=mean,
+        q05=qs[0],
+        q50=qs[1],
+        q95=qs[2],
+    )
 
 
 _CALIBRATION_RECORDS = (N.R_RU_CASUALTIES_FIRST_WEEK, N.R_KURSK_LOSS_FIRST_WEEKS)

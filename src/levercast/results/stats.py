@@ -8,6 +8,31 @@ import numpy as np
 
 Z95 = 1.959963984540054
 
+# the columns of summary.parquet, in order (docs/results.md)
+SUMMARY_COLUMNS = (
+    "metric",
+    "kind",
+    "probability",
+    "std_error",
+    "ci_low",
+    "ci_high",
+    "n",
+    "mean",
+    "q05",
+    "q50",
+    "q95",
+)
+
+
+def summary_row(metric: str, kind: str, n, **values) -> dict:
+    """One row of ``summary.parquet``: ``values`` by column, every other column null."""
+    unknown = set(values) - set(SUMMARY_COLUMNS)
+    if unknown:
+        raise ValueError(f"not summary columns: {sorted(unknown)}")
+    row = dict.fromkeys(SUMMARY_COLUMNS, np.nan)
+    row.update(metric=metric, kind=kind, n=n, **values)
+    return row
+
 
 def wilson(k, n, z: float = Z95):
     """Wilson score interval for ``k`` successes in ``n`` trials.
