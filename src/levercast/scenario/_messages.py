@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import math
+import tomllib
 from collections.abc import Mapping
 from typing import Any
 
@@ -152,3 +153,27 @@ def check_in_domain(where: Where, path: tuple[Any, ...], value: float, domain: t
     lo, hi = domain
     if not lo <= value <= hi:
         raise where.error(path, f"expected a number in [{num(lo)}, {num(hi)}], got {show(value)}")
+
+
+def data_tables(text: str, where: Where, top: str, entry: str) -> Mapping:
+    """The ``[<top>.<entry>]`` tables of a data file that holds nothing else (``params.toml``,
+    ``costs.toml``), as a mapping of entry name to table.
+
+    Raises
+    ------
+    ConfigError
+        Invalid TOML, another top-level key, or no such table.
+    """
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(where.top, "", f"invalid TOML: {exc}") from None
+    for key in doc:
+        if key != top:
+            raise where.error(
+                (key,), f"unknown top-level key; expected only [{top}.<{entry}>] tables"
+            )
+    table = doc.get(top)
+    if not isinstance(table, Mapping) or not table:
+        raise where.error((top,), f"expected [{top}.<{entry}>] tables")
+    return table

@@ -15,7 +15,6 @@ e.g. ``costs.toml: costs.ew_support.range: expected 0 <= low <= high, got [5, 1]
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -24,7 +23,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from levercast.scenario import registry
-from levercast.scenario._messages import ConfigError, Where, show, suggest
+from levercast.scenario._messages import Where, data_tables, show, suggest
 
 __all__ = ["COSTS", "COSTS_FILE", "COST_BY_LEVER", "LeverCost", "load_costs", "loads_costs"]
 
@@ -200,16 +199,7 @@ def loads_costs(text: str, *, file: str = COSTS_FILE) -> tuple[LeverCost, ...]:
         when a lever has no entry.
     """
     where = Where(file)
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(file, "", f"invalid TOML: {exc}") from None
-    for key in doc:
-        if key != "costs":
-            raise where.error((key,), "unknown top-level key; expected only [costs.<lever>] tables")
-    table = doc.get("costs")
-    if not isinstance(table, Mapping) or not table:
-        raise where.error(("costs",), "expected [costs.<lever>] tables")
+    table = data_tables(text, where, "costs", "lever")
     found: dict[str, LeverCost] = {}
     for name, raw in table.items():
         if not isinstance(raw, Mapping):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -26,9 +25,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from levercast.scenario._messages import (
-    ConfigError,
     Where,
     check_in_domain,
+    data_tables,
     is_number,
     num,
     show,
@@ -272,16 +271,7 @@ def loads_params(text: str, *, file: str = PARAMS_FILE) -> tuple[Param, ...]:
                 ("params", name), f"duplicate parameter (lines {seen[name]} and {line})"
             )
         seen[name] = line
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(file, "", f"invalid TOML: {exc}") from None
-    for key in doc:
-        if key != "params":
-            raise where.error((key,), "unknown top-level key; expected only [params.<name>] tables")
-    table = doc.get("params")
-    if not isinstance(table, Mapping) or not table:
-        raise where.error(("params",), "expected [params.<name>] tables")
+    table = data_tables(text, where, "params", "name")
     out = []
     for name, raw in table.items():
         if not isinstance(raw, Mapping):
