@@ -202,7 +202,9 @@ class _Accumulator:
 
     def row(self, metric: str, n: int) -> dict:
         mean = self.total / n
-        sd = math.sqrt(max(self.total_sq / n - mean * mean, 0.0))
+        # unbiased (ddof=1) like every other standard error of a run; one value: no spread
+        var = max(self.total_sq / n - mean * mean, 0.0) * n / (n - 1) if n > 1 else 0.0
+        sd = math.sqrt(var)
         se, ci_low, ci_high = stats.mean_ci(mean, sd, n)
         if self.width > 0:
             edges = self.lo + self.width * np.arange(COST_BINS + 1)
