@@ -181,12 +181,16 @@ def weekly_changes(series: pd.DataFrame, before: pd.Timestamp) -> np.ndarray:
     return np.repeat(rates, reps)
 
 
-def persistence(history: list[pd.DataFrame], origin: pd.Timestamp, y0: float, lead: int):
-    """``(mu, sigma)`` of the persistence forecast ``lead`` weeks after ``origin``: the mean
-    weekly change of the last ``TRAIL_WEEKS`` weeks carried forward from ``y0``; the spread of
-    a random walk whose weekly standard deviation is that of the weekly changes before the
-    origin. ``None`` with fewer than ``MIN_CHANGES`` weekly changes."""
-    changes = np.concatenate([weekly_changes(h, origin) for h in history])
+def changes_before(history: list[pd.DataFrame], origin: pd.Timestamp) -> np.ndarray:
+    """The weekly changes of every series of ``history`` dated on or before ``origin``."""
+    return np.concatenate([weekly_changes(h, origin) for h in history])
+
+
+def persistence(changes: np.ndarray, y0: float, lead: float):
+    """``(mu, sigma)`` of the persistence forecast ``lead`` weeks on: the mean of the last
+    ``TRAIL_WEEKS`` weekly ``changes`` before the origin carried forward from ``y0``; the
+    spread of a random walk whose weekly standard deviation is that of the ``changes``.
+    ``None`` with fewer than ``MIN_CHANGES`` weekly changes."""
     if len(changes) < MIN_CHANGES:
         return None
     trend = float(np.mean(changes[-TRAIL_WEEKS:]))
@@ -194,10 +198,9 @@ def persistence(history: list[pd.DataFrame], origin: pd.Timestamp, y0: float, le
     return y0 + trend * lead, max(sd, 1e-9) * math.sqrt(lead)
 
 
-def climatology(history, origin, y0, lead, rng) -> np.ndarray | None:
-    """Ensemble of the climatology forecast: ``lead`` weekly changes drawn with replacement
-    from those before the origin, added to ``y0``."""
-    changes = np.concatenate([weekly_changes(h, origin) for h in history])
+def climatology(changes: np.ndarray, y0: float, lead: int, rng) -> np.ndarray | None:
+    """Ensemble of the climatology forecast: ``lead`` weekly ``changes`` (those before the
+    origin) drawn with replacement, added to ``y0``."""
     if len(changes) < MIN_CHANGES:
         return None
     draws = rng.choice(changes, size=(CLIMATOLOGY_DRAWS, lead), replace=True)
@@ -354,6 +357,7 @@ def run_backtest(
             }
         )
         rng = np.random.default_rng([seed, k])
+        changes = changes_before(series, o_ts)
         for lead in leads:
             target = origin + dt.timedelta(weeks=lead)
             if target > end:
@@ -379,7 +383,7 @@ def run_backtest(
                 )
                 gap = (date - y0_date) / pd.Timedelta(weeks=1)
                 if metric == TERRITORY:
-                    naive = persistence(series, o_ts, y0, gap)
+                    naive = persistence(changes, y0, gap)
                     if naive is not None:
                         mu, sigma = naive
                         q = [mu + sigma * _STD.inv_cdf(p) for p in (0.05, 0.25, 0.75, 0.95)]
@@ -391,7 +395,7 @@ def run_backtest(
                                 "forecast": "persistence",
                             }
                         )
-                    ens = climatology(series, o_ts, y0, max(int(round(gap)), 1), rng)
+                    ens = climatology(changes, y0, max(int(round(gap)), 1), rng)
                     if ens is not None:
                         q = np.quantile(ens, [0.05, 0.25, 0.5, 0.75, 0.95])
                         pit = float((np.sum(ens < y) + 0.5 * np.sum(ens == y)) / len(ens))
