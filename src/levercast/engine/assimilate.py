@@ -42,6 +42,7 @@ from levercast.engine.kernels import (
     finish_lanes,
     run_weeks,
     setup_lanes,
+    trace_week,
 )
 from levercast.engine.sampling import bounds_table, sample_lanes
 from levercast.errors import LevercastError
@@ -277,47 +278,62 @@ def _init(rows, post, slots, sq, seed, n, B, keys, power):
 
 
 @jit
-def _gather_group(C, b, anc, g, nl, copy, src):
+def _gather_group(S, F, b, anc, eve, g, nl, kept, fixed, src):
     """Lanes ``0 .. nl - 1`` of the lane buffer ``b`` take the state of particles
-    ``anc[g * LANES + i]`` of the compact set ``C`` (the slots ``copy``, those that differ
-    between particles; ``b`` already holds the others)."""
-    width = copy.shape[0] * LANES
+    ``anc[g * LANES + i]`` of the compact set ``S`` (the slots ``kept``; group ``g`` of ``S``
+    itself when ``anc`` is empty) and the fixed values of their first ancestors
+    ``eve[g * LANES + i]`` in ``F`` (the slots ``fixed``; ``b`` already holds the slots every
+    particle shares). The lever terms are recomputed in the next week (``G_PREV = -1``)."""
+    if anc.shape[0] > 0:
+        _gather_slots(S, b, anc, g, nl, kept, src)
+    else:
+        _load_group(S[g], b, nl, kept)
+    _gather_slots(F, b, eve, g, nl, fixed, src)
     for i in range(nl):
-        a = anc[g * LANES + i]
+        b[LN.G_PREV * LANES + i] = -1.0
+
+
+@jit
+def _gather_slots(C, b, rows, g, nl, slots, src):
+    """The slots ``slots`` of lanes ``0 .. nl - 1`` of ``b`` from particles
+    ``rows[g * LANES + i]`` of the compact array ``C`` (one column block per slot)."""
+    width = slots.shape[0] * LANES
+    for i in range(nl):
+        a = rows[g * LANES + i]
         src[i] = (a // LANES) * width + a % LANES
     flat = C.reshape(-1)
-    for c in range(copy.shape[0]):
-        base = copy[c] * LANES
+    for c in range(slots.shape[0]):
+        base = slots[c] * LANES
         off = c * LANES
         for i in range(nl):
             b[base + i] = flat[src[i] + off]
 
 
 @jit
-def _load_group(row, b, nl, copy):
-    """The compact state ``row`` (one group of ``C``) into the lane buffer ``b``."""
-    for c in range(copy.shape[0]):
-        base = copy[c] * LANES
+def _load_group(row, b, nl, slots):
+    """The compact values ``row`` (one group of a compact array) into the lane buffer ``b``."""
+    for c in range(slots.shape[0]):
+        base = slots[c] * LANES
         off = c * LANES
         for i in range(nl):
             b[base + i] = row[off + i]
 
 
 @jit
-def _store_group(b, row, nl, copy):
-    """The slots ``copy`` of the lane buffer ``b`` into the compact state ``row``."""
-    for c in range(copy.shape[0]):
-        base = copy[c] * LANES
+def _store_group(b, row, nl, slots):
+    """The slots ``slots`` of the lane buffer ``b`` into the compact values ``row``."""
+    for c in range(slots.shape[0]):
+        base = slots[c] * LANES
         off = c * LANES
         for i in range(nl):
             row[off + i] = b[base + i]
 
 
 @jit(parallel=True)
-def _compress(B, n, copy, C):
-    """Every particle's slots ``copy`` from the full lane buffers ``B`` into ``C``."""
+def _compress(B, n, slots, C):
+    """Every particle's slots ``slots`` from the full lane buffers ``B`` into ``C``."""
     for g in prange(B.shape[0]):
-        _store_group(B[g], C[g], min(LANES, n - g * LANES), copy)
+        _store_group(B[g], C[g], min(LANES, n - g * LANES), slots)
 
 
 @jit
@@ -399,20 +415,23 @@ def _likelihood_group(
 
 @jit(parallel=True)
 def _region(
-    C, C_new, template, keys, anc, n, per_block, seed, stream, copy, jitter, cloud, shrink,
-    spread, sq, w0, w1, aggregate_w0, bins, hist, sums, extrema, events, power, trace_w0,
-    trace_run, week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2, rel, ll, x_now,
+    S, S_new, F, template, keys, anc, eve, n, per_block, seed, stream, kept, fixed, jitter,
+    cloud, shrink, spread, sq, w0, w1, aggregate_w0, aggregate_run, bins, hist, sums, extrema,
+    events, power, trace_w0, trace_run, week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2, rel,
+    ll, x_now,
 ):  # fmt: skip
     """One pass over the particles, group by group in a lane buffer that stays in cache (the
-    slots every particle shares come from ``template``; the others are kept compact, in
-    ``C``): with ``anc`` not empty, a group of the new set ``C_new`` is gathered from ``C``,
+    slots every particle shares come from ``template``; the others are kept compact: the
+    state in ``S``, the values fixed for a particle's life in ``F``, by first ancestor
+    ``eve``): with ``anc`` not empty, a group of the new set ``S_new`` is gathered from ``S``,
     given its own streams and clocks and (``jitter`` not empty) its parameters moved; the
     group then runs through weeks ``w0 .. w1 - 1`` (adding week ``w0`` first with
-    ``aggregate_w0``; with a non-empty ``trace_w0``/``trace_run``, the lanes' banded metrics
-    and event flags of those weeks are kept in ``trace[g]``), is weighed, with ``week >= 0``,
-    against the observations of the end of that week, and is stored back (into ``C_new``,
-    or ``C`` itself when ``anc`` is empty)."""
-    n_groups = C.shape[0]
+    ``aggregate_w0``, and the weeks it reaches with ``aggregate_run``; with a non-empty
+    ``trace_w0``/``trace_run``, the lanes' banded metrics and event flags of week ``w0`` and of
+    the weeks reached are kept in ``trace[g]``), is weighed, with ``week >= 0``,
+    against the observations of the end of that week, and its state is stored back (into
+    ``S_new``, or ``S`` itself when ``anc`` is empty)."""
+    n_groups = S.shape[0]
     n_blocks = hist.shape[0]
     gather = anc.shape[0] > 0
     no_trace = np.empty((0, 0, 0))
@@ -422,30 +441,27 @@ def _region(
         b = template.copy()
         for g in range(blk * per_block, min(n_groups, (blk + 1) * per_block)):
             nl = min(LANES, n - g * LANES)
+            _gather_group(S, F, b, anc, eve, g, nl, kept, fixed, src)
             if gather:
-                _gather_group(C, b, anc, g, nl, copy, src)
                 _fresh_streams(b, keys[g], g, nl, seed, stream)
                 if jitter.shape[0] > 0:
                     _rejuvenate_group(b, keys[g], nl, jitter, cloud, shrink, spread, sq)
                 power[g] = any_power_branch(b, nl)
-            else:
-                _load_group(C[g], b, nl, copy)
-            t0 = trace_w0[g] if trace_w0.shape[0] > 0 else no_trace
             t1 = trace_run[g] if trace_run.shape[0] > 0 else no_trace
             if aggregate_w0:
-                aggregate_week(
-                    b, nl, w0, bins, hist[blk], sums[blk], extrema[blk], events[blk], idx, t0
-                )  # fmt: skip
+                aggregate_week(b, nl, w0, bins, hist[blk], sums[blk], extrema[blk], events[blk], idx)
+            if trace_w0.shape[0] > 0:
+                trace_week(b, nl, w0, trace_w0[g])
             run_weeks(
-                b, nl, w0, w1, sq, keys[g], power[g], bins, hist[blk], sums[blk], extrema[blk],
-                events[blk], idx, t1,
+                b, nl, w0, w1, sq, keys[g], power[g], aggregate_run, bins, hist[blk], sums[blk],
+                extrema[blk], events[blk], idx, t1,
             )  # fmt: skip
             if week >= 0:
                 _likelihood_group(
                     b, nl, g, week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2,
                     rel, ll, x_now,
                 )  # fmt: skip
-            _store_group(b, C_new[g] if gather else C[g], nl, copy)
+            _store_group(b, S_new[g] if gather else S[g], nl, kept)
 
 
 @jit(parallel=True)
@@ -480,9 +496,7 @@ def _smooth_week(trace, lineage, n, per_block, w, bins, hist, sums, extrema, eve
                 elif row[e + N.E_DECIDED_COLLAPSE, ia] > 0.5:
                     outcome = np.float64(N.OUT_COLLAPSE)
                 b[LN.OUTCOME * LANES + i] = outcome
-            aggregate_week(
-                b, nl, w, bins, hist[blk], sums[blk], extrema[blk], events[blk], idx, no_trace
-            )
+            aggregate_week(b, nl, w, bins, hist[blk], sums[blk], extrema[blk], events[blk], idx)
 
 
 @jit
@@ -538,13 +552,15 @@ def _varying(B, n, upto, out):
 
 
 @jit(parallel=True)
-def _finish(C, template, copy, n, records, status, theta_keep):
-    n_groups = C.shape[0]
+def _finish(S, F, eve, template, kept, fixed, n, records, status, theta_keep):
+    n_groups = S.shape[0]
     k = theta_keep.shape[0]
     for g in prange(n_groups):
         nl = min(LANES, n - g * LANES)
         b = template.copy()
-        _load_group(C[g], b, nl, copy)
+        src = np.empty(LANES, dtype=np.int64)
+        _load_group(S[g], b, nl, kept)
+        _gather_slots(F, b, eve, g, nl, fixed, src)
         finish_lanes(b, nl, records[g * LANES : g * LANES + nl], status[g * LANES : g * LANES + nl])
         for i in range(nl):
             j = g * LANES + i
@@ -560,6 +576,33 @@ def resample_offset(seed, step):
 
 
 # ------------------------------------------------------------------------------ driver
+
+
+# slots a particle need not keep between passes: the lever terms (recomputed from its
+# parameters in the next week, G_PREV = -1; INV_V0, set up once, is not one), the values one
+# half of a week hands to the other, and the week's uniform and normal (drawn anew each week)
+_TRANSIENT = np.zeros(LN.N_SLOTS, dtype=np.bool_)
+_TRANSIENT[LN.G_PREV : LN.TERRITORY] = True
+_TRANSIENT[LN.INV_V0] = False
+_TRANSIENT[LN.FIRE :] = True
+_TRANSIENT[[LN.U, LN.Z]] = True
+# values set up once per particle that a copy redraws (``_fresh_streams``): kept as state
+_CLOCKS = (LN.TALKS_CLOCK, LN.U_CEASEFIRE, LN.BREAK_CLOCK)
+
+
+def _partition(varying: np.ndarray, moving: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The slots that differ between particles (``varying``), split into those fixed for a
+    particle's life (its parameters and the values derived from them once: kept once per
+    first ancestor) and its state (copied at each resampling). With ``moving`` (parameter
+    rejuvenation) the parameters move, so everything is state."""
+    fixed = varying.copy()
+    fixed[LN.G_PREV :] = False
+    fixed[LN.INV_V0] = varying[LN.INV_V0]
+    fixed[list(_CLOCKS)] = False
+    if moving:
+        fixed[:] = False
+    kept = varying & ~fixed & ~_TRANSIENT
+    return np.flatnonzero(fixed).astype(np.int64), np.flatnonzero(kept).astype(np.int64)
 
 
 def systematic(log_w: np.ndarray, u: float) -> tuple[np.ndarray, float, np.ndarray]:
@@ -641,21 +684,22 @@ def run_filter(
     events = np.zeros((n_blocks, horizon + 1, N.N_EVENTS), dtype=np.int64)
 
     _init(rows, post, slots, sq, seed, n, B, keys, power)
-    # parameters and the values derived from them once are fixed for a particle's life; a
-    # resampling copies those that differ between particles, and every slot that evolves
     varying = np.ones(LN.N_SLOTS, dtype=np.bool_)
     _varying(B, n, LN.G_PREV, varying)
-    copy = np.flatnonzero(varying).astype(np.int64)
-    # between passes a particle keeps only those slots (C); the rest is one shared template
-    template = B[0].copy()
-    C = np.empty((n_groups, copy.shape[0] * LANES))
-    _compress(B, n, copy, C)
-    del B
-    C_new = np.empty_like(C)
     jitter = np.array(
         [p for p in (rejuvenate if discount > 0 else ()) if varying[p]], dtype=np.int64
     )
-    jitter_cols = np.searchsorted(copy, jitter).astype(np.int64)
+    fixed, kept = _partition(varying, jitter.shape[0] > 0)
+    # between passes a particle keeps only its state (S, twice for resampling) and, once per
+    # first ancestor, its fixed values (F); the slots every particle shares are one template
+    template = B[0].copy()
+    S = np.empty((n_groups, kept.shape[0] * LANES))
+    F = np.empty((n_groups, fixed.shape[0] * LANES))
+    _compress(B, n, kept, S)
+    _compress(B, n, fixed, F)
+    del B
+    S_new = np.empty_like(S)
+    jitter_cols = np.searchsorted(kept, jitter).astype(np.int64)
     cloud = np.zeros((jitter.shape[0], 4))
     shrink = (3.0 * discount - 1.0) / (2.0 * discount) if discount > 0 else 1.0
     spread = math.sqrt(max(0.0, 1.0 - shrink * shrink))
@@ -673,8 +717,10 @@ def run_filter(
     none_f = np.empty(0)
     no_trace = np.empty((0, 0, 0, 0))
     # the bands up to the last observation week are smoothed: each particle's metrics and
-    # flags are kept for every week up to it, and the final particles' ancestors are looked
-    # up in them at the end
+    # flags are kept for every week up to it (not aggregated on the way), and the final
+    # particles' ancestors are looked up in them and aggregated at the end. Otherwise the
+    # bands are filtered: each week is aggregated as the particles reach it, and an
+    # observation week again after its resampling.
     last = steps[-1].week if steps else -1
     smooth = bool(steps) and n * (last + 1) * N_TRACED * 8 <= SMOOTH_MAX_BYTES
     trace = np.empty((n_groups, last + 1, N_TRACED, LANES)) if smooth else no_trace
@@ -687,26 +733,26 @@ def run_filter(
         w1 = step.week if step is not None else horizon
         obs = (step.kinds, step.values, step.days) if step is not None else (none_i, none_f, none_i)
         _region(
-            C, C_new, template, keys, anc, n, per_block, seed, stream, copy, jitter, cloud,
-            shrink, spread, sq, w, w1, True, bins, hist, sums, extrema, events, power,
-            trace, trace if step is not None else no_trace,
-            w1 if step is not None else -1, *obs, prev_x, prev_y, prev_day, sd2, rel, ll,
-            x_now,
+            S, S_new, F, template, keys, anc, eve, n, per_block, seed, stream, kept, fixed,
+            jitter, cloud, shrink, spread, sq, w, w1, not smooth, not smooth or step is None,
+            bins, hist, sums, extrema, events, power, trace if k == 0 else no_trace,
+            trace if step is not None else no_trace, w1 if step is not None else -1, *obs,
+            prev_x, prev_y, prev_day, sd2, rel, ll, x_now,
         )  # fmt: skip
         if anc.shape[0]:
-            C, C_new = C_new, C
+            S, S_new = S_new, S
         if step is None:
             break
         w = w1
-        # the week's aggregate is taken again after resampling, by the next region
-        _clear_weeks(hist, sums, extrema, events, w, w + 1)
+        if not smooth:  # the week's aggregate is taken again after resampling
+            _clear_weeks(hist, sums, extrema, events, w, w + 1)
         anc, ess[k], weights = systematic(ll, float(resample_offset(seed, k)))
         if ess[k] < 2.0:  # one trajectory or none carries the week: is it possible at all?
             _check_possible(step, ll, x_now, prev_x, prev_y, prev_day, model)
         ancestors.append(anc)
         distinct[k] = int(np.count_nonzero(np.diff(anc))) + 1
         if jitter.shape[0]:
-            _cloud(C, n, jitter_cols, weights, cloud)
+            _cloud(S, n, jitter_cols, weights, cloud)
         stream = L.STREAM_OFFSPRING + k
         eve = eve[anc]
         territory = step.kinds == OBS_TERRITORY
@@ -717,20 +763,20 @@ def run_filter(
         else:
             prev_x = prev_x[anc]
     if smooth:
-        # week w was last written by the set after the resamplings of the weeks <= w; the
-        # final particles' ancestors in that set, from the last resampling back
-        _clear_weeks(hist, sums, extrema, events, 0, last + 1)
+        # week w was kept by the set before the resampling of week w (and after those of the
+        # weeks before it); the final particles' ancestors in that set, from the last
+        # resampling back
         lineage = np.arange(n, dtype=np.int64)
         g = len(steps)
         for wk in range(last, -1, -1):
-            while g > 0 and steps[g - 1].week > wk:
+            while g > 0 and steps[g - 1].week >= wk:
                 g -= 1
                 lineage = ancestors[g][lineage]
             _smooth_week(trace, lineage, n, per_block, wk, bins, hist, sums, extrema, events)
     records = np.empty((n, N.N_RECORD))
     status = np.empty(n, dtype=np.int8)
     theta_keep = np.empty((min(keep, n), L.N_PARAMS))
-    _finish(C, template, copy, n, records, status, theta_keep)
+    _finish(S, F, eve, template, kept, fixed, n, records, status, theta_keep)
     return FilterOutput(
         hist=hist.sum(axis=0, dtype=np.int64),
         sums=sums.sum(axis=0),

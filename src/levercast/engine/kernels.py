@@ -270,10 +270,9 @@ def _calibration_records(b, nl, t):
 
 
 @jit
-def aggregate_week(b, nl, w, bins, hist, sums, extrema, events, idx, trace):
+def aggregate_week(b, nl, w, bins, hist, sums, extrema, events, idx):
     """Add week ``w`` of every lane to the histograms, fixed-point sums, extrema and event
-    counts of one block (``hist[w]`` etc.); with a non-empty ``trace``, also copy the lanes'
-    banded metrics and event flags into ``trace[w]``."""
+    counts of one block (``hist[w]`` etc.)."""
     n_bins = hist.shape[2]
     top = np.float64(n_bins - 1)
     for m in range(N.N_BAND_METRICS):
@@ -317,17 +316,21 @@ def aggregate_week(b, nl, w, bins, hist, sums, extrema, events, idx, trace):
     events[w, N.E_DECIDED_STABLE] += stable
     events[w, N.E_DECIDED_BREST] += brest
     events[w, N.E_DECIDED_COLLAPSE] += collapse
-    if trace.shape[0] > 0:
-        for i in range(nl):
-            for m in range(N.N_BAND_METRICS):
-                trace[w, m, i] = b[METRIC_SLOTS[m] * LANES + i]
-            outcome = b[OUTCOME * LANES + i]
-            trace[w, N.N_BAND_METRICS + N.E_TALKS_OPENED, i] = b[TALKS_OPEN * LANES + i]
-            trace[w, N.N_BAND_METRICS + N.E_CEASEFIRE, i] = b[CEASEFIRE * LANES + i]
-            trace[w, N.N_BAND_METRICS + N.E_COLLAPSE, i] = b[COLLAPSED * LANES + i]
-            trace[w, N.N_BAND_METRICS + N.E_DECIDED_STABLE, i] = outcome == N.OUT_STABLE_FRONT
-            trace[w, N.N_BAND_METRICS + N.E_DECIDED_BREST, i] = outcome == N.OUT_BREST_LITOVSK
-            trace[w, N.N_BAND_METRICS + N.E_DECIDED_COLLAPSE, i] = outcome == N.OUT_COLLAPSE
+
+
+@jit
+def trace_week(b, nl, w, trace):
+    """Copy week ``w``'s banded metrics and event flags of every lane into ``trace[w]``."""
+    for i in range(nl):
+        for m in range(N.N_BAND_METRICS):
+            trace[w, m, i] = b[METRIC_SLOTS[m] * LANES + i]
+        outcome = b[OUTCOME * LANES + i]
+        trace[w, N.N_BAND_METRICS + N.E_TALKS_OPENED, i] = b[TALKS_OPEN * LANES + i]
+        trace[w, N.N_BAND_METRICS + N.E_CEASEFIRE, i] = b[CEASEFIRE * LANES + i]
+        trace[w, N.N_BAND_METRICS + N.E_COLLAPSE, i] = b[COLLAPSED * LANES + i]
+        trace[w, N.N_BAND_METRICS + N.E_DECIDED_STABLE, i] = outcome == N.OUT_STABLE_FRONT
+        trace[w, N.N_BAND_METRICS + N.E_DECIDED_BREST, i] = outcome == N.OUT_BREST_LITOVSK
+        trace[w, N.N_BAND_METRICS + N.E_DECIDED_COLLAPSE, i] = outcome == N.OUT_COLLAPSE
 
 
 @jit
@@ -368,7 +371,9 @@ def simulate_lanes(
     idx = np.empty(LANES, dtype=np.int64)
     # (no literal arguments below: each would compile its own copy of the callee)
     any_power = setup_lanes(b, th, nl, sq, seed, first, keys)
-    aggregate_week(b, nl, np.int64(0), bins, hist, sums, extrema, events, idx, trace)
+    aggregate_week(b, nl, np.int64(0), bins, hist, sums, extrema, events, idx)
+    if trace.shape[0] > 0:
+        trace_week(b, nl, np.int64(0), trace)
     run_weeks(
         b,
         nl,
@@ -377,6 +382,7 @@ def simulate_lanes(
         sq,
         keys,
         any_power,
+        np.bool_(True),
         bins,
         hist,
         sums,
@@ -411,10 +417,13 @@ def any_power_branch(b, nl):
 
 
 @jit
-def run_weeks(b, nl, w0, w1, sq, keys, any_power, bins, hist, sums, extrema, events, idx, trace):
+def run_weeks(
+    b, nl, w0, w1, sq, keys, any_power, aggregate, bins, hist, sums, extrema, events, idx, trace
+):
     """Advance the lanes of ``b`` through weeks ``w0 .. w1 - 1`` (week ``t`` takes the state at
-    the end of week ``t``, week 0 being the start, to the end of week ``t + 1``) and add the
-    end of each week to the block's aggregates."""
+    the end of week ``t``, week 0 being the start, to the end of week ``t + 1``); with
+    ``aggregate``, add the end of each week to the block's aggregates, and with a non-empty
+    ``trace``, keep it in ``trace``."""
     for t in range(w0, w1):
         _refresh_levers(b, nl, t, sq)
         _draw_normals(b, nl, keys, t)
@@ -422,7 +431,10 @@ def run_weeks(b, nl, w0, w1, sq, keys, any_power, bins, hist, sums, extrema, eve
         _attrition(b, nl, t)
         if t == 0 or t == 7:
             _calibration_records(b, nl, t)
-        aggregate_week(b, nl, t + 1, bins, hist, sums, extrema, events, idx, trace)
+        if aggregate:
+            aggregate_week(b, nl, t + 1, bins, hist, sums, extrema, events, idx)
+        if trace.shape[0] > 0:
+            trace_week(b, nl, t + 1, trace)
 
 
 @jit
