@@ -278,62 +278,40 @@ def _init(rows, post, slots, sq, seed, n, B, keys, power):
 
 
 @jit
-def _gather_group(S, F, b, anc, eve, g, nl, kept, fixed, src):
+def _gather_group(S, F, b, anc, eve, g, nl, kept, fixed):
     """Lanes ``0 .. nl - 1`` of the lane buffer ``b`` take the state of particles
-    ``anc[g * LANES + i]`` of the compact set ``S`` (the slots ``kept``; group ``g`` of ``S``
-    itself when ``anc`` is empty) and the fixed values of their first ancestors
-    ``eve[g * LANES + i]`` in ``F`` (the slots ``fixed``; ``b`` already holds the slots every
-    particle shares). The lever terms are recomputed in the next week (``G_PREV = -1``)."""
-    if anc.shape[0] > 0:
-        _gather_slots(S, b, anc, g, nl, kept, src)
-    else:
-        _load_group(S[g], b, nl, kept)
-    _gather_slots(F, b, eve, g, nl, fixed, src)
+    ``anc[g * LANES + i]`` of the compact set ``S`` (the slots ``kept``) and the fixed values
+    of their first ancestors ``eve[g * LANES + i]`` in ``F`` (the slots ``fixed``; ``b``
+    already holds the slots every particle shares). The lever terms are recomputed in the
+    next week (``G_PREV = -1``)."""
+    first = g * LANES
     for i in range(nl):
+        _load_particle(S, anc[first + i], b, i, kept)
+        _load_particle(F, eve[first + i], b, i, fixed)
         b[LN.G_PREV * LANES + i] = -1.0
 
 
+@jit(inline="always")
+def _load_particle(C, a, b, i, slots):
+    """Particle ``a``'s compact values (row ``a`` of ``C``) into lane ``i`` of ``b``."""
+    for c in range(slots.shape[0]):
+        b[slots[c] * LANES + i] = C[a, c]
+
+
 @jit
-def _gather_slots(C, b, rows, g, nl, slots, src):
-    """The slots ``slots`` of lanes ``0 .. nl - 1`` of ``b`` from particles
-    ``rows[g * LANES + i]`` of the compact array ``C`` (one column block per slot)."""
-    width = slots.shape[0] * LANES
+def _store_group(b, C, first, nl, slots):
+    """The slots ``slots`` of lanes ``0 .. nl - 1`` of the lane buffer ``b`` into particles
+    ``first .. first + nl - 1`` of the compact array ``C`` (a row per particle)."""
     for i in range(nl):
-        a = rows[g * LANES + i]
-        src[i] = (a // LANES) * width + a % LANES
-    flat = C.reshape(-1)
-    for c in range(slots.shape[0]):
-        base = slots[c] * LANES
-        off = c * LANES
-        for i in range(nl):
-            b[base + i] = flat[src[i] + off]
-
-
-@jit
-def _load_group(row, b, nl, slots):
-    """The compact values ``row`` (one group of a compact array) into the lane buffer ``b``."""
-    for c in range(slots.shape[0]):
-        base = slots[c] * LANES
-        off = c * LANES
-        for i in range(nl):
-            b[base + i] = row[off + i]
-
-
-@jit
-def _store_group(b, row, nl, slots):
-    """The slots ``slots`` of the lane buffer ``b`` into the compact values ``row``."""
-    for c in range(slots.shape[0]):
-        base = slots[c] * LANES
-        off = c * LANES
-        for i in range(nl):
-            row[off + i] = b[base + i]
+        for c in range(slots.shape[0]):
+            C[first + i, c] = b[slots[c] * LANES + i]
 
 
 @jit(parallel=True)
 def _compress(B, n, slots, C):
     """Every particle's slots ``slots`` from the full lane buffers ``B`` into ``C``."""
     for g in prange(B.shape[0]):
-        _store_group(B[g], C[g], min(LANES, n - g * LANES), slots)
+        _store_group(B[g], C, g * LANES, min(LANES, n - g * LANES), slots)
 
 
 @jit
@@ -431,17 +409,16 @@ def _region(
     the weeks reached are kept in ``trace[g]``), is weighed, with ``week >= 0``,
     against the observations of the end of that week, and its state is stored back (into
     ``S_new``, or ``S`` itself when ``anc`` is empty)."""
-    n_groups = S.shape[0]
+    n_groups = -(-n // LANES)
     n_blocks = hist.shape[0]
     gather = anc.shape[0] > 0
     no_trace = np.empty((0, 0, 0))
     for blk in prange(n_blocks):
         idx = np.empty(LANES, dtype=np.int64)
-        src = np.empty(LANES, dtype=np.int64)
         b = template.copy()
         for g in range(blk * per_block, min(n_groups, (blk + 1) * per_block)):
             nl = min(LANES, n - g * LANES)
-            _gather_group(S, F, b, anc, eve, g, nl, kept, fixed, src)
+            _gather_group(S, F, b, anc if gather else eve, eve, g, nl, kept, fixed)
             if gather:
                 _fresh_streams(b, keys[g], g, nl, seed, stream)
                 if jitter.shape[0] > 0:
@@ -461,7 +438,7 @@ def _region(
                     b, nl, g, week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2,
                     rel, ll, x_now,
                 )  # fmt: skip
-            _store_group(b, S_new[g] if gather else S[g], nl, kept)
+            _store_group(b, S_new if gather else S, g * LANES, nl, kept)
 
 
 @jit(parallel=True)
@@ -504,25 +481,20 @@ def _cloud(C, n, cols, w, out):
     """Weighted mean, standard deviation, minimum and maximum over the particles (weights
     ``w``, summing to 1) of each compact column in ``cols`` (``out[k]``); serial, in
     particle order, so the sums never depend on threads."""
-    n_groups = C.shape[0]
     for k in range(cols.shape[0]):
-        base = cols[k] * LANES
+        c = cols[k]
         mean = 0.0
         lo = math.inf
         hi = -math.inf
-        for g in range(n_groups):
-            nl = min(LANES, n - g * LANES)
-            for i in range(nl):
-                x = C[g, base + i]
-                mean += w[g * LANES + i] * x
-                lo = min(lo, x)
-                hi = max(hi, x)
+        for j in range(n):
+            x = C[j, c]
+            mean += w[j] * x
+            lo = min(lo, x)
+            hi = max(hi, x)
         ss = 0.0
-        for g in range(n_groups):
-            nl = min(LANES, n - g * LANES)
-            for i in range(nl):
-                d = C[g, base + i] - mean
-                ss += w[g * LANES + i] * d * d
+        for j in range(n):
+            d = C[j, c] - mean
+            ss += w[j] * d * d
         out[k, 0] = mean
         out[k, 1] = math.sqrt(ss)
         out[k, 2] = lo
@@ -552,15 +524,13 @@ def _varying(B, n, upto, out):
 
 
 @jit(parallel=True)
-def _finish(S, F, eve, template, kept, fixed, n, records, status, theta_keep):
-    n_groups = S.shape[0]
+def _finish(S, F, own, eve, template, kept, fixed, n, records, status, theta_keep):
+    n_groups = -(-n // LANES)
     k = theta_keep.shape[0]
     for g in prange(n_groups):
         nl = min(LANES, n - g * LANES)
         b = template.copy()
-        src = np.empty(LANES, dtype=np.int64)
-        _load_group(S[g], b, nl, kept)
-        _gather_slots(F, b, eve, g, nl, fixed, src)
+        _gather_group(S, F, b, own, eve, g, nl, kept, fixed)
         finish_lanes(b, nl, records[g * LANES : g * LANES + nl], status[g * LANES : g * LANES + nl])
         for i in range(nl):
             j = g * LANES + i
@@ -693,8 +663,8 @@ def run_filter(
     # between passes a particle keeps only its state (S, twice for resampling) and, once per
     # first ancestor, its fixed values (F); the slots every particle shares are one template
     template = B[0].copy()
-    S = np.empty((n_groups, kept.shape[0] * LANES))
-    F = np.empty((n_groups, fixed.shape[0] * LANES))
+    S = np.empty((n, kept.shape[0]))
+    F = np.empty((n, fixed.shape[0]))
     _compress(B, n, kept, S)
     _compress(B, n, fixed, F)
     del B
@@ -776,7 +746,7 @@ def run_filter(
     records = np.empty((n, N.N_RECORD))
     status = np.empty(n, dtype=np.int8)
     theta_keep = np.empty((min(keep, n), L.N_PARAMS))
-    _finish(S, F, eve, template, kept, fixed, n, records, status, theta_keep)
+    _finish(S, F, np.arange(n), eve, template, kept, fixed, n, records, status, theta_keep)
     return FilterOutput(
         hist=hist.sum(axis=0, dtype=np.int64),
         sums=sums.sum(axis=0),
