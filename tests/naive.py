@@ -567,7 +567,10 @@ def simulate_trajectory(theta, sq, seed, trajectory, horizon):
         # 4. Ukrainian defence.
         infantry_rel = infantry / infantry_0
         manning = infantry / infantry_required
-        if withdraw or kursk <= 0.0:
+        # The reserves are committed from the week of the incursion (the salient grows in it),
+        # not only once Kursk area is held.
+        growing = p.kursk_incursion <= week < p.kursk_peak
+        if withdraw or (kursk <= 0.0 and not growing):
             diversion = 0.0
         else:
             diversion = now.kursk_reserve_share

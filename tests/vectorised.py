@@ -558,7 +558,9 @@ def simulate(th, sq, seed, trajectories, horizon):
         # 4. Ukrainian defence, multiplicative.
         inf_rel = inf * inv_i0
         manning = inf * inv_required
-        diversion = np.where(withdraw | (kursk <= 0.0), 0.0, reserve)
+        # the reserves are committed from the week of the incursion, as the salient grows
+        growing = k_incursion <= t < k_peak
+        diversion = np.where(withdraw | ((kursk <= 0.0) & (not growing)), 0.0, reserve)
         defence = (
             inf_rel
             * (0.5 + 0.5 * quality)

@@ -440,15 +440,19 @@ def defence_levers(b, i, moved, depth, siting, reserve):
 
 
 @jit(inline="always")
-def defence(b, i, F_sat):
+def defence(b, i, t, F_sat):
     """D_t = (I_t/I_0)(0.5 + 0.5 Q_t)(0.5 + 0.5 C_t) line_t max(0, 1 - w_R div_t)(1 + w_F F~_t),
     with m_t = I_t/I_req, line_t = 1 + b_line depth_t siting_t min(1, m_t) and
-    div_t = reserve_t while holding Kursk with K_t > 0: fire multiplies the infantry's
-    defence, it does not stand in for it. Returns ``(D, m, div)``."""
+    div_t = reserve_t while holding Kursk with K_t > 0 or in the weeks the salient grows
+    (k_inc <= t < k_peak: the reserves are committed from the week of the incursion, not the
+    week after): fire multiplies the infantry's defence, it does not stand in for it.
+    Returns ``(D, m, div)``."""
     I = get(b, INF, i)  # noqa: E741 (model.md's symbol)
     withdraw = get(b, WITHDRAW, i) > 0.5
     m = I * get(b, INV_REQUIRED, i)
-    div = 0.0 if (withdraw or get(b, KURSK, i) <= 0.0) else get(b, RESERVE, i)
+    growing = get(b, L.P_KURSK_INCURSION, i) <= t and t < get(b, L.P_KURSK_PEAK, i)
+    committed = get(b, KURSK, i) > 0.0 or growing
+    div = get(b, RESERVE, i) if (committed and not withdraw) else 0.0
     D = (
         I
         * get(b, INV_I0, i)

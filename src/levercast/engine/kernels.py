@@ -206,7 +206,7 @@ def _advance(b, nl, t, any_power):
         S, u = fr.partners(b, i, tf, ceasefire)
         F = fr.fire(b, i, S)
         P, F_sat = fr.pressure(b, i, F)
-        D, m, div = fr.defence(b, i, F_sat)
+        D, m, div = fr.defence(b, i, tf, F_sat)
         r = fr.force_ratio(b, i, P, D)
         fr.advance(b, i, tf, r, m, ceasefire, any_power)
         put(b, FIRE, i, F)
