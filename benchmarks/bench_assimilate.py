@@ -62,9 +62,17 @@ def test_conditioned_run(ctx, benchmark, request):
     )
     ratio = ctx.times["assimilate_conditioned_run"] / ctx.times["assimilate_plain_run"]
     ctx.info["conditioned_over_run"] = ratio
-    ctx.info["conditioned_bytes_per_particle"] = 2 * A.WIDTH * 8 / A.LANES
-    # where the time goes: the filter's parts, timed on one more run
+    # where the time goes: the filter's parts, timed on one more run; and what a particle
+    # holds between passes (its state twice, its fixed values once)
     parts = {}
+    held = {}
+    partition = A._partition
+
+    def sizes(*args):
+        fixed, kept = partition(*args)
+        held["bytes"] = (2 * kept.shape[0] + fixed.shape[0]) * 8
+        return fixed, kept
+
     originals = {
         name: getattr(A, name) for name in ("_region", "systematic", "_cloud", "_check_possible")
     }
@@ -77,17 +85,21 @@ def test_conditioned_run(ctx, benchmark, request):
             return out
 
         setattr(A, name, timed)
+    A._partition = sizes
     try:
         simulate.run(scenario, n, 0, horizon=HORIZON, conditioning=cond)
     finally:
+        A._partition = partition
         for name, original in originals.items():
             setattr(A, name, original)
     ctx.info["conditioned_parts_s"] = parts
+    ctx.info["conditioned_bytes_per_particle"] = held["bytes"]
+    ctx.info["trace_bytes_per_particle_week"] = A.N_TRACED * 8
     print(
         f"\nconditioned on {OBS_WEEKS} weekly observations, {n:,} trajectories: "
         f"{ratio:.2f}x a plain run; parts (s): "
         + ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
-        + f"; smallest ESS {result.steps['ess'].min():,.0f}"
+        + f"; smallest ESS {result.steps['ess'].min():,.0f}; {held['bytes']} bytes a particle"
     )
     assert result.steps["ess"].min() > 0
     assert len(result.steps) == OBS_WEEKS

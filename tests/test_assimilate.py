@@ -86,6 +86,49 @@ def test_conditioned_run_is_bit_identical_across_threads(fitted):
     pd.testing.assert_frame_equal(one.steps, two.steps)
 
 
+def test_a_large_run_is_filtered_in_islands_of_bounded_size(fitted, monkeypatch):
+    """Above ISLAND particles a run is filtered in independent islands, one after the other:
+    no filter ever holds more than ISLAND particles, the first island is the run of ISLAND
+    trajectories, the result does not depend on the threads, and it agrees with the one-island
+    run of the same n within their Monte Carlo errors."""
+    _, obs = synthetic(fitted, 0, range(1, 9), 20)
+    cond = A.conditioning(obs, fitted.start_date, 20)
+    n, island = 12_000, 4_800
+    whole = simulate.run(fitted, n, 3, horizon=20, conditioning=cond)
+    monkeypatch.setattr(A, "ISLAND", island)
+    sizes = []
+    original = A.run_filter
+
+    def spy(*args, **kwargs):
+        sizes.append(args[5])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(simulate, "run_filter", spy)
+    one = simulate.run(fitted, n, 3, horizon=20, threads=1, conditioning=cond, keep=n)
+    assert sizes == [4_800, 4_800, 2_400]
+    two = simulate.run(fitted, n, 3, horizon=20, threads=2, conditioning=cond, keep=n)
+    pd.testing.assert_frame_equal(one.summary(), two.summary())
+    pd.testing.assert_frame_equal(one.histograms(), two.histograms())
+    pd.testing.assert_frame_equal(one.trajectories, two.trajectories)
+    first = simulate.run(fitted, island, 3, horizon=20, conditioning=cond, keep=island)
+    pd.testing.assert_frame_equal(
+        one.trajectories.iloc[:island].reset_index(drop=True), first.trajectories
+    )
+    # every island resampled at every observation week: their ESS add up
+    assert len(one.steps) == 8 and np.all(one.steps["ess"] > first.steps["ess"])
+    assert int(one.outcome_counts.sum()) == n
+    a = one.summary().set_index("metric")
+    b = whole.summary().set_index("metric")
+    for metric, column in (
+        (N.BREST_LITOVSK_METRIC, "probability"),
+        (N.CEASEFIRE_AGREED, "probability"),
+        (f"{TERRITORY}_at_horizon", "mean"),
+    ):
+        d = a.loc[metric, column] - b.loc[metric, column]
+        se = math.hypot(a.loc[metric, "std_error"], b.loc[metric, "std_error"])
+        assert se > 0 and abs(d) < 4 * se, (metric, d, se)
+
+
 def test_as_of_conditions_only_on_what_was_known(fitted):
     _, obs = synthetic(fitted, 1, range(1, 13), 20)
     cut = obs["date"].iloc[5].date()

@@ -16,8 +16,11 @@ thread count or on how particles are grouped. Without observations the filter re
 unconditioned run bit for bit (particle ``j`` is trajectory ``j``).
 
 Memory: every particle is set up in a whole lane buffer (``N_SLOTS * 8`` bytes, 1.8 kB), then
-only the slots that differ between particles are kept, twice (for resampling): 1.7 kB per
-particle on the baseline. :data:`MAX_PARTICLES` bounds it.
+keeps only the slots that differ between particles: its state, twice (for resampling), and
+once per first ancestor the values fixed for its life (888 bytes a particle on the baseline),
+plus 80 bytes a week up to the last observation for the smoothed bands. A run of more than
+:data:`ISLAND` trajectories is filtered in independent islands of at most that many, one after
+the other, so its memory does not grow with ``n``.
 """
 
 from __future__ import annotations
@@ -50,7 +53,10 @@ from levercast.results import names as N
 
 LANES = LN.LANES
 WIDTH = LN.N_SLOTS * LANES  # floats in one group's lane buffer
-MAX_PARTICLES = 4_000_000  # about 16 GB of lane buffers; a conditioned run is held whole
+# a conditioned run is filtered in independent islands of at most ISLAND particles, one after
+# the other, so its memory does not grow with n (docs/assimilation.md)
+ISLAND = 1 << 19
+ISLAND_STEPS = 1 << 20  # resampling offsets: island i's step k is counter i * ISLAND_STEPS + k
 GROUPS_PER_BLOCK = 65_535 // LANES  # a block's uint16 histogram slab counts at most 65,535
 
 # observation kinds (what a particle is compared with)
@@ -263,18 +269,17 @@ class FilterOutput:
 
 
 @jit(parallel=True)
-def _init(rows, post, slots, sq, seed, n, B, keys, power):
-    """Draw the parameters of particles ``0 .. n - 1`` and set their lanes up, exactly as an
-    unconditioned run sets up trajectories ``0 .. n - 1``."""
+def _init(rows, post, slots, sq, seed, first, n, B, keys, power):
+    """Draw the parameters of particles ``first .. first + n - 1`` and set their lanes up,
+    exactly as an unconditioned run sets up those trajectories."""
     bounds = bounds_table(rows)
     n_groups = B.shape[0]
     for g in prange(n_groups):
         th = np.empty((rows.shape[0], LANES))
         scratch = np.empty(LANES)
-        first = g * LANES
-        nl = min(LANES, n - first)
-        sample_lanes(rows, bounds, post, slots, seed, first, nl, th, scratch)
-        power[g] = setup_lanes(B[g], th, nl, sq, seed, first, keys[g])
+        nl = min(LANES, n - g * LANES)
+        sample_lanes(rows, bounds, post, slots, seed, first + g * LANES, nl, th, scratch)
+        power[g] = setup_lanes(B[g], th, nl, sq, seed, first + g * LANES, keys[g])
 
 
 @jit
@@ -315,13 +320,14 @@ def _compress(B, n, slots, C):
 
 
 @jit
-def _fresh_streams(b, keys, g, nl, seed, stream):
-    """Each copy's own weekly noise stream ``(seed, j, stream)``, and fresh event clocks where
+def _fresh_streams(b, keys, first, nl, seed, stream):
+    """Each copy's own weekly noise stream ``(seed, j, stream)`` (``j = first + i`` in lane
+    ``i``), and fresh event clocks where
     the event has not happened yet: given that it has not, a clock's remainder is a fresh
     Exp(1) whatever was observed (memoryless), so every copy draws its own, and an unused
     cease-fire draw likewise."""
     for i in range(nl):
-        key = stream_key(seed, g * LANES + i, stream)
+        key = stream_key(seed, first + i, stream)
         keys[i] = key
         if b[LN.TALKS_OPEN * LANES + i] < 0.5:
             e = -math.log(uniform(key, CLOCK_COUNTER))
@@ -393,10 +399,10 @@ def _likelihood_group(
 
 @jit(parallel=True)
 def _region(
-    S, S_new, F, template, keys, anc, eve, n, per_block, seed, stream, kept, fixed, jitter,
-    cloud, shrink, spread, sq, w0, w1, aggregate_w0, aggregate_run, bins, hist, sums, extrema,
-    events, power, trace_w0, trace_run, week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2, rel,
-    ll, x_now,
+    S, S_new, F, template, keys, anc, eve, first, n, per_block, seed, stream, kept, fixed,
+    jitter, cloud, shrink, spread, sq, w0, w1, aggregate_w0, aggregate_run, bins, hist, sums,
+    extrema, events, power, trace_w0, trace_run, week, kinds, values, days, prev_x, prev_y,
+    prev_day, sd_month2, rel, ll, x_now,
 ):  # fmt: skip
     """One pass over the particles, group by group in a lane buffer that stays in cache (the
     slots every particle shares come from ``template``; the others are kept compact: the
@@ -420,13 +426,15 @@ def _region(
             nl = min(LANES, n - g * LANES)
             _gather_group(S, F, b, anc if gather else eve, eve, g, nl, kept, fixed)
             if gather:
-                _fresh_streams(b, keys[g], g, nl, seed, stream)
+                _fresh_streams(b, keys[g], first + g * LANES, nl, seed, stream)
                 if jitter.shape[0] > 0:
                     _rejuvenate_group(b, keys[g], nl, jitter, cloud, shrink, spread, sq)
                 power[g] = any_power_branch(b, nl)
             t1 = trace_run[g] if trace_run.shape[0] > 0 else no_trace
             if aggregate_w0:
-                aggregate_week(b, nl, w0, bins, hist[blk], sums[blk], extrema[blk], events[blk], idx)
+                aggregate_week(
+                    b, nl, w0, bins, hist[blk], sums[blk], extrema[blk], events[blk], idx
+                )
             if trace_w0.shape[0] > 0:
                 trace_week(b, nl, w0, trace_w0[g])
             run_weeks(
@@ -449,7 +457,6 @@ def _smooth_week(trace, lineage, n, per_block, w, bins, hist, sums, extrema, eve
     aggregated as any week is (``aggregate_week``), so the counts stay exact."""
     n_groups = -(-n // LANES)
     n_blocks = hist.shape[0]
-    no_trace = np.empty((0, 0, 0))
     for blk in prange(n_blocks):
         b = np.zeros(LN.N_SLOTS * LANES)
         idx = np.empty(LANES, dtype=np.int64)
@@ -540,9 +547,9 @@ def _finish(S, F, own, eve, template, kept, fixed, n, records, status, theta_kee
 
 
 @jit
-def resample_offset(seed, step):
-    """The systematic offset (in (0, 1)) of resampling step ``step``."""
-    return uniform(stream_key(seed, step, L.STREAM_RESAMPLE), 0)
+def resample_offset(seed, island, step):
+    """The systematic offset (in (0, 1)) of resampling step ``step`` of island ``island``."""
+    return uniform(stream_key(seed, island * ISLAND_STEPS + step, L.STREAM_RESAMPLE), 0)
 
 
 # ------------------------------------------------------------------------------ driver
@@ -628,16 +635,18 @@ def run_filter(
     blocks,
     rejuvenate=(),
     discount: float = 0.0,
+    island: int = 0,
+    smooth_n: int | None = None,
 ) -> FilterOutput:
     """Run ``n`` particles to ``horizon``, conditioned on ``steps`` (sorted by week, every
     week in ``1 .. horizon``). After each resampling the parameter slots ``rejuvenate`` that
     differ between particles are moved by the Liu-West kernel with ``discount`` (0: no
-    move)."""
-    if n > MAX_PARTICLES:
-        raise ConditioningError(
-            f"a conditioned run holds every particle in memory: at most {MAX_PARTICLES:,} "
-            f"trajectories (about {MAX_PARTICLES * WIDTH * 8 / LANES / 1e9:.0f} GB), got {n:,}"
-        )
+    move). The particles are those of island ``island`` (:func:`islands`): trajectories
+    ``island * ISLAND ..``, with that island's resampling offsets. The bands are smoothed when
+    the trace of ``smooth_n`` particles (default ``n``) fits in ``SMOOTH_MAX_BYTES``."""
+    if n > ISLAND:
+        raise ValueError(f"an island holds at most {ISLAND:,} particles, got {n:,}")
+    first = island * ISLAND
     n_groups = -(-n // LANES)
     # as many blocks as threads (or a multiple, so a uint16 slab counts at most 65,535 per
     # week), the groups spread evenly over them
@@ -653,7 +662,7 @@ def run_filter(
     extrema[..., 1] = -np.inf
     events = np.zeros((n_blocks, horizon + 1, N.N_EVENTS), dtype=np.int64)
 
-    _init(rows, post, slots, sq, seed, n, B, keys, power)
+    _init(rows, post, slots, sq, seed, first, n, B, keys, power)
     varying = np.ones(LN.N_SLOTS, dtype=np.bool_)
     _varying(B, n, LN.G_PREV, varying)
     jitter = np.array(
@@ -692,7 +701,7 @@ def run_filter(
     # bands are filtered: each week is aggregated as the particles reach it, and an
     # observation week again after its resampling.
     last = steps[-1].week if steps else -1
-    smooth = bool(steps) and n * (last + 1) * N_TRACED * 8 <= SMOOTH_MAX_BYTES
+    smooth = bool(steps) and (smooth_n or n) * (last + 1) * N_TRACED * 8 <= SMOOTH_MAX_BYTES
     trace = np.empty((n_groups, last + 1, N_TRACED, LANES)) if smooth else no_trace
     ancestors = []
     anc = none_i
@@ -703,7 +712,7 @@ def run_filter(
         w1 = step.week if step is not None else horizon
         obs = (step.kinds, step.values, step.days) if step is not None else (none_i, none_f, none_i)
         _region(
-            S, S_new, F, template, keys, anc, eve, n, per_block, seed, stream, kept, fixed,
+            S, S_new, F, template, keys, anc, eve, first, n, per_block, seed, stream, kept, fixed,
             jitter, cloud, shrink, spread, sq, w, w1, not smooth, not smooth or step is None,
             bins, hist, sums, extrema, events, power, trace if k == 0 else no_trace,
             trace if step is not None else no_trace, w1 if step is not None else -1, *obs,
@@ -716,7 +725,7 @@ def run_filter(
         w = w1
         if not smooth:  # the week's aggregate is taken again after resampling
             _clear_weeks(hist, sums, extrema, events, w, w + 1)
-        anc, ess[k], weights = systematic(ll, float(resample_offset(seed, k)))
+        anc, ess[k], weights = systematic(ll, float(resample_offset(seed, island, k)))
         if ess[k] < 2.0:  # one trajectory or none carries the week: is it possible at all?
             _check_possible(step, ll, x_now, prev_x, prev_y, prev_day, model)
         ancestors.append(anc)

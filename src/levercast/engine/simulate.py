@@ -10,8 +10,8 @@ import numba
 import numpy as np
 import pandas as pd
 
+from levercast.engine import assimilate, lowering
 from levercast.engine import layout as L
-from levercast.engine import lowering
 from levercast.engine.assimilate import DISCOUNT, LOW_ESS, Conditioning, run_filter
 from levercast.engine.costs import per_trajectory, pricing, summary_rows
 from levercast.engine.kernels import FIXED_POINT, STATUS_OK, simulate_chunk
@@ -513,44 +513,69 @@ def _run_conditioned(scenario, n, seed, horizon, threads, keep, cond, outcomes_o
     post, slots = lowering.posterior_arrays(scenario)
     sq = lowering.status_quo(scenario)
     steps = [s for s in cond.steps if s.week <= horizon]
-    out = run_filter(
-        rows,
-        post,
-        slots,
-        sq,
-        seed,
-        n,
-        horizon,
-        N.bin_scales(),
-        steps,
-        cond.model,
-        keep,
-        threads,
-        rejuvenate=lowering.rejuvenated(rows, slots),
-        discount=DISCOUNT if cond.rejuvenate else 0.0,
-    )
-    if np.any(out.status != STATUS_OK):
-        # the particle's own index does not name a trajectory of an unconditioned run
-        raise SimulationError(
-            f"scenario {scenario.name!r}, seed {seed}: a conditioned trajectory's state turned "
-            "non-finite (rerun without --observed to find the trajectory)"
-        )
+    bins = N.bin_scales()
     totals = _Totals(n, horizon, outcomes_out)
-    totals.add(out.records, 0, outcomes_out)
-    effective = {
-        metric: effective_size(flags, out.eve) for metric, flags in _indicators(out.records).items()
-    }
+    effective = _Effective()
+    hist = sums = extrema = events = None
+    ess = np.zeros(len(steps))
+    distinct = np.zeros(len(steps), dtype=np.int64)
+    kept_records, kept_theta = [], []
+    # independent islands of at most ISLAND particles, one after the other (memory bounded)
+    for island in range(-(-n // assimilate.ISLAND)):
+        first = island * assimilate.ISLAND
+        size = min(assimilate.ISLAND, n - first)
+        out = run_filter(
+            rows,
+            post,
+            slots,
+            sq,
+            seed,
+            size,
+            horizon,
+            bins,
+            steps,
+            cond.model,
+            max(0, min(keep - first, size)),
+            threads,
+            rejuvenate=lowering.rejuvenated(rows, slots),
+            discount=DISCOUNT if cond.rejuvenate else 0.0,
+            island=island,
+            smooth_n=min(n, assimilate.ISLAND),
+        )
+        if np.any(out.status != STATUS_OK):
+            # the particle's own index does not name a trajectory of an unconditioned run
+            raise SimulationError(
+                f"scenario {scenario.name!r}, seed {seed}: a conditioned trajectory's state "
+                "turned non-finite (rerun without --observed to find the trajectory)"
+            )
+        totals.add(out.records, first, outcomes_out)
+        effective.add(_indicators(out.records), out.eve)
+        if hist is None:
+            hist, sums, extrema, events = out.hist, out.sums, out.extrema, out.events
+        else:
+            hist += out.hist
+            sums += out.sums
+            extrema[..., 0] = np.minimum(extrema[..., 0], out.extrema[..., 0])
+            extrema[..., 1] = np.maximum(extrema[..., 1], out.extrema[..., 1])
+            events += out.events
+        ess += out.ess
+        distinct += out.distinct
+        if out.theta_keep.shape[0]:
+            kept_records.append(out.records[: out.theta_keep.shape[0]])
+            kept_theta.append(out.theta_keep)
     trajectories = None
     if keep:
-        trajectories = _kept_frame(scenario, out.records[:keep], out.theta_keep)
+        trajectories = _kept_frame(
+            scenario, np.concatenate(kept_records), np.concatenate(kept_theta)
+        )
     start = scenario.start_date
     table = pd.DataFrame(
         {
             "week": np.array([s.week for s in steps], dtype=np.int32),
             "date": [start + dt.timedelta(days=int(s.days.max())) for s in steps],
             "observations": ["; ".join(s.labels) for s in steps],
-            "ess": out.ess,
-            "distinct": out.distinct,
+            "ess": ess,
+            "distinct": distinct,
         }
     )
     table["low"] = table["ess"] < LOW_ESS
@@ -560,16 +585,16 @@ def _run_conditioned(scenario, n, seed, horizon, threads, keep, cond, outcomes_o
         n=n,
         horizon=horizon,
         start_date=start,
-        hist=out.hist,
-        sums=out.sums,
-        extrema=out.extrema,
-        events=out.events,
+        hist=hist,
+        sums=sums,
+        extrema=extrema,
+        events=events,
         trajectories=trajectories,
         threads=numba.get_num_threads(),
-        chunk_size=n,
+        chunk_size=min(n, assimilate.ISLAND),
         conditioning=cond,
         steps=table,
-        effective=effective,
+        effective=effective.sizes(n),
         smoothed=out.smoothed,
         **totals.fields(),
     )
@@ -588,21 +613,41 @@ def _indicators(rec) -> dict:
     return out
 
 
-def effective_size(flags: np.ndarray, eve: np.ndarray) -> float:
-    """Effective sample size of the share ``p`` of ``flags`` among a filter's final particles,
-    from the Chan and Lai (2013) estimate of its Monte Carlo variance: particles descending
-    from one initial particle (same ``eve``) are not independent, so the variance is ``sum
-    over eves of (sum of (flag - p) over its descendants)**2 / n**2``, and the effective size
-    ``p (1 - p) / variance``, between 1 and ``n``. Measured against the spread of 16 seeds
+class _Effective:
+    """Effective sample sizes of a conditioned run's probabilities, from the Chan and Lai
+    (2013) estimate of their Monte Carlo variance: particles descending from one initial
+    particle (same ``eve``) are not independent, so an island's variance of the share ``p``
+    is ``sum over eves of (sum of (flag - p_island) over its descendants)**2 / n**2``; the
+    islands are independent, so their variances add. The effective size is ``p (1 - p) /
+    variance``, between 1 and ``n``. Measured against the spread of 16 seeds
     (docs/assimilation.md): within the sampling error of that spread. A share of 0 or 1 has
     no variance to estimate: the number of distinct eves."""
-    n = flags.shape[0]
-    p = float(flags.mean())
-    dev = np.bincount(eve, weights=flags - p, minlength=n)
-    var = float(np.sum(dev * dev)) / (n * n)
-    if var <= 0.0 or p in (0.0, 1.0):
-        return float(np.unique(eve).shape[0])
-    return float(min(n, max(1.0, p * (1.0 - p) / var)))
+
+    def __init__(self):
+        self.count: dict[str, float] = {}
+        self.ss: dict[str, float] = {}
+        self.eves: dict[str, int] = {}
+
+    def add(self, indicators: dict, eve: np.ndarray) -> None:
+        """One island's final particles: each probability's 0/1 ``indicators`` and ``eve``."""
+        distinct = int(np.unique(eve).shape[0])
+        for metric, flags in indicators.items():
+            p = float(flags.mean())
+            dev = np.bincount(eve, weights=flags - p, minlength=eve.shape[0])
+            self.count[metric] = self.count.get(metric, 0.0) + float(flags.sum())
+            self.ss[metric] = self.ss.get(metric, 0.0) + float(np.sum(dev * dev))
+            self.eves[metric] = self.eves.get(metric, 0) + distinct
+
+    def sizes(self, n: int) -> dict[str, float]:
+        out = {}
+        for metric, count in self.count.items():
+            p = count / n
+            var = self.ss[metric] / (n * n)
+            if var <= 0.0 or p in (0.0, 1.0):
+                out[metric] = float(self.eves[metric])
+            else:
+                out[metric] = float(min(n, max(1.0, p * (1.0 - p) / var)))
+        return out
 
 
 class _Totals:
