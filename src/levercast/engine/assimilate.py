@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from numba import prange
 
+from levercast.engine import _fmath
 from levercast.engine import front as fr
 from levercast.engine import lanes as LN
 from levercast.engine import layout as L
@@ -47,6 +48,7 @@ from levercast.engine.kernels import (
     setup_lanes,
     trace_week,
 )
+from levercast.engine.lanes import put_if
 from levercast.engine.sampling import bounds_table, sample_lanes
 from levercast.errors import LevercastError
 from levercast.results import names as N
@@ -322,20 +324,26 @@ def _compress(B, n, slots, C):
 @jit
 def _fresh_streams(b, keys, first, nl, seed, stream):
     """Each copy's own weekly noise stream ``(seed, j, stream)`` (``j = first + i`` in lane
-    ``i``), and fresh event clocks where
-    the event has not happened yet: given that it has not, a clock's remainder is a fresh
-    Exp(1) whatever was observed (memoryless), so every copy draws its own, and an unused
-    cease-fire draw likewise."""
+    ``i``), and fresh event clocks where the event has not happened yet: given that it has
+    not, a clock's remainder is a fresh Exp(1) whatever was observed (memoryless), so every
+    copy draws its own, and an unused cease-fire draw likewise. (Every lane draws and selects:
+    branch-free, so the loop vectorises.)"""
     for i in range(nl):
         key = stream_key(seed, first + i, stream)
         keys[i] = key
-        if b[LN.TALKS_OPEN * LANES + i] < 0.5:
-            e = -math.log(uniform(key, CLOCK_COUNTER))
-            b[LN.TALKS_CLOCK * LANES + i] = b[LN.TALKS_HAZARD * LANES + i] + e
-            b[LN.U_CEASEFIRE * LANES + i] = uniform(key, CLOCK_COUNTER + 1)
-        if b[LN.CF_BROKEN * LANES + i] < 0.0:
-            e = -math.log(uniform(key, CLOCK_COUNTER + 2))
-            b[LN.BREAK_CLOCK * LANES + i] = b[LN.BREAK_HAZARD * LANES + i] + e
+        talks = -_fmath.log(uniform(key, CLOCK_COUNTER))
+        u = uniform(key, CLOCK_COUNTER + 1)
+        brk = -_fmath.log(uniform(key, CLOCK_COUNTER + 2))
+        closed = b[LN.TALKS_OPEN * LANES + i] < 0.5
+        put_if(b, LN.TALKS_CLOCK, i, closed, b[LN.TALKS_HAZARD * LANES + i] + talks)
+        put_if(b, LN.U_CEASEFIRE, i, closed, u)
+        put_if(
+            b,
+            LN.BREAK_CLOCK,
+            i,
+            b[LN.CF_BROKEN * LANES + i] < 0.0,
+            b[LN.BREAK_HAZARD * LANES + i] + brk,
+        )
 
 
 @jit
