@@ -397,7 +397,7 @@ def test_summer_observations_are_derived_from_the_deepstate_series():
 def test_conditioning_on_the_summer_2024_series_beats_the_unconditioned_hindcast():
     """Real data dated before 2024-10-25: the summer-2024 hindcast conditioned on the DeepState
     weekly series forecasts the next weeks far better than the same hindcast unconditioned
-    (measured at 100,000 trajectories and weekly origins: CRPS 16-110 km2 against 102-165)."""
+    (measured at 100,000 trajectories and weekly origins: CRPS 14-97 km2 against 79-134)."""
     scenario = load_scenario("configs/hindcast/summer-2024.toml")
     res = bt.run_backtest(
         scenario, "seeds/data/summer-2024-observed.csv", leads=(2, 4), n=3000, seed=1
