@@ -97,3 +97,33 @@ def test_every_output_name_and_path_has_one_owner():
     for constant in ("MAX_HORIZON_WEEKS", "MANIFEST", "MAX_TRAJECTORIES"):
         owners = [p for p in modules if constant in _assigned_names(p)]
         assert len(owners) == 1, f"{constant} is defined in {owners}"
+
+
+def test_editing_any_file_the_kernels_read_makes_every_cached_kernel_stale(tmp_path):
+    """numba keys a cached function on its own file only: the engine's cache folder carries a
+    digest of every source the compiled code takes in, and a different digest empties it."""
+    from levercast.engine import _cache
+
+    sources = [tmp_path / name for name in ("kernels.py", "front.py", "names.py")]
+    for path in sources:
+        path.write_text("x = 1\n")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cached = [cache / "kernels.run-1.py311.nbi", cache / "kernels.run-1.py311.1.nbc"]
+    for path in cached:
+        path.write_bytes(b"compiled")
+    before = _cache.sources_digest(sources)
+    assert _cache.purge_if_stale(cache, before) == 2  # no stamp yet: nothing can be trusted
+    assert not any(p.exists() for p in cached)
+    for path in cached:
+        path.write_bytes(b"compiled")
+    assert _cache.purge_if_stale(cache, before) == 0  # same sources: the cache is kept
+    assert all(p.exists() for p in cached)
+    sources[2].write_text("x = 2\n")  # a constant the kernels inline changes
+    after = _cache.sources_digest(sources)
+    assert after != before
+    assert _cache.purge_if_stale(cache, after) == 2
+    assert (cache / _cache.STAMP).read_text() == after
+    # with this numba the guard finds the engine's cache folder (else it is silently off)
+    found = _cache.engine_cache_dir()
+    assert found is not None and (found / _cache.STAMP).exists()
