@@ -22,6 +22,7 @@ from levercast.results import store
 from levercast.scenario.loader import load_scenario
 
 TERRITORY = N.BAND_METRICS[N.M_TERRITORY]
+KURSK = N.BAND_METRICS[N.M_KURSK]
 MODEL = A.ObservationModel()
 runner = CliRunner()
 
@@ -129,6 +130,41 @@ def test_a_large_run_is_filtered_in_islands_of_bounded_size(fitted, monkeypatch)
         assert se > 0 and abs(d) < 4 * se, (metric, d, se)
 
 
+@pytest.mark.parametrize("k", [0, 5])
+def test_conditioning_on_the_kursk_salient_narrows_its_forecast_around_the_truth(fitted, k):
+    """The salient's area observed every two weeks (Gaussian error, ``kursk_km2`` and the
+    relative term) pulls the forecast of the area toward the truth and narrows it."""
+    horizon, weeks = 24, range(2, 13, 2)
+    truth = simulate.weekly_paths(fitted, k + 1, 12345, horizon).kursk[k]
+    model = A.ObservationModel()
+    rng = np.random.default_rng([7, k])
+    sd = np.sqrt(model.kursk_km2**2 + (model.relative * truth[list(weeks)]) ** 2)
+    obs = pd.DataFrame(
+        {
+            "date": [pd.Timestamp(fitted.start_date) + pd.Timedelta(weeks=w) for w in weeks],
+            "metric": KURSK,
+            "value": truth[list(weeks)] + rng.normal(0.0, sd),
+        }
+    )
+    cond = A.conditioning(obs, fitted.start_date, horizon)
+    plain = simulate.run(fitted, 8000, 1, horizon=horizon)
+    run = simulate.run(fitted, 8000, 1, horizon=horizon, conditioning=cond)
+    for w in (12, 16):
+        lo0, med0, hi0 = (plain.band_stats(N.M_KURSK, w)["q"][i] for i in (0, 3, 6))
+        lo, med, hi = (run.band_stats(N.M_KURSK, w)["q"][i] for i in (0, 3, 6))
+        assert hi - lo < 0.6 * (hi0 - lo0), (w, lo, hi, lo0, hi0)
+        assert abs(med - truth[w]) < abs(med0 - truth[w]) + 2 * model.kursk_km2
+        assert lo - 2 * model.kursk_km2 <= truth[w] <= hi + 2 * model.kursk_km2
+    # the territory observations and the salient's together, in one file
+    _, territory = synthetic(fitted, k, weeks, horizon, seed=12345)
+    both = A.conditioning(pd.concat([obs, territory]), fitted.start_date, horizon)
+    assert sorted(set(np.concatenate([s.kinds for s in both.steps]))) == [
+        A.OBS_TERRITORY,
+        A.OBS_KURSK_AREA,
+    ]
+    assert simulate.run(fitted, 4000, 1, horizon=horizon, conditioning=both).steps["ess"].min() > 0
+
+
 def test_as_of_conditions_only_on_what_was_known(fitted):
     _, obs = synthetic(fitted, 1, range(1, 13), 20)
     cut = obs["date"].iloc[5].date()
@@ -215,6 +251,14 @@ def test_an_impossible_observation_is_a_clear_error(fitted):
     )
     cond = A.conditioning(event, fitted.start_date, 10)
     with pytest.raises(A.ConditioningError, match=r"kursk_lost = 1 on 2024-11-01.*sample size 0"):
+        simulate.run(fitted, 2000, 0, horizon=10, conditioning=cond)
+    area = pd.DataFrame(
+        {"date": pd.to_datetime(["2024-11-15"]), "metric": [KURSK], "value": [40_000.0]}
+    )
+    cond = A.conditioning(area, fitted.start_date, 10)
+    with pytest.raises(
+        A.ConditioningError, match=r"kursk_held_km2 = 40000 on 2024-11-15.*Kursk salient of"
+    ):
         simulate.run(fitted, 2000, 0, horizon=10, conditioning=cond)
 
 
@@ -317,6 +361,38 @@ def test_backtest_writes_and_prints_the_skill_table_and_the_report(fitted, tmp_p
     assert res.exit_code == 0, res.output
     html = (out / "report" / "report.html").read_text()
     assert "skill by lead" in html and "PIT histograms" in html
+
+
+def test_the_backtest_follows_the_salient_and_scores_what_it_cannot_follow(fitted, tmp_path):
+    """Territory and Kursk figures are conditioned on and scored; ua_manpower, which a run
+    cannot follow, is scored only."""
+    _, territory = synthetic(fitted, 3, range(1, 13), 20)
+    start = pd.Timestamp(fitted.start_date)
+    more = pd.DataFrame(
+        {
+            "date": [start + pd.Timedelta(weeks=w) for w in (4, 8, 12, 8)],
+            "metric": [KURSK, KURSK, KURSK, N.BAND_METRICS[N.M_MANPOWER]],
+            "value": [330.0, 290.0, 250.0, 300_000.0],
+        }
+    )
+    path = tmp_path / "observed.csv"
+    obs = pd.concat([territory, more])
+    obs.assign(date=obs["date"].dt.date).to_csv(path, index=False)
+    res = bt.run_backtest(fitted, path, origins=["2024-11-22"], leads=(4,), n=3000, seed=0)
+    scored = set(res.pairs["metric"])
+    assert scored == {TERRITORY, KURSK, N.BAND_METRICS[N.M_MANPOWER]}
+    # four weekly territory figures and the week-4 salient were known at the origin (week 4)
+    assert res.origins["observations"].tolist() == [4 + 1]
+    assert res.metadata["obs_error_kursk_km2"] == A.ObservationModel().kursk_km2
+
+
+def test_obs_error_takes_the_kursk_error_as_a_third_value():
+    assert bt.parse_obs_error("20") == A.ObservationModel(20.0, 0.05, 50.0)
+    assert bt.parse_obs_error("20,0.1,80") == A.ObservationModel(20.0, 0.1, 80.0)
+    with pytest.raises(bt.BacktestError, match="KURSK_KM2"):
+        bt.parse_obs_error("20,0.1,80,1")
+    with pytest.raises(bt.BacktestError, match="kursk_km2 must be > 0"):
+        bt.parse_obs_error("20,0.1,0")
 
 
 def test_a_misspecified_drift_scores_worse_in_the_backtest(tmp_path):

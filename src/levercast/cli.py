@@ -435,8 +435,8 @@ def run(
         str | None,
         typer.Option(
             "--obs-error",
-            help="With --observed: the trackers' error on territory, KM2_PER_MONTH[,RELATIVE] "
-            "(default: 15,0.05).",
+            help="With --observed: the trackers' error, KM2_PER_MONTH[,RELATIVE[,KURSK_KM2]] "
+            "on territory changes (and the Kursk salient's area) (default: 15,0.05,50).",
             show_default=False,
         ),
     ] = None,
@@ -894,7 +894,8 @@ def backtest_command(
         str | None,
         typer.Option(
             "--obs-error",
-            help="Trackers' error on territory, KM2_PER_MONTH[,RELATIVE] [default: 15,0.05].",
+            help="Trackers' error, KM2_PER_MONTH[,RELATIVE[,KURSK_KM2]] on territory changes "
+            "(and the Kursk salient's area) [default: 15,0.05,50].",
             show_default=False,
         ),
     ] = None,

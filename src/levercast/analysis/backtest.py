@@ -87,7 +87,7 @@ def parse_date(text: str | dt.date, option: str) -> dt.date:
 
 
 def parse_obs_error(text: str | None) -> assimilate.ObservationModel:
-    """``KM2_PER_MONTH[,RELATIVE]`` (``--obs-error``) as an observation model."""
+    """``KM2_PER_MONTH[,RELATIVE[,KURSK_KM2]]`` (``--obs-error``) as an observation model."""
     if text is None:
         return assimilate.ObservationModel()
     parts = [p.strip() for p in str(text).split(",")]
@@ -95,15 +95,15 @@ def parse_obs_error(text: str | None) -> assimilate.ObservationModel:
         values = [float(p) for p in parts]
     except ValueError:
         values = []
-    if len(values) not in (1, 2) or len(parts) != len(values):
+    if len(values) not in (1, 2, 3) or len(parts) != len(values):
         raise BacktestError(
-            f"--obs-error: {text!r} is not KM2_PER_MONTH[,RELATIVE] (for example 15,0.05)"
+            f"--obs-error: {text!r} is not KM2_PER_MONTH[,RELATIVE[,KURSK_KM2]] "
+            "(for example 15,0.05 or 15,0.05,50)"
         )
     base = assimilate.ObservationModel()
+    defaults = [base.km2_per_month, base.relative, base.kursk_km2]
     try:
-        return assimilate.ObservationModel(
-            values[0], values[1] if len(values) == 2 else base.relative
-        )
+        return assimilate.ObservationModel(*(values + defaults[len(values) :]))
     except assimilate.ConditioningError as exc:
         raise BacktestError(f"--obs-error: {exc}") from None
 
@@ -330,12 +330,15 @@ def run_backtest(
     base_run = simulate.run(scenario, n, seed, horizon=horizon, threads=threads)
     base_hists = _hists(base_run)
     rows, origin_rows = [], []
+    # what the runs follow (a metric scored but not followed, such as ua_manpower, is left
+    # to the scoring)
+    followed = obs[obs["metric"].isin(assimilate.CONDITIONABLE)]
     for k, origin in enumerate(sorted(set(origins))):
         o_ts = pd.Timestamp(origin)
-        known = obs[(obs["date"] <= o_ts) & (obs["date"] > pd.Timestamp(start))]
+        known = followed[(followed["date"] <= o_ts) & (followed["date"] > pd.Timestamp(start))]
         if len(known):
             cond = assimilate.conditioning(
-                obs, start, horizon, origin, model, sha256=sha, source=str(observed_path)
+                followed, start, horizon, origin, model, sha256=sha, source=str(observed_path)
             )
             run = simulate.run(
                 scenario, n, seed, horizon=horizon, threads=threads, conditioning=cond
@@ -432,6 +435,7 @@ def run_backtest(
         leads=list(leads),
         obs_error_km2_per_month=model.km2_per_month,
         obs_error_relative=model.relative,
+        obs_error_kursk_km2=model.kursk_km2,
     )
     return BacktestResult(
         pairs=pairs,

@@ -68,6 +68,7 @@ OBS_CEASEFIRE = 2  # a cease-fire is in force on the date (0/1)
 OBS_KURSK_LOST = 3  # Kursk area held below KURSK_LOST_BELOW on the date (0/1)
 OBS_COLLAPSE = 4  # the front is in the collapse regime on the date (0/1)
 OBS_CEASEFIRE_AGREED = 5  # a cease-fire has been agreed by the date (0/1; it may have broken)
+OBS_KURSK_AREA = 6  # area of the Kursk salient Ukraine holds on the date, km2 (Gaussian level)
 KURSK_LOST_BELOW = 0.5  # km2, as ``levercast score`` reads ``kursk_lost``
 DAYS_PER_MONTH = 365.25 / 12.0
 # a continuous observation further than this many standard deviations from every particle
@@ -92,15 +93,18 @@ class ConditioningError(LevercastError, ValueError):
 
 @dataclass(frozen=True)
 class ObservationModel:
-    """Trackers' error on the territory lost (``docs/assimilation.md``): the change between
-    two observation dates is observed with a Gaussian error of variance
-    ``(km2_per_month**2) * months + (relative * change)**2``, ``change`` the true change."""
+    """Trackers' error (``docs/assimilation.md``). The territory lost: the change between two
+    observation dates is observed with a Gaussian error of variance ``(km2_per_month**2) *
+    months + (relative * change)**2``, ``change`` the true change. The Kursk salient's area:
+    each figure is observed with a Gaussian error of variance ``kursk_km2**2 + (relative *
+    area)**2`` (an assumption: reports of the salient's size differ by tens of km2)."""
 
     km2_per_month: float = 15.0
     relative: float = 0.05
+    kursk_km2: float = 50.0
 
     def __post_init__(self):
-        for name in ("km2_per_month", "relative"):
+        for name in ("km2_per_month", "relative", "kursk_km2"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0.0):
                 raise ConditioningError(f"observation error {name} must be >= 0, got {v!r}")
@@ -108,6 +112,11 @@ class ObservationModel:
             raise ConditioningError(
                 "observation error: km2_per_month and relative cannot both be 0 "
                 "(an exact observation of a continuous quantity has probability 0)"
+            )
+        if self.kursk_km2 == 0.0:
+            raise ConditioningError(
+                "observation error: kursk_km2 must be > 0 (an exact observation of an area "
+                "has probability 0; a salient of 0 km2 is the event kursk_lost)"
             )
 
 
@@ -131,6 +140,7 @@ CONDITIONABLE = {
     N.KURSK_LOST: OBS_KURSK_LOST,
     N.OUTCOMES[N.OUT_COLLAPSE]: OBS_COLLAPSE,
     N.CEASEFIRE_AGREED: OBS_CEASEFIRE_AGREED,
+    N.BAND_METRICS[N.M_KURSK]: OBS_KURSK_AREA,
 }
 
 
@@ -214,15 +224,15 @@ def conditioning(
         )
     weeks = -(-days // 7)
     kinds = np.array([CONDITIONABLE[m] for m in frame["metric"]], dtype=np.int64)
-    # within a week the model's territory is a straight line: only the week's last territory
-    # figure is used
+    # within a week the model's territory is a straight line and its Kursk area one value:
+    # only the week's last figure of each is used
     order = np.lexsort((days, weeks))
     later = np.zeros(len(frame), dtype=bool)
     seen = set()
     for i in order[::-1]:
-        if keep[i] and kinds[i] == OBS_TERRITORY:
-            later[i] = weeks[i] in seen
-            seen.add(weeks[i])
+        if keep[i] and kinds[i] in (OBS_TERRITORY, OBS_KURSK_AREA):
+            later[i] = (kinds[i], weeks[i]) in seen
+            seen.add((kinds[i], weeks[i]))
     use = keep & ~later
     steps = []
     for w in np.unique(weeks[use]):
@@ -366,12 +376,14 @@ def _rejuvenate_group(b, keys, nl, jitter, cloud, shrink, spread, sq):
 
 @jit
 def _likelihood_group(
-    b, nl, g, week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2, rel, ll, x_now
-):
+    b, nl, g, week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2, rel, kursk2, ll,
+    x_now,
+):  # fmt: skip
     """Each lane's log-likelihood of the observations of the end of ``week`` (``ll``), and its
     territory on the day of the territory observation (``x_now``, for the next change).
     ``prev_x``: each particle's territory at the previous territory observation, on day
-    ``prev_day``, when ``prev_y`` was observed (0, 0 and 0 at the start)."""
+    ``prev_day``, when ``prev_y`` was observed (0, 0 and 0 at the start). A Kursk area is
+    compared with the area at the week's end, with variance ``kursk2 + (rel * area)**2``."""
     for i in range(nl):
         j = g * LANES + i
         total = 0.0
@@ -388,6 +400,11 @@ def _likelihood_group(
                 moved = x - prev_x[j]
                 var = sd_month2 * months + (rel * moved) ** 2
                 d = moved - (y - prev_y)
+                total += -0.5 * d * d / var - 0.5 * math.log(2.0 * math.pi * var)
+            elif k == OBS_KURSK_AREA:
+                x = b[LN.KURSK * LANES + i]
+                var = kursk2 + (rel * x) ** 2
+                d = x - y
                 total += -0.5 * d * d / var - 0.5 * math.log(2.0 * math.pi * var)
             else:
                 if k == OBS_TALKS:
@@ -410,7 +427,7 @@ def _region(
     S, S_new, F, template, keys, anc, eve, first, n, per_block, seed, stream, kept, fixed,
     jitter, cloud, shrink, spread, sq, w0, w1, aggregate_w0, aggregate_run, bins, hist, sums,
     extrema, events, power, trace_w0, trace_run, week, kinds, values, days, prev_x, prev_y,
-    prev_day, sd_month2, rel, ll, x_now,
+    prev_day, sd_month2, rel, kursk2, ll, x_now,
 ):  # fmt: skip
     """One pass over the particles, group by group in a lane buffer that stays in cache (the
     slots every particle shares come from ``template``; the others are kept compact: the
@@ -452,7 +469,7 @@ def _region(
             if week >= 0:
                 _likelihood_group(
                     b, nl, g, week, kinds, values, days, prev_x, prev_y, prev_day, sd_month2,
-                    rel, ll, x_now,
+                    rel, kursk2, ll, x_now,
                 )  # fmt: skip
             _store_group(b, S_new if gather else S, g * LANES, nl, kept)
 
@@ -687,6 +704,7 @@ def run_filter(
     del B
     S_new = np.empty_like(S)
     jitter_cols = np.searchsorted(kept, jitter).astype(np.int64)
+    kursk_col = int(np.searchsorted(kept, LN.KURSK))  # the state's Kursk area
     cloud = np.zeros((jitter.shape[0], 4))
     shrink = (3.0 * discount - 1.0) / (2.0 * discount) if discount > 0 else 1.0
     spread = math.sqrt(max(0.0, 1.0 - shrink * shrink))
@@ -724,7 +742,7 @@ def run_filter(
             jitter, cloud, shrink, spread, sq, w, w1, not smooth, not smooth or step is None,
             bins, hist, sums, extrema, events, power, trace if k == 0 else no_trace,
             trace if step is not None else no_trace, w1 if step is not None else -1, *obs,
-            prev_x, prev_y, prev_day, sd2, rel, ll, x_now,
+            prev_x, prev_y, prev_day, sd2, rel, model.kursk_km2**2, ll, x_now,
         )  # fmt: skip
         if anc.shape[0]:
             S, S_new = S_new, S
@@ -735,7 +753,7 @@ def run_filter(
             _clear_weeks(hist, sums, extrema, events, w, w + 1)
         anc, ess[k], weights = systematic(ll, float(resample_offset(seed, island, k)))
         if ess[k] < 2.0:  # one trajectory or none carries the week: is it possible at all?
-            _check_possible(step, ll, x_now, prev_x, prev_y, prev_day, model)
+            _check_possible(step, ll, x_now, prev_x, prev_y, prev_day, model, S[:, kursk_col])
         ancestors.append(anc)
         distinct[k] = int(np.count_nonzero(np.diff(anc))) + 1
         if jitter.shape[0]:
@@ -788,29 +806,42 @@ def _clear_weeks(hist, sums, extrema, events, w0, w1) -> None:
     events[:, w0:w1] = 0
 
 
-def _check_possible(step, ll, x_now, prev_x, prev_y, prev_day, model) -> None:
+def _check_possible(step, ll, x_now, prev_x, prev_y, prev_day, model, kursk_now) -> None:
     """Stop with a clear error when no particle is compatible with the step's observations:
-    an event no particle shows, or a territory figure more than ``IMPOSSIBLE_Z`` tracker
-    standard deviations from every particle."""
+    an event no particle shows, or a territory or Kursk figure more than ``IMPOSSIBLE_Z``
+    tracker standard deviations from every particle (``kursk_now``: each particle's Kursk
+    area at the week's end)."""
     finite = np.isfinite(ll)
+    continuous = (OBS_TERRITORY, OBS_KURSK_AREA)
     if not finite.any():
-        events = [o for o in range(len(step.kinds)) if step.kinds[o] != OBS_TERRITORY]
+        events = [o for o in range(len(step.kinds)) if step.kinds[o] not in continuous]
         labels = ", ".join(step.labels[o] for o in events) or ", ".join(step.labels)
         raise ConditioningError(
             f"no trajectory is compatible with {labels}: effective sample size 0 "
             f"(the model gives it probability below 1/{len(ll):,})"
         )
-    for o in np.flatnonzero(step.kinds == OBS_TERRITORY):
-        change = step.values[o] - prev_y
-        months = (step.days[o] - prev_day) / DAYS_PER_MONTH
-        sd = math.sqrt(model.km2_per_month**2 * months + (model.relative * change) ** 2)
-        sim = (x_now - prev_x)[finite]
-        z = np.abs(sim - change) / sd
+    for o in range(len(step.kinds)):
+        if step.kinds[o] == OBS_TERRITORY:
+            target = step.values[o] - prev_y
+            months = (step.days[o] - prev_day) / DAYS_PER_MONTH
+            sd = math.sqrt(model.km2_per_month**2 * months + (model.relative * target) ** 2)
+            sim = (x_now - prev_x)[finite]
+            what = "a change of"
+            since = " since the previous observation"
+        elif step.kinds[o] == OBS_KURSK_AREA:
+            target = step.values[o]
+            sd = math.sqrt(model.kursk_km2**2 + (model.relative * target) ** 2)
+            sim = kursk_now[finite]
+            what = "a Kursk salient of"
+            since = ""
+        else:
+            continue
+        z = np.abs(sim - target) / sd
         best = int(np.argmin(z))
         if z[best] > IMPOSSIBLE_Z:
             raise ConditioningError(
-                f"{step.labels[o]} is impossible under the model: it implies a change of "
-                f"{change:,.0f} km2 since the previous observation, and the nearest of "
+                f"{step.labels[o]} is impossible under the model: it implies {what} "
+                f"{target:,.0f} km2{since}, and the nearest of "
                 f"{len(ll):,} trajectories has {sim[best]:,.0f} km2 "
                 f"({z[best]:.1f} tracker standard deviations of {sd:,.0f} km2 away; "
                 f"limit {IMPOSSIBLE_Z:g})"

@@ -128,7 +128,8 @@ def _write_backtest_report(folder: Path, out: Path) -> Path:
         (
             "observation error",
             f"{meta.get('obs_error_km2_per_month')} km2 a month, "
-            f"{meta.get('obs_error_relative')} relative",
+            f"{meta.get('obs_error_relative')} relative, "
+            f"Kursk salient {meta.get('obs_error_kursk_km2')} km2",
         ),
     )
     dl = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in facts)

@@ -580,6 +580,7 @@ def write_run(result, out_dir: Path, force: bool = False) -> Path:
             as_of=cond.as_of.isoformat(),
             obs_error_km2_per_month=cond.model.km2_per_month,
             obs_error_relative=cond.model.relative,
+            obs_error_kursk_km2=cond.model.kursk_km2,
             observations_used=len(cond.used),
             observations_ignored=len(cond.ignored),
             rejuvenate=cond.rejuvenate,
