@@ -12,6 +12,7 @@ files at import.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 _ENGINE = Path(__file__).resolve().parent
@@ -50,7 +51,7 @@ def purge_if_stale(cache_dir: Path, digest: str) -> int:
             path.unlink(missing_ok=True)
             removed += 1
         cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache_dir / f".{STAMP}.{id(digest)}"
+        tmp = cache_dir / f".{STAMP}.{os.getpid()}"
         tmp.write_text(digest)
         tmp.replace(stamp)
     except OSError:
