@@ -83,7 +83,18 @@ def calibration_markdown(result) -> str:
         "the square root of\n"
         "  their number (a ratio by its linearisation, a probability binomially). For the "
         "Kursk ratio row it is\n"
-        "  the error of the simulated pace; the verdict uses that of the ratio.\n",
+        "  the error of the simulated pace; the verdict uses that of the ratio.\n"
+        "- `obs_percentile` is where the observed value falls among the trajectories' values "
+        "of the quantity\n"
+        "  (the share below it, ties counted half): the run's PIT as a forecast of it, for the "
+        "quantities a\n"
+        "  trajectory has on its own (not the week-to-week statistics, ratios or "
+        "probabilities). It does not\n"
+        "  enter the verdict, which judges the model's *mean* against one realisation within "
+        "the observation\n"
+        "  error: a row can be out while the observation lies inside the model's spread (the "
+        "summer-2024\n"
+        "  months, at the 90th and 88th percentiles), or in while it lies in a tail.\n",
         "## Roles and tolerances\n",
         "- **target**: must be in; `levercast calibrate` exits with code 2 when one is out.\n"
         "- **diagnostic**: reported, never failing: the model lacks the mechanism "

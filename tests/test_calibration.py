@@ -161,6 +161,19 @@ def test_constant_path_gives_its_mean_and_no_spread():
     assert cal._quantity(_target("mean_weekly_gain", weeks=(3, 5)), p).value == 40.0
 
 
+def test_observed_percentile_is_the_pit_among_the_trajectories():
+    gains = np.stack([np.full(20, g) for g in (10.0, 20.0, 30.0, 40.0)])
+    p = _paths(gains)
+    e = cal._quantity(_target("mean_weekly_gain", end=START + dt.timedelta(days=70)), p)
+    assert np.allclose(np.sort(e.draws), [10.0, 20.0, 30.0, 40.0])
+    assert cal.percentile(e.draws, 25.0) == 0.5
+    assert cal.percentile(e.draws, 30.0) == 0.625  # a tie counts half
+    assert cal.percentile(e.draws, 5.0) == 0.0 and cal.percentile(e.draws, 45.0) == 1.0
+    # statistics over the window's weeks have no per-trajectory value to rank
+    sd = cal._quantity(_target("sd_weekly_gain", end=START + dt.timedelta(days=70)), p)
+    assert sd.draws is None
+
+
 def test_tracker_window_counts_whole_days_and_interpolates():
     p = _paths(np.arange(1.0, 21.0)[None, :] * 7.0)  # week t+1 gains 7 (t+1) km2: 1..20 a day
     # tracker figure: Jan 1 .. Jan 10 inclusive = 10 days = week 1 (7 km2) + 3/7 of week 2 (14)

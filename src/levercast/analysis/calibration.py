@@ -99,6 +99,7 @@ COLUMNS = [
     "simulated",
     "mc_error",
     "observed",
+    "obs_percentile",
     "tolerance",
     "role",
     "verdict",
@@ -429,6 +430,20 @@ class _Estimate:
     observed: float | None = None  # when the target's observation depends on the run
     ratio_se: float = math.nan  # a ratio target: the s.e. of simulated / observed
     series: pd.DataFrame | None = None
+    draws: np.ndarray | None = None  # the quantity of each trajectory, when it has one
+
+
+def _per_trajectory(values: np.ndarray) -> _Estimate:
+    """The mean of a per-trajectory quantity, its Monte Carlo error, and the values."""
+    return _Estimate(*_mean_se(values), draws=values)
+
+
+def percentile(draws: np.ndarray, observed: float) -> float:
+    """Where ``observed`` falls among the trajectories' values: the share below it, ties
+    counted half (the PIT of the run as a forecast of the quantity)."""
+    below = np.count_nonzero(draws < observed)
+    ties = np.count_nonzero(draws == observed)
+    return float((below + 0.5 * ties) / draws.shape[0])
 
 
 def _quantity(t: Target, p: Paths) -> _Estimate:
@@ -436,9 +451,9 @@ def _quantity(t: Target, p: Paths) -> _Estimate:
     q = t.quantity
     theta = p.theta
     if q == "window_gain":
-        return _Estimate(*_mean_se(_at(p.territory, w.x1) - _at(p.territory, w.x0)))
+        return _per_trajectory(_at(p.territory, w.x1) - _at(p.territory, w.x0))
     if q == "mean_weekly_gain":
-        return _Estimate(*_mean_se((_at(p.territory, w.x1) - _at(p.territory, w.x0)) / w.length))
+        return _per_trajectory((_at(p.territory, w.x1) - _at(p.territory, w.x0)) / w.length)
     if q == "sd_weekly_gain":
         return _Estimate(*sd_weekly(_weekly_gains(p, w)))
     if q == "lag1_autocorr_log_gain":
@@ -449,7 +464,7 @@ def _quantity(t: Target, p: Paths) -> _Estimate:
         share = float(p.collapsed[:, min(math.ceil(w.x1 - 1e-9), p.horizon)].mean())
         return _Estimate(share, math.sqrt(share * (1.0 - share) / p.n))
     if q == "kursk_area":
-        return _Estimate(*_mean_se(_at(p.kursk, w.x1)))
+        return _per_trajectory(_at(p.kursk, w.x1))
     if q == "kursk_retake_per_week":
         retaken = (_at(p.kursk, w.x0) - _at(p.kursk, w.x1)) / w.length
         implied = (KURSK_PEAK_KM2 - _at(p.kursk, w.x0)) / ((t.window_end - t.window_start).days / 7)
@@ -467,7 +482,7 @@ def _quantity(t: Target, p: Paths) -> _Estimate:
         "us_support": (p.us_support, 1.0),
     }
     series, scale = per_step[q]
-    return _Estimate(*_mean_se(series @ _step_weights(w, p.horizon) * scale))
+    return _per_trajectory(series @ _step_weights(w, p.horizon) * scale)
 
 
 def _band(t: Target, p: Paths, w: _Window) -> _Estimate:
@@ -565,6 +580,9 @@ class Calibration:
             frame = frame.drop(columns=["claims", "scenario", "quantity"])
         for col in ("simulated", "mc_error", "observed"):
             frame[col] = [_fmt(v) for v in frame[col]]
+        frame["obs_percentile"] = [
+            f"{100 * v:.0f}%" if math.isfinite(v) else "–" for v in frame["obs_percentile"]
+        ]
         return frame
 
     def markdown(self) -> str:
@@ -630,6 +648,11 @@ def calibrate(
                     "simulated": _sig(e.value, 4),
                     "mc_error": _sig(e.se, 2),
                     "observed": float(observed),
+                    "obs_percentile": (
+                        round(percentile(e.draws, float(observed)), 3)
+                        if e.draws is not None
+                        else math.nan
+                    ),
                     "tolerance": text,
                     "role": t.role,
                     "verdict": "in" if inside else "out",
