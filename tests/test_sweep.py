@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from levercast.cli import app
 from levercast.engine import simulate
-from levercast.results import store
+from levercast.results import names, store
 from levercast.sweep import designs
 from levercast.sweep import runner as sw
 
@@ -119,6 +119,14 @@ def test_sweep_prints_ranked_table(sweep_dir):
     assert "reference" in output
     table = sw.ranked(out)
     assert list(table["stable_probability"]) == sorted(table["stable_probability"], reverse=True)
+    # each package's mean cost: at a given interceptor level, more rounds cost more (the unit
+    # costs are drawn on their own stream, the same in every cell)
+    assert "cost (USD bn/yr)" in output
+    assert table[names.COST].notna().all() and (table[names.COST] > 0).all()
+    grid = table.drop(index=0)
+    for _, same in grid.groupby("interceptor_drones_per_day"):
+        by_rounds = same.sort_values("artillery_rounds_per_year")[names.COST]
+        assert by_rounds.is_monotonic_increasing and by_rounds.nunique() == len(by_rounds)
 
 
 def test_sweep_dataset_reads_in_one_call_each(sweep_dir):

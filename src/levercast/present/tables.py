@@ -294,12 +294,19 @@ def print_sweep(table, console: Console, folder, n: int, top: int | None = SWEEP
         + (f"; top {top} of {total:,} cells and the reference" if hidden else ""),
         title_justify="left",
     )
-    levers = [c for c in table.columns if not c.startswith(("stable_", "brest_litovsk_"))]
+    priced = names.COST in table.columns
+    levers = [
+        c
+        for c in table.columns
+        if not c.startswith(("stable_", "brest_litovsk_")) and c != names.COST
+    ]
     t.add_column("cell", justify="right")
     for c in levers:
         t.add_column(c, justify="right")
     for c in ("P(stable)", "95% Wilson", "diff vs cell 0 [95% CI]", "P(Brest-Litovsk)"):
         t.add_column(c, justify="right")
+    if priced:
+        t.add_column("cost (USD bn/yr)", justify="right")
     for cell, r in table.iterrows():
         values = [f"{r[c]:,.6g}" if isinstance(r[c], float) else str(r[c]) for c in levers]
         diff = (
@@ -315,6 +322,7 @@ def print_sweep(table, console: Console, folder, n: int, top: int | None = SWEEP
             f"{_pct(r.stable_ci_low)} - {_pct(r.stable_ci_high)}",
             diff,
             _pct(r.brest_litovsk_probability),
+            *([f"{getattr(r, names.COST) / 1e9:,.2f}"] if priced else []),
         )
     console.print(t)
     if hidden:

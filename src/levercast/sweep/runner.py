@@ -445,10 +445,13 @@ def _dask_cells(todo, toml, base_dir, design, settings, reference, *, scheduler,
 
 
 def ranked(out_dir: Path) -> pd.DataFrame:
-    """Cells ranked by P(stable front), with the paired difference from the reference."""
+    """Cells ranked by P(stable front), with the paired difference from the reference and
+    each package's mean cost (``cost_usd_per_year``, ``docs/costs.md``; absent from sweeps
+    written before costs were priced)."""
     summary = store.read_sweep_table(out_dir, "summary")
     stable = summary[summary.metric == names.STABLE_FRONT_METRIC].set_index("cell")
     bl = summary[summary.metric == names.BREST_LITOVSK_METRIC].set_index("cell")
+    cost = summary[summary.metric == names.COST].set_index("cell")
     cells = store.read_cells(out_dir).set_index("cell")
     table = cells.join(
         stable[
@@ -456,6 +459,8 @@ def ranked(out_dir: Path) -> pd.DataFrame:
         ].add_prefix("stable_")
     )
     table = table.join(bl[["probability", "diff"]].add_prefix("brest_litovsk_"))
+    if len(cost):
+        table = table.join(cost[["mean"]].rename(columns={"mean": names.COST}))
     return table.sort_values("stable_probability", ascending=False, kind="stable")
 
 
