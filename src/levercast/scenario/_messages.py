@@ -105,6 +105,32 @@ def suggest(key: str, candidates: Any) -> str:
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
+def entry_message(err: Mapping[str, Any], fields: Any, literal: str, pairs: tuple[str, ...]) -> str:
+    """One pydantic error of a data file's entry (``params.toml``, ``costs.toml``) as a
+    user's message: ``fields`` the entry's keys (for a suggestion), ``literal`` what a key of
+    fixed values expects, ``pairs`` the keys whose arrays are ``[low, high]``."""
+    kind, found, ctx = err["type"], err.get("input"), err.get("ctx") or {}
+    got = f", got {show(found)}"
+    if kind == "missing":
+        return "missing required key"
+    if kind == "extra_forbidden":
+        return f"unknown key{suggest(str(err['loc'][-1]), fields)}"
+    if kind == "literal_error":
+        return f"expected {literal}{got}"
+    if kind in ("too_short", "too_long"):
+        if any(key in err["loc"] for key in pairs):
+            return f"expected [low, high]{got}"
+        return f"expected a non-empty array{got}"
+    if kind == "string_too_short":
+        return "expected a non-empty string"
+    if kind in ("float_type", "finite_number", "float_parsing"):
+        return f"expected a finite number{got}"
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = ctx.get("ge", ctx.get("gt", 0))
+        return f"expected a number {'>=' if kind.endswith('equal') else '>'} {num(bound)}{got}"
+    return f"{err['msg'][:1].lower()}{err['msg'][1:]}{got}"
+
+
 def join_path(path: tuple[Any, ...]) -> str:
     out = ""
     for part in path:

@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from levercast.scenario import registry
-from levercast.scenario._messages import Where, data_tables, show, suggest
+from levercast.scenario._messages import Where, data_tables, entry_message, show, suggest
 
 __all__ = ["COSTS", "COSTS_FILE", "COST_BY_LEVER", "LeverCost", "load_costs", "loads_costs"]
 
@@ -85,28 +85,6 @@ class _Entry(BaseModel):
     times: str | None = None
     sources: Annotated[list[_Text], Field(min_length=1)]
     note: str = ""
-
-
-def _message(err: Mapping) -> str:
-    kind, found = err["type"], err.get("input")
-    got = f", got {show(found)}"
-    if kind == "missing":
-        return "missing required key"
-    if kind == "extra_forbidden":
-        return f"unknown key{suggest(str(err['loc'][-1]), _Entry.model_fields)}"
-    if kind == "literal_error":
-        return f"expected 'uniform' or 'loguniform'{got}"
-    if kind in ("too_short", "too_long"):
-        return (
-            f"expected [low, high]{got}"
-            if "range" in err["loc"] or "choices" in err["loc"]
-            else f"expected a non-empty array{got}"
-        )
-    if kind in ("float_type", "finite_number", "float_parsing"):
-        return f"expected a finite number{got}"
-    if kind in ("greater_than_equal", "greater_than"):
-        return f"expected a number {'>=' if kind.endswith('equal') else '>'} 0{got}"
-    return f"{err['msg'][:1].lower()}{err['msg'][1:]}{got}"
 
 
 def _check_range(where: Where, path: tuple, pair: list[float], dist: str) -> tuple[float, float]:
@@ -208,7 +186,12 @@ def loads_costs(text: str, *, file: str = COSTS_FILE) -> tuple[LeverCost, ...]:
             entry = _Entry.model_validate(dict(raw))
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
-            raise where.error(("costs", name, *err["loc"]), _message(err)) from None
+            raise where.error(
+                ("costs", name, *err["loc"]),
+                entry_message(
+                    err, _Entry.model_fields, "'uniform' or 'loguniform'", ("range", "choices")
+                ),
+            ) from None
         found[name] = _check_entry(where, name, entry)
     missing = [p.name for p in registry.LEVERS if p.name not in found]
     if missing:

@@ -28,10 +28,10 @@ from levercast.scenario._messages import (
     Where,
     check_in_domain,
     data_tables,
+    entry_message,
     is_number,
     num,
     show,
-    suggest,
 )
 from levercast.scenario.distributions import parse_dist
 
@@ -127,26 +127,6 @@ class _Entry(BaseModel):
     choices: dict[str, Annotated[int, Field(strict=True, ge=0)]] | None = None
     code_prefix: str | None = None
     ramps: bool = False
-
-
-def _message(err: Mapping[str, Any]) -> str:
-    kind, found = err["type"], err.get("input")
-    got = f", got {show(found)}"
-    if kind == "missing":
-        return "missing required key"
-    if kind == "extra_forbidden":
-        return f"unknown key{suggest(str(err['loc'][-1]), _Entry.model_fields)}"
-    if kind == "literal_error":
-        return f"expected one of {', '.join(repr(k) for k in KINDS)}{got}"
-    if kind in ("too_short", "too_long"):
-        if err["loc"][0] == "domain":
-            return f"expected [low, high]{got}"
-        return f"expected a non-empty array{got}"
-    if kind == "string_too_short":
-        return "expected a non-empty string"
-    if kind in ("float_type", "finite_number", "float_parsing"):
-        return f"expected a finite number{got}"
-    return f"{err['msg'][:1].lower()}{err['msg'][1:]}{got}"
 
 
 def _check_entry(where: Where, name: str, entry: _Entry) -> Param:
@@ -282,7 +262,15 @@ def loads_params(text: str, *, file: str = PARAMS_FILE) -> tuple[Param, ...]:
             err = exc.errors(include_url=False)[0]
             # a union's branch (``float``, ``date``) is not part of the user's key path
             loc = [part for part in err["loc"] if part not in ("float", "date")]
-            raise where.error(("params", name, *loc), _message(err)) from None
+            raise where.error(
+                ("params", name, *loc),
+                entry_message(
+                    err,
+                    _Entry.model_fields,
+                    f"one of {', '.join(repr(k) for k in KINDS)}",
+                    ("domain",),
+                ),
+            ) from None
         out.append(_check_entry(where, name, entry))
     return tuple(out)
 
