@@ -182,7 +182,7 @@ def validate(targets: dict) -> list[str]:
         tol = t.get("tolerance", {})
         if not isinstance(tol, dict) or "kind" not in tol:
             problems.append(f"{tid}: tolerance must be a table with a kind")
-        elif tol["kind"] == "interval" and not tol.get("low", math.inf) <= tol.get(
+        elif tol["kind"] in ("interval", "predictive") and not tol.get("low", math.inf) <= tol.get(
             "high", -math.inf
         ):
             problems.append(f"{tid}: tolerance interval needs low <= high")

@@ -49,7 +49,7 @@ def test_every_target_has_source_window_tolerance(targets):
         assert isinstance(t["window_start"], date) and isinstance(t["window_end"], date), t["id"]
         assert t["window_start"] <= t["window_end"] <= CUTOFF, t["id"]
         assert t["known"] <= CUTOFF, t["id"]
-        assert t["tolerance"]["kind"] in {"interval", "max", "band", "ratio"}, t["id"]
+        assert t["tolerance"]["kind"] in {"interval", "predictive", "max", "band", "ratio"}, t["id"]
         assert t["tolerance_why"].strip(), t["id"]
         assert t["role"] in {"target", "diagnostic", "input"}, t["id"]
 
@@ -57,7 +57,7 @@ def test_every_target_has_source_window_tolerance(targets):
 def test_observed_inside_its_own_tolerance(targets):
     for t in targets["target"]:
         tol, obs = t["tolerance"], t["observed"]
-        if tol["kind"] == "interval":
+        if tol["kind"] in ("interval", "predictive"):
             assert tol["low"] <= obs <= tol["high"], t["id"]
         elif tol["kind"] == "max":
             assert obs <= tol["high"], t["id"]

@@ -544,6 +544,17 @@ def calibrate(
         ),
     ] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
+    truths: Annotated[
+        int,
+        typer.Option(
+            "--truths",
+            min=0,
+            help="Also judge the verdicts on this many synthetic truths drawn from each scenario "
+            "itself (trajectories after the first N) and print how often each target row passes "
+            "(a right model should pass about 95%) [default: 0, none].",
+            show_default=False,
+        ),
+    ] = 0,
 ):
     """Compare the baseline's first weeks and every hindcast with each calibration target:
     simulated against observed with Monte Carlo error; exit 2 if a target-role row is out."""
@@ -551,14 +562,27 @@ def calibrate(
     from levercast.present import tables
 
     result = calibration.calibrate(targets, trajectories, seed, scenario)
+    size = None
+    if truths:
+        size = calibration.verdict_size(targets, trajectories, truths, seed, scenario)
     if markdown:
         out.print(result.markdown(), highlight=False, markup=False, soft_wrap=True)
+        if size is not None:
+            out.print(
+                "\n" + calibration.to_markdown(size), highlight=False, markup=False, soft_wrap=True
+            )
     else:
         title = (
             f"Calibration ({trajectories:,} trajectories per scenario, seed {seed}); interval "
-            "ends widened by 2 Monte Carlo s.e."
+            "ends widened by 2 Monte Carlo s.e., predictive bands by 2 s.e. of their ranks"
         )
         tables.print_frame(result.display(compact=True), out, title)
+        if size is not None:
+            tables.print_frame(
+                size.round(3),
+                out,
+                f"How often a right model passes: {truths:,} truths drawn from each scenario",
+            )
     if len(result.failed()):
         raise typer.Exit(code=2)
 

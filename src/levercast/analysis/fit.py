@@ -82,6 +82,9 @@ QUANTITIES = (
     "kursk_retake_per_week",
     N.EVENT_METRICS[N.E_COLLAPSE],  # the share of trajectories that collapsed
 )
+# tolerances whose [low, high] the fit reads as the observation's error (the predictive kind
+# widens only the calibration verdict; the fit's summaries are per trajectory already)
+INTERVAL_KINDS = ("interval", "predictive")
 CHUNK = 250_000  # trajectories per kernel call of a population
 PREDICTIVE_PATHS = 20_000  # trajectories whose weekly paths the predictive charts show
 
@@ -148,7 +151,9 @@ def read_targets(path: str | Path, scenarios: dict[str, Scenario], ids=DEFAULT_T
     A window given by dates becomes run weeks counted from the scenario's start (rounded to
     whole weeks: the kernel records territory at week ends); ``model_weeks`` is used as given.
     The observation error is a quarter of the tolerance interval's width (the interval read
-    as about two standard deviations either side), or, for a ratio tolerance, a quarter of the
+    as about two standard deviations either side; an ``interval`` and a ``predictive``
+    tolerance alike: the fit compares each trajectory's own summary, so one realisation's
+    spread is already in it), or, for a ratio tolerance, a quarter of the
     log ratio's width.
     """
     path = Path(path)
@@ -190,8 +195,10 @@ def read_targets(path: str | Path, scenarios: dict[str, Scenario], ids=DEFAULT_T
             span = (t["window_end"] - t["window_start"]).days / 7
             out.append(Target(tid, name, quantity, weeks, 0.0, sd, _claims(t), span))
             continue
-        if not isinstance(observed, int | float) or tol.get("kind") != "interval":
-            raise FitError(f"{path}: target {tid}: expected a number and an interval tolerance")
+        if not isinstance(observed, int | float) or tol.get("kind") not in INTERVAL_KINDS:
+            raise FitError(
+                f"{path}: target {tid}: expected a number and an interval or predictive tolerance"
+            )
         sd = (float(tol["high"]) - float(tol["low"])) / 4
         out.append(Target(tid, name, quantity, weeks, float(observed), sd, _claims(t)))
     return out
