@@ -54,7 +54,8 @@ def test_model_md_parameter_table_is_generated_from_registry():
 
 def test_calibration_doc_matches_command_output():
     """docs/calibration.md is what docs/generate.py writes from `levercast calibrate` at the
-    doc's N (a few thousand trajectories per scenario: about 2 s once compiled)."""
+    doc's N (a few thousand trajectories per scenario: about 2 s once compiled), with the
+    verdicts' size and power on synthetic truths."""
     import importlib.util
 
     from levercast.analysis import calibration
@@ -68,8 +69,11 @@ def test_calibration_doc_matches_command_output():
         calibration.DOC_SEED,
         root=ROOT,
     )
+    size, power = generate.verdict_checks(calibration.DOC_TRAJECTORIES, calibration.DOC_SEED)
     doc = (ROOT / "docs" / "calibration.md").read_text()
-    assert doc == generate.calibration_markdown(result), "run `python docs/generate.py`"
+    assert doc == generate.calibration_markdown(result, size, power), (
+        "run `python docs/generate.py`"
+    )
 
 
 @pytest.mark.parametrize("name", ["run", "validate", "calibrate", "params"])

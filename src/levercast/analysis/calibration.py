@@ -672,10 +672,12 @@ def calibrate(
     seed: int = 0,
     scenarios: list[str] | tuple[str, ...] | None = None,
     root: str | Path | None = None,
+    models: dict | None = None,
 ) -> Calibration:
     """Run every scenario the targets name (or those in ``scenarios``) with ``n`` trajectories
     and compare each target; configs are found under ``root/configs`` (``root`` default:
-    :func:`find_root`)."""
+    :func:`find_root`). ``models`` maps a scenario's name to another scenario run in its place
+    (a variant, to see which rows would reject it)."""
     root = find_root() if root is None else Path(root)
     path = root / TARGETS_FILE if targets is None else Path(targets)
     all_targets = load_targets(path)
@@ -688,6 +690,8 @@ def calibrate(
     rows, series, horizons = [], {}, {}
     for name in named:
         scenario = load_scenario(scenario_config(name, root))
+        if models and name in models:
+            scenario = models[name]
         mine = [t for t in all_targets if t.scenario == name]
         horizon = max(_needed_weeks(t, scenario.start_date) for t in mine)
         if horizon > MAX_HORIZON_WEEKS:
