@@ -485,3 +485,15 @@ def test_cli_prints_no_nan_in_mc_error():
         assert res.exit_code in (0, 2), res.output
         assert "nan" not in res.output.lower()
         assert "–" in res.output
+
+
+def test_cli_truths_prints_how_often_each_row_passes():
+    args = ["calibrate", "-n", "400", "--scenario", "summer-2024", "--truths", "200"]
+    res = runner.invoke(app, [*args, "--markdown"])
+    assert res.exit_code == 0, res.output
+    assert "| scenario | id | kind | pass_interval | pass_predictive | pass_as_file |" in res.output
+    assert "| summer-2024 | all |" in res.output and "| baseline |" not in res.output
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0 and "How often a right model passes" in res.output
+    res = runner.invoke(app, ["calibrate", "-n", "199900", "--truths", "200"])
+    assert res.exit_code == 1 and "--truths" in res.output and "Traceback" not in res.output
