@@ -390,6 +390,8 @@ p_collapse = "share"
 [[target]]
 id = "B-1"
 claims = ["X03"]
+source = "a test"
+known = 2024-10-25
 scenario = "baseline"
 quantity = "p_collapse"
 unit = "probability"
@@ -398,6 +400,7 @@ window_end = 2024-10-25
 model_weeks = [1, 13]
 observed = 0.0
 tolerance = { kind = "max", high = 0.05 }
+tolerance_why = "a test"
 role = "target"
 """
 

@@ -64,7 +64,9 @@ def test_observed_inside_its_own_tolerance(targets):
 
 
 def test_no_date_after_cutoff(targets, derive):
-    late = [(w, d) for w, d in derive._walk_dates(targets) if d > CUTOFF]
+    from levercast.analysis import calibration
+
+    late = [(w, d) for w, d in calibration._dates(targets) if d > CUTOFF]
     assert late == []
 
 
@@ -75,7 +77,17 @@ def test_validate_catches_a_late_date_and_a_missing_source(targets, derive):
     }
     problems = derive.validate(bad)
     assert any("after the evidence cut-off" in p for p in problems)
-    assert any("missing source" in p for p in problems)
+    assert any("missing key 'source'" in p for p in problems)
+    # every problem at once, each naming its target: the schema's one check, which
+    # `levercast calibrate` runs too
+    first = targets["target"][0]
+    twin = dict(targets["target"][1], id=first["id"])
+    twin["tolerance"] = dict(kind="predictive", low=3.0, high=1.0, level=0.95)
+    problems = derive.validate({"quantities": targets["quantities"], "target": [first, twin]})
+    assert problems == [
+        f"target {first['id']!r}: duplicate id",
+        f"target {first['id']!r}: tolerance low 3.0 is above high 1.0",
+    ]
 
 
 def test_check_catches_a_wrong_derived_value(targets, derive):

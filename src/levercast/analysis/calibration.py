@@ -97,9 +97,11 @@ TOLERANCE_KEYS = {
     "ratio": ("low", "high"),
     "band": ("level", "min_inside", "obs_error"),
 }
-REQUIRED = (
+REQUIRED = (  # every target states its provenance: claims, source, when it was known, why
     "id",
     "claims",
+    "source",
+    "known",
     "scenario",
     "quantity",
     "unit",
@@ -108,6 +110,7 @@ REQUIRED = (
     "observed",
     "role",
     "tolerance",
+    "tolerance_why",
 )
 KURSK_PEAK_KM2 = 1294.0  # X05, 2024-08-27: the ratio target's implied pace starts here
 RISE_FIRST, RISE_LAST = 4, 8  # rise_ratio: last 8 weeks' mean over the first 4 weeks'
@@ -166,109 +169,137 @@ def find_root(start: Path | None = None) -> Path:
     return Path(__file__).resolve().parents[3]
 
 
+CUTOFF = dt.date(2024, 10, 25)  # the evidence rule: no figure dated after the baseline's start
+
+
+def _dates(obj, where: str = ""):
+    """Every TOML date in ``obj`` with where it sits (``target[3].known``)."""
+    if isinstance(obj, dt.date) and not isinstance(obj, dt.datetime):
+        yield where, obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _dates(v, f"{where}.{k}" if where else k)
+    elif isinstance(obj, list):
+        for k, v in enumerate(obj):
+            yield from _dates(v, f"{where}[{k}]")
+
+
+def problems(doc: dict) -> list[str]:
+    """Every problem of a parsed targets file, each naming the target and the key (an empty
+    list when it is sound). The one check of the file's schema: :func:`load_targets` raises on
+    the first, ``seeds/derive_targets.py --check`` lists them all."""
+    meta = doc.get("meta", {})
+    cutoff = meta.get("evidence_cutoff", CUTOFF)
+    rest = {k: v for k, v in doc.items() if k != "target"}
+    out = [
+        f"{w}: {d} is after the evidence cut-off {cutoff}" for w, d in _dates(rest) if d > cutoff
+    ]
+    entries = doc.get("target")
+    if not isinstance(entries, list) or not entries:
+        return [*out, "no [[target]] tables"]
+    quantities = doc.get("quantities", {})
+    seen: set = set()
+    for k, t in enumerate(entries):
+        tid = t.get("id", f"#{k + 1}")
+        late = [
+            f"{w} {d} is after the evidence cut-off {cutoff}" for w, d in _dates(t) if d > cutoff
+        ]
+        out += [f"target {tid!r}: {what}" for what in (*late, *_problems(t, quantities, seen))]
+    return out
+
+
+def _problems(t: dict, quantities: dict, seen: set) -> list[str]:
+    """The problems of one ``[[target]]``; stops at one that makes the rest unreadable."""
+    out = []
+    if "id" in t:
+        if t["id"] in seen:
+            out.append("duplicate id")
+        seen.add(t["id"])
+    missing = [key for key in REQUIRED if key not in t or t[key] in ("", [])]
+    if missing:
+        return [*out, *(f"missing key {key!r}" for key in missing)]
+    if t["quantity"] not in QUANTITIES:
+        out.append(f"quantity {t['quantity']!r} is not one of {', '.join(QUANTITIES)}")
+    elif quantities and t["quantity"] not in quantities:
+        out.append(f"quantity {t['quantity']!r} is not defined in [quantities]")
+    if t["role"] not in ROLES:
+        out.append(f"role {t['role']!r} is not one of {ROLES}")
+    dates = True
+    for key in ("window_start", "window_end", "known"):
+        if not isinstance(t[key], dt.date) or isinstance(t[key], dt.datetime):
+            out.append(f"{key} must be a TOML date")
+            dates = False
+    if dates and t["window_start"] > t["window_end"]:
+        out.append("window_start is after window_end")
+    if dates and t["known"] < t["window_start"]:
+        out.append(f"known {t['known']} is before its window starts")
+    tol = t["tolerance"]
+    if not isinstance(tol, dict) or tol.get("kind") not in TOLERANCE_KEYS:
+        return [*out, f"tolerance must be a table with kind one of {', '.join(TOLERANCE_KEYS)}"]
+    bad = [key for key in TOLERANCE_KEYS[tol["kind"]] if not isinstance(tol.get(key), int | float)]
+    out += [f"tolerance needs a number {key!r}" for key in bad]
+    if tol["kind"] == "predictive" and t["quantity"] not in PER_TRAJECTORY:
+        out.append(
+            f"a predictive tolerance needs a quantity each trajectory has "
+            f"({', '.join(PER_TRAJECTORY)}), not {t['quantity']!r}"
+        )
+    if not bad and tol["kind"] in ("interval", "predictive", "ratio"):
+        if not tol["low"] <= tol["high"]:
+            out.append(f"tolerance low {tol['low']} is above high {tol['high']}")
+    observed = t["observed"]
+    series = t["quantity"] == "weekly_gain_series"
+    if series != (tol["kind"] == "band"):
+        out.append("a weekly_gain_series takes a band tolerance, and only it does")
+    elif series and not (
+        isinstance(observed, list) and all(isinstance(v, int | float) for v in observed)
+    ):
+        out.append("observed must be a list of weekly values")
+    elif not series and tol["kind"] != "ratio" and not isinstance(observed, int | float):
+        out.append("observed must be a number")
+    weeks = t.get("model_weeks")
+    if weeks is not None and not (
+        isinstance(weeks, list)
+        and len(weeks) == 2
+        and all(isinstance(w, int) for w in weeks)
+        and 1 <= weeks[0] <= weeks[1]
+    ):
+        out.append("model_weeks must be [first, last], 1 <= first <= last")
+    return out
+
+
 def load_targets(path: str | Path) -> list[Target]:
-    """Read and check a targets file; every problem is a :class:`CalibrationError` naming the
-    file, the target and the key."""
+    """Read and check a targets file (:func:`problems`); a problem is a
+    :class:`CalibrationError` naming the file, the target and the key."""
     path = Path(path)
     if not path.is_file():
         raise CalibrationError(f"targets file {path} not found")
     try:
         with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+            doc = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise CalibrationError(f"{path}: not valid TOML: {exc}") from None
-    meta = data.get("meta", {})
-    cutoff = meta.get("evidence_cutoff", dt.date(2024, 10, 25))
-    entries = data.get("target")
-    if not isinstance(entries, list) or not entries:
-        raise CalibrationError(f"{path}: no [[target]] tables")
-    quantities = data.get("quantities", {})
-    targets, seen = [], set()
-    for k, t in enumerate(entries):
-        where = f"{path}: target {t.get('id', f'#{k + 1}')!r}"
-        for key in REQUIRED:
-            if key not in t:
-                raise CalibrationError(f"{where}: missing key {key!r}")
-        if t["id"] in seen:
-            raise CalibrationError(f"{where}: duplicate id")
-        seen.add(t["id"])
-        if t["quantity"] not in QUANTITIES:
-            raise CalibrationError(
-                f"{where}: quantity {t['quantity']!r} is not one of {', '.join(QUANTITIES)}"
-            )
-        if quantities and t["quantity"] not in quantities:
-            raise CalibrationError(
-                f"{where}: quantity {t['quantity']!r} is not defined in [quantities]"
-            )
-        if t["role"] not in ROLES:
-            raise CalibrationError(f"{where}: role {t['role']!r} is not one of {ROLES}")
-        for key in ("window_start", "window_end"):
-            if not isinstance(t[key], dt.date) or isinstance(t[key], dt.datetime):
-                raise CalibrationError(f"{where}: {key} must be a TOML date")
-            if t[key] > cutoff:
-                raise CalibrationError(f"{where}: {key} {t[key]} is after the cut-off {cutoff}")
-        if t["window_start"] > t["window_end"]:
-            raise CalibrationError(f"{where}: window_start is after window_end")
-        known = t.get("known")
-        if isinstance(known, dt.date) and known > cutoff:
-            raise CalibrationError(f"{where}: known {known} is after the cut-off {cutoff}")
-        tol = t["tolerance"]
-        if not isinstance(tol, dict) or tol.get("kind") not in TOLERANCE_KEYS:
-            raise CalibrationError(
-                f"{where}: tolerance must be a table with kind one of {', '.join(TOLERANCE_KEYS)}"
-            )
-        for key in TOLERANCE_KEYS[tol["kind"]]:
-            if not isinstance(tol.get(key), int | float):
-                raise CalibrationError(f"{where}: tolerance needs a number {key!r}")
-        if tol["kind"] == "predictive" and t["quantity"] not in PER_TRAJECTORY:
-            raise CalibrationError(
-                f"{where}: a predictive tolerance needs a quantity each trajectory has "
-                f"({', '.join(PER_TRAJECTORY)}), not {t['quantity']!r}"
-            )
-        if tol["kind"] in ("interval", "predictive", "ratio") and not tol["low"] <= tol["high"]:
-            raise CalibrationError(
-                f"{where}: tolerance low {tol['low']} is above high {tol['high']}"
-            )
-        observed = t["observed"]
-        series = t["quantity"] == "weekly_gain_series"
-        if series != (tol["kind"] == "band"):
-            raise CalibrationError(
-                f"{where}: a weekly_gain_series takes a band tolerance, and only it does"
-            )
-        if series and not (
-            isinstance(observed, list) and all(isinstance(v, int | float) for v in observed)
-        ):
-            raise CalibrationError(f"{where}: observed must be a list of weekly values")
-        if not series and tol["kind"] != "ratio" and not isinstance(observed, int | float):
-            raise CalibrationError(f"{where}: observed must be a number")
-        weeks = t.get("model_weeks")
-        if weeks is not None and not (
-            isinstance(weeks, list)
-            and len(weeks) == 2
-            and all(isinstance(w, int) for w in weeks)
-            and 1 <= weeks[0] <= weeks[1]
-        ):
-            raise CalibrationError(
-                f"{where}: model_weeks must be [first, last], 1 <= first <= last"
-            )
-        targets.append(
-            Target(
-                id=str(t["id"]),
-                claims=tuple(t["claims"]),
-                scenario=str(t["scenario"]),
-                quantity=t["quantity"],
-                unit=str(t["unit"]),
-                window_start=t["window_start"],
-                window_end=t["window_end"],
-                observed=observed,
-                role=t["role"],
-                tolerance=dict(tol),
-                model_weeks=None if weeks is None else (weeks[0], weeks[1]),
-                derived="derive" in t,
-                tolerance_why=str(t.get("tolerance_why", "")),
-            )
+    found = problems(doc)
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise CalibrationError(f"{path}: {found[0]}{more}")
+    return [
+        Target(
+            id=str(t["id"]),
+            claims=tuple(t["claims"]),
+            scenario=str(t["scenario"]),
+            quantity=t["quantity"],
+            unit=str(t["unit"]),
+            window_start=t["window_start"],
+            window_end=t["window_end"],
+            observed=t["observed"],
+            role=t["role"],
+            tolerance=dict(t["tolerance"]),
+            model_weeks=None if t.get("model_weeks") is None else tuple(t["model_weeks"]),
+            derived="derive" in t,
+            tolerance_why=str(t["tolerance_why"]),
         )
-    return targets
+        for t in doc["target"]
+    ]
 
 
 def scenario_config(name: str, root: Path) -> Path:
