@@ -317,6 +317,8 @@ def test_predictive_needs_a_quantity_each_trajectory_has(tmp_path):
         cal.load_targets(_write(tmp_path, bad))
     with pytest.raises(cal.CalibrationError, match="needs a number 'level'"):
         cal.load_targets(_write(tmp_path, text.replace(", level = 0.95", "")))
+    with pytest.raises(cal.CalibrationError, match="level 95 must lie between 0 and 1"):
+        cal.load_targets(_write(tmp_path, text.replace("level = 0.95", "level = 95")))
     with pytest.raises(cal.CalibrationError, match="low 40 is above high 20"):
         cal.load_targets(
             _write(tmp_path, text.replace("low = 20, high = 40", "low = 40, high = 20"))

@@ -243,6 +243,8 @@ def _problems(t: dict, quantities: dict, seen: set) -> list[str]:
             f"a predictive tolerance needs a quantity each trajectory has "
             f"({', '.join(PER_TRAJECTORY)}), not {t['quantity']!r}"
         )
+    if not bad and "level" in TOLERANCE_KEYS[tol["kind"]] and not 0.0 < tol["level"] < 1.0:
+        out.append(f"tolerance level {tol['level']} must lie between 0 and 1 (a band's share)")
     if not bad and tol["kind"] in ("interval", "predictive", "ratio"):
         if not tol["low"] <= tol["high"]:
             out.append(f"tolerance low {tol['low']} is above high {tol['high']}")
