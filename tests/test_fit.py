@@ -171,6 +171,15 @@ def test_fit_command_writes_the_posterior_and_its_diagnostics(tmp_path):
         assert (out / "report" / f"fit-predictive-{name}.png").stat().st_size > 1000
         assert f"Posterior predictive: {name}" in html
     assert "Prior against posterior" in html and "base_advance_km2_per_week" in html
+    # --priors: the structural constants it names are fitted with the rest
+    shipped = ROOT / "configs" / "fits" / "structural-priors.toml"
+    res = CliRunner().invoke(app, [*args, "--force", "--priors", str(shipped)])
+    assert res.exit_code == 0, res.output
+    assert "kursk_reserve_weight" in res.output and "advance_exponent" in res.output
+    posterior = pq.read_table(out / "posterior.parquet").to_pandas()
+    assert {"advance_exponent", "kursk_reserve_weight"} <= set(posterior.columns)
+    bad = CliRunner().invoke(app, [*args, "--force", "--priors", str(tmp_path / "none.toml")])
+    assert bad.exit_code == 1 and "--priors" in bad.output and "Traceback" not in bad.output
 
 
 def test_fit_refuses_unknown_targets_naming_the_file(tmp_path):
@@ -304,3 +313,57 @@ def test_a_population_on_the_dask_backend_is_identical_to_local(baseline, monkey
     np.testing.assert_array_equal(dask.summaries, local.summaries)
     with pytest.raises(fit.FitError, match="unknown backend"):
         fit.population(scenarios, SBC_TARGETS, 10, seed=1, names=SBC_PARAMS, backend="spark")
+
+
+# ------------------------------------------------ priors shared by every scenario of the fit
+
+
+def test_a_priors_file_makes_the_constants_uncertain_in_every_scenario_of_the_fit(tmp_path):
+    shipped = ROOT / "configs" / "fits" / "structural-priors.toml"
+    prior = fit.load_scenario(ROOT / "configs" / "baseline-prior.toml")
+    targets = ROOT / "seeds" / "targets.toml"
+    scenarios = fit.scenarios_for(
+        ROOT / "configs" / "baseline-prior.toml", prior, targets, fit.DEFAULT_TARGETS
+    )
+    assert {"advance_exponent", "kursk_reserve_weight"}.isdisjoint(fit.fittable(scenarios))
+    shared = fit.with_priors(scenarios, shipped)
+    assert set(shared) == set(scenarios) == {"baseline", "spring-2024", "summer-2024"}
+    # the same prior in each, so the fit constrains them with every scenario's targets; the
+    # rest of each scenario is unchanged
+    assert {"advance_exponent", "kursk_reserve_weight"} <= set(fit.fittable(shared))
+    for name, s in shared.items():
+        assert s.levers == scenarios[name].levers and s.state == scenarios[name].state
+        assert s.start_date == scenarios[name].start_date and s.name == scenarios[name].name
+
+    result = fit.fit(
+        ROOT / "configs" / "baseline-prior.toml",
+        targets,
+        n=3000,
+        draws=200,
+        priors=shipped,
+        paths=0,
+    )
+    assert {"advance_exponent", "kursk_reserve_weight"} <= set(result.posterior.columns)
+    alpha = result.posterior["advance_exponent"]
+    assert alpha.min() >= 1.0 and alpha.max() <= 3.0 and alpha.nunique() > 1
+    assert result.meta["priors_sha256"] == fit.fingerprint(shipped)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[levers]\nkursk_reserve_share = 0.2\n", "expected one non-empty [priors] table"),
+        ("[priors]\n", "expected one non-empty [priors] table"),
+        ("[priors]\nadvance_exponent = 2.0\n[constants]\nx = 1\n", "it has [constants]"),
+        ("[priors]\nadvance_exponant = 2.0\n", "did you mean 'advance_exponent'"),
+        ("[priors\n", "cannot read it"),
+    ],
+)
+def test_a_bad_priors_file_names_the_file_and_the_problem(tmp_path, text, fragment):
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    prior = fit.load_scenario(ROOT / "configs" / "baseline-prior.toml")
+    with pytest.raises(fit.FitError) as err:
+        fit.with_priors({"baseline": prior}, path)
+    assert "--priors" in str(err.value) and str(path) in str(err.value)
+    assert fragment in str(err.value)

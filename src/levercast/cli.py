@@ -1014,6 +1014,16 @@ def fit_command(
     backend: BackendOpt = Backend.local,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
+    priors: Annotated[
+        Path | None,
+        typer.Option(
+            "--priors",
+            help="A TOML file with one [priors] table: structural constants made uncertain in "
+            "every scenario of the fit (the baseline and each hindcast), so that all the "
+            "targets constrain them together (e.g. configs/fits/structural-priors.toml).",
+            show_default=False,
+        ),
+    ] = None,
 ):
     """Fit the scenario's uncertain parameters to the calibration targets (the baseline's first
     weeks and every hindcast) by ABC importance sampling; write the posterior and diagnostics."""
@@ -1042,6 +1052,7 @@ def fit_command(
         backend=backend.value,
         scheduler=scheduler,
         workers=workers,
+        priors=priors,
     )
     fit.write(result, target, force=force)
     tables.print_fit(result, out, target)

@@ -44,7 +44,7 @@ from levercast.errors import LevercastError
 from levercast.results import names as N
 from levercast.results import store
 from levercast.scenario import registry
-from levercast.scenario.loader import Scenario, load_scenario
+from levercast.scenario.loader import ConfigError, Scenario, load_scenario, loads_scenario
 
 __all__ = [
     "DEFAULT_TARGETS",
@@ -415,10 +415,13 @@ def fit(
     scheduler: str | None = None,
     workers: int | None = None,
     paths: int = PREDICTIVE_PATHS,
+    priors: str | Path | None = None,
 ) -> FitResult:
     """Fit the prior scenario ``config`` (and the hindcasts its targets name, found in
     ``configs/hindcast/`` beside it) to the targets; see the module's docstring. ``paths``:
-    trajectories whose weekly paths give the predictive charts (0: none)."""
+    trajectories whose weekly paths give the predictive charts (0: none). ``priors``: a TOML
+    file whose ``[priors]`` table gives structural constants a prior in every scenario of
+    the fit, so that the baseline and the hindcasts constrain them together."""
     config = Path(config)
     prior = load_scenario(config)
     if prior.posterior is not None:
@@ -427,6 +430,9 @@ def fit(
             "the scenario on its priors (e.g. configs/baseline-prior.toml)"
         )
     scenarios = scenarios_for(config, prior, targets_path, ids)
+    if priors is not None:
+        scenarios = with_priors(scenarios, priors)
+        prior = scenarios["baseline"]
     targets = read_targets(targets_path, scenarios, ids)
     # every parameter the prior scenario draws is in the posterior (its forecast draws them
     # jointly); those every scenario of the fit shares are constrained by all the targets
@@ -461,6 +467,8 @@ def fit(
             "targets": list(ids),
             "shared": fittable(scenarios),
             "scenarios": sorted(scenarios),
+            "priors_file": "" if priors is None else str(priors),
+            "priors_sha256": "" if priors is None else fingerprint(priors),
         },
         loto=leave_one_out(pop, draws, seed) if loto else None,
         predictive=predictive(scenarios, w, seed, paths) if paths > 0 else None,
@@ -505,6 +513,34 @@ def scenarios_for(config: Path, prior: Scenario, targets_path, ids) -> dict[str,
             raise FitError(f"{path}: the hindcast scenario {name!r} the targets name is missing")
         scenarios[name] = load_scenario(path)
     return scenarios
+
+
+def with_priors(scenarios: dict[str, Scenario], priors: str | Path) -> dict[str, Scenario]:
+    """Every scenario of the fit with the ``[priors]`` table of file ``priors`` added: the
+    constants it names become uncertain, with the same prior (and so, by common random
+    numbers, the same draw in trajectory ``i``) in the baseline and each hindcast."""
+    path = Path(priors)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise FitError(f"--priors {path}: cannot read it: {exc}") from None
+    other = sorted(set(doc) - {"priors"})
+    if other or not isinstance(doc.get("priors"), dict) or not doc["priors"]:
+        found = f"; it has {', '.join(f'[{k}]' for k in other)}" if other else ""
+        raise FitError(
+            f"--priors {path}: expected one non-empty [priors] table and nothing else{found}"
+        )
+    table = path.read_text()  # comments and the one [priors] table, checked above
+    out = {}
+    for name, s in scenarios.items():
+        if not Path(s.path).is_file():
+            raise FitError(f"--priors {path}: scenario {name!r} has no file to extend")
+        text = f'extends = "{Path(s.path).as_posix()}"\n[scenario]\nname = "{s.name}"\n{table}'
+        try:
+            out[name] = loads_scenario(text)
+        except ConfigError as exc:
+            raise FitError(f"--priors {path}: in scenario {name!r}: {exc}") from None
+    return out
 
 
 def parameter_table(pop: Population, w: np.ndarray) -> pd.DataFrame:
