@@ -139,9 +139,7 @@ def exp(x):
 
 
 def divide(x, y):
-    """``x / y`` with IEEE division by zero (``inf`` or ``nan``), as the kernel's; Python raises.
-
-    The defence is 0 when the reserves sent to Kursk reach ``1 / kursk_reserve_weight``."""
+    """``x / y`` with IEEE division by zero (``inf`` or ``nan``), as the kernel's; Python raises."""
     if y == 0.0:
         return math.nan if x == 0.0 or math.isnan(x) else math.copysign(math.inf, x)
     return x / y
@@ -367,7 +365,7 @@ def ukrainian_defence(p, infantry_rel, manning, quality, cohesion, depth, siting
     multiplied by (saturated) fire."""
     lines = 1.0 + p.line_bonus_max * depth * siting * min(1.0, manning)
     infantry = infantry_rel * (0.5 + 0.5 * quality) * (0.5 + 0.5 * cohesion) * lines
-    reserves = max(0.0, 1.0 - p.kursk_reserve_weight * diversion)
+    reserves = math.exp(-p.kursk_reserve_weight * diversion)
     fire_multiplier = 1.0 + p.fire_defence_weight * saturating(fire, p.fire_saturation_ua)
     return infantry * reserves * fire_multiplier
 

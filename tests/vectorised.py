@@ -432,7 +432,7 @@ def simulate(th, sq, seed, trajectories, horizon):
             * sq[L.P_LINE_SITING_QUALITY]
             * np.minimum(1.0, m_start)
         )
-        * np.maximum(0.0, 1.0 - w_reserve * th[L.P_REF_KURSK_RESERVE_SHARE])
+        * np.exp(-w_reserve * th[L.P_REF_KURSK_RESERVE_SHARE])
         * (1.0 + w_fire * f_ref_sat)
     )
     ratio_scale = d_ref / p_ref
@@ -566,7 +566,7 @@ def simulate(th, sq, seed, trajectories, horizon):
             * (0.5 + 0.5 * quality)
             * (0.5 + 0.5 * cohesion)
             * (1.0 + line_gain * np.minimum(1.0, manning))
-            * np.maximum(0.0, 1.0 - w_reserve * diversion)
+            * np.exp(-w_reserve * diversion)
             * (1.0 + w_fire * fire_sat)
         )
         ratio = pressure * ratio_scale / defence

@@ -243,7 +243,7 @@ def normalisers(b, i, sq):
         (0.5 + 0.5 * get(b, L.P_UA_QUALITY, i))
         * (0.5 + 0.5 * get(b, L.P_UA_COHESION, i))
         * line_ref
-        * max(0.0, 1.0 - get(b, L.P_KURSK_RESERVE_WEIGHT, i) * div_ref)
+        * _fmath.exp(-get(b, L.P_KURSK_RESERVE_WEIGHT, i) * div_ref)
         * (1.0 + get(b, L.P_FIRE_DEFENCE_WEIGHT, i) * saturated_fire(b, i, F_ref))
     )
     put(b, RATIO_SCALE, i, D_ref / P_ref)  # r = (P/P_ref)/(D/D_ref) = (P/D) (D_ref/P_ref)
@@ -441,7 +441,7 @@ def defence_levers(b, i, moved, depth, siting, reserve):
 
 @jit(inline="always")
 def defence(b, i, t, F_sat):
-    """D_t = (I_t/I_0)(0.5 + 0.5 Q_t)(0.5 + 0.5 C_t) line_t max(0, 1 - w_R div_t)(1 + w_F F~_t),
+    """D_t = (I_t/I_0)(0.5 + 0.5 Q_t)(0.5 + 0.5 C_t) line_t exp(-w_R div_t)(1 + w_F F~_t),
     with m_t = I_t/I_req, line_t = 1 + b_line depth_t siting_t min(1, m_t) and
     div_t = reserve_t while holding Kursk with K_t > 0 or in the weeks the salient grows
     (k_inc <= t < k_peak: the reserves are committed from the week of the incursion, not the
@@ -459,7 +459,7 @@ def defence(b, i, t, F_sat):
         * (0.5 + 0.5 * get(b, QUALITY, i))
         * (0.5 + 0.5 * get(b, COHESION, i))
         * (1.0 + get(b, LINE_GAIN, i) * min(1.0, m))
-        * max(0.0, 1.0 - get(b, L.P_KURSK_RESERVE_WEIGHT, i) * div)
+        * _fmath.exp(-get(b, L.P_KURSK_RESERVE_WEIGHT, i) * div)
         * (1.0 + get(b, L.P_FIRE_DEFENCE_WEIGHT, i) * F_sat)
     )
     return D, m, div
