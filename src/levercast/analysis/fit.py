@@ -521,7 +521,8 @@ def with_priors(scenarios: dict[str, Scenario], priors: str | Path) -> dict[str,
     numbers, the same draw in trajectory ``i``) in the baseline and each hindcast."""
     path = Path(priors)
     try:
-        doc = tomllib.loads(path.read_text())
+        table = path.read_text()  # comments and one [priors] table, checked below
+        doc = tomllib.loads(table)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise FitError(f"--priors {path}: cannot read it: {exc}") from None
     other = sorted(set(doc) - {"priors"})
@@ -530,7 +531,6 @@ def with_priors(scenarios: dict[str, Scenario], priors: str | Path) -> dict[str,
         raise FitError(
             f"--priors {path}: expected one non-empty [priors] table and nothing else{found}"
         )
-    table = path.read_text()  # comments and the one [priors] table, checked above
     out = {}
     for name, s in scenarios.items():
         if not Path(s.path).is_file():
