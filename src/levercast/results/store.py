@@ -608,15 +608,21 @@ def _write_folder(out_dir, frames, tables, manifest_file, manifest, metadata, fo
     return Path(out_dir)
 
 
-def _read_folder(folder, tables, manifest_file, what) -> tuple[dict, dict]:
-    folder = Path(folder)
-    path = folder / manifest_file
+def _read_json_manifest(folder, manifest_file, what) -> dict:
+    """The JSON manifest ``manifest_file`` of ``folder``, a ``what`` folder; a
+    :class:`ResultsError` when it is missing or unreadable."""
+    path = Path(folder) / manifest_file
     if not path.is_file():
         raise ResultsError(f"{folder} is not {what} folder: it has no {manifest_file}")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ResultsError(f"cannot read {path}: {exc}") from exc
+
+
+def _read_folder(folder, tables, manifest_file, what) -> tuple[dict, dict]:
+    folder = Path(folder)
+    manifest = _read_json_manifest(folder, manifest_file, what)
     frames = {}
     for name in tables:
         table = folder / f"{name}.parquet"
@@ -757,14 +763,8 @@ def is_sweep(folder: str | os.PathLike) -> bool:
 
 def read_manifest(folder: str | os.PathLike) -> dict:
     """The ``_sweep.json`` of a sweep folder, checked for shape (:func:`check_manifest`)."""
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        raise ResultsError(f"{folder} is not a sweep folder: it has no {MANIFEST}")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ResultsError(f"cannot read {path}: {exc}") from exc
-    check_manifest(manifest, path)
+    manifest = _read_json_manifest(folder, MANIFEST, "a sweep")
+    check_manifest(manifest, Path(folder) / MANIFEST)
     return manifest
 
 
